@@ -1,0 +1,68 @@
+"""Settings: environment variables, .env files and secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from anythingllm_bridge.config import Settings, get_settings
+
+
+def test_reads_environment_variables_named_like_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYTHINGLLM_URL", "http://anything.example:3001/")
+    monkeypatch.setenv("ANYTHINGLLM_API_KEY", "KEY-1234567")
+    monkeypatch.setenv("ANYTHINGLLM_TIMEOUT", "12.5")
+    monkeypatch.setenv("STORAGE_TYPE", "s3")
+    monkeypatch.setenv("S3_BUCKET", "docs")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+    monkeypatch.setenv("ALLOWED_FILE_TYPES", "pdf, .MD,txt")
+    monkeypatch.setenv("ANYTHINGLLM_MAX_RETRIES", "7")
+    monkeypatch.setenv("FAILURE_THRESHOLD", "2")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.anythingllm_url == "http://anything.example:3001"
+    assert settings.anythingllm_api_key is not None
+    assert settings.anythingllm_api_key.get_secret_value() == "KEY-1234567"
+    assert settings.anythingllm_timeout == 12.5
+    assert settings.storage_type == "s3"
+    assert settings.s3_bucket == "docs"
+    assert settings.allowed_file_types == ["pdf", "md", "txt"]
+    assert settings.max_retries == 7
+    assert settings.failure_threshold == 2
+
+
+def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYTHINGLLM_API_KEY", "VERY-SECRET-KEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ALSO-SECRET")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    for text in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "VERY-SECRET-KEY" not in text
+        assert "ALSO-SECRET" not in text
+
+
+def test_reads_dotenv_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANYTHINGLLM_URL", raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text("ANYTHINGLLM_URL=https://from-dotenv:3001\nMAX_FILE_SIZE=1024\n")
+    settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+    assert settings.anythingllm_url == "https://from-dotenv:3001"
+    assert settings.max_file_size == 1024
+
+
+def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYTHINGLLM_URL", "ftp://nope")
+    with pytest.raises(ValidationError, match="ANYTHINGLLM_URL"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("ANYTHINGLLM_URL", "http://ok")
+    monkeypatch.setenv("STORAGE_TYPE", "ftp")
+    with pytest.raises(ValidationError, match="storage_type"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_get_settings_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    get_settings.cache_clear()
+    try:
+        assert get_settings() is get_settings()
+    finally:
+        get_settings.cache_clear()
