@@ -1,0 +1,523 @@
+"""Every fault-injection kind, seen by a real aiohttp client over 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from anythingllm_bridge.testing.faults import FaultInjector, drop_connection
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Server:
+    url: str
+    faults: FaultInjector
+    clock: FakeClock
+    handled: list[str]
+
+
+async def _ping(request: web.Request) -> web.Response:
+    return web.json_response({"online": True})
+
+
+async def _sse(request: web.Request) -> web.StreamResponse:
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    cut = request.get("cut_stream_after")
+    for n in range(5):
+        if cut is not None and n == cut:
+            drop_connection(request)
+        await resp.write(f"data: {json.dumps({'n': n})}\n\n".encode())
+    await resp.write_eof()
+    return resp
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    clock = FakeClock()
+    faults = FaultInjector(clock=clock)
+    handled: list[str] = []
+
+    async def upload(request: web.Request) -> web.Response:
+        size = len(await request.read())
+        handled.append(request.path)
+        return web.json_response({"success": True, "size": size})
+
+    async def workspaces(request: web.Request) -> web.Response:
+        handled.append(request.path)
+        return web.json_response({"workspaces": [{"slug": "a-workspace", "name": "A workspace"}]})
+
+    app = web.Application(client_max_size=10 * 2**20)
+    faults.install(app)
+    app.router.add_get("/api/ping", _ping)
+    app.router.add_get("/api/v1/workspaces", workspaces)
+    app.router.add_post("/api/v1/document/upload", upload)
+    app.router.add_post("/api/v1/workspace/{slug}/stream-chat", _sse)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield Server(f"http://127.0.0.1:{port}", faults, clock, handled)
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+# ------------------------------------------------------------------ status
+
+
+async def test_status_fault_answers_status_retry_after_and_json_error_for_the_next_n(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    server.faults.add("GET", "/api/v1/workspaces", status=429, retry_after="2", times=2)
+    for _ in range(2):
+        async with http.get(server.url + "/api/v1/workspaces") as r:
+            assert r.status == 429
+            assert r.headers["Retry-After"] == "2"
+            assert r.content_type == "application/json"
+            assert await r.json() == {"error": "Too Many Requests"}
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+        assert (await r.json())["workspaces"][0]["slug"] == "a-workspace"
+    assert server.handled == ["/api/v1/workspaces"]  # the faulted requests never reached the handler
+    assert server.faults.list() == []
+
+
+async def test_status_fault_with_custom_bodies(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add(
+        "GET", "/api/ping", status=502, body="<html>Bad Gateway</html>", content_type="text/html"
+    )
+    server.faults.add("GET", "/api/ping", status=200, body={"workspace": []})
+    server.faults.add("GET", "/api/ping", status=400, body="Bad Request")
+    async with http.get(server.url + "/api/ping") as r:
+        assert (r.status, r.content_type, await r.text()) == (502, "text/html", "<html>Bad Gateway</html>")
+        assert "Retry-After" not in r.headers
+    async with http.get(server.url + "/api/ping") as r:
+        assert (r.status, await r.json()) == (200, {"workspace": []})
+    async with http.get(server.url + "/api/ping") as r:
+        assert (r.status, r.content_type, await r.text()) == (400, "text/plain", "Bad Request")
+
+
+async def test_times_none_lasts_until_cleared(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("*", "/api/v1/*", status=503, times=None, retry_after="Wed, 21 Oct 2026 07:28:00 GMT")
+    for _ in range(4):
+        async with http.get(server.url + "/api/v1/workspaces") as r:
+            assert r.status == 503
+            assert r.headers["Retry-After"] == "Wed, 21 Oct 2026 07:28:00 GMT"
+    async with http.get(server.url + "/api/ping") as r:  # outside the glob
+        assert r.status == 200
+    [rule] = server.faults.list()
+    assert (rule["times"], rule["hits"]) == (None, 4)
+    server.faults.clear()
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+
+
+async def test_method_must_match(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("POST", "/api/v1/*", status=500)
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+    async with http.post(server.url + "/api/v1/document/upload", data=b"x") as r:
+        assert r.status == 500
+        assert await r.json() == {"error": "Internal Server Error"}
+
+
+async def test_rule_counts_are_exact_under_concurrency(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("GET", "/api/ping", status=503, times=37)
+
+    async def one() -> int:
+        async with http.get(server.url + "/api/ping") as r:
+            await r.read()
+            return r.status
+
+    statuses = await asyncio.gather(*(one() for _ in range(150)))
+    assert statuses.count(503) == 37
+    assert statuses.count(200) == 113
+
+
+# ------------------------------------------------------------ latency
+
+
+async def test_latency_delays_the_answer(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("GET", "/api/ping", latency=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 200
+        assert await r.json() == {"online": True}
+    assert loop.time() - started >= 0.3
+    started = loop.time()
+    server.faults.add("GET", "/api/ping", latency=0.2, status=504)
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 504
+    assert loop.time() - started >= 0.2
+
+
+# ------------------------------------------------------------ drops
+
+
+async def test_drop_before_headers_reads_the_upload_then_disconnects(
+    server: Server, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    server.faults.add("POST", "/api/v1/document/upload", drop="before_headers")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        async with http.post(server.url + "/api/v1/document/upload", data=b"x" * 3_000_000) as r:
+            await r.read()
+    assert server.handled == []  # the server did nothing with it
+    async with http.post(server.url + "/api/v1/document/upload", data=b"x" * 3_000_000) as r:
+        assert (await r.json())["size"] == 3_000_000
+    assert server.handled == ["/api/v1/document/upload"]
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info]
+
+
+async def test_drop_after_headers_sends_status_and_headers_then_cuts_the_body(
+    server: Server, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    server.faults.add("GET", "/api/v1/workspaces", drop="after_headers")
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+        assert r.content_type == "application/json"
+        declared = r.content_length
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+    assert declared is not None
+    assert declared > 0
+    assert server.handled == ["/api/v1/workspaces"]  # the work was done; only the answer was lost
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+        assert len(await r.read()) == declared
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info]
+
+
+async def test_drop_after_headers_with_a_status(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("POST", "/api/v1/document/upload", status=500, drop="after_headers")
+    async with http.post(server.url + "/api/v1/document/upload", data=b"y" * 500_000) as r:
+        assert r.status == 500
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+    assert server.handled == []
+
+
+async def test_drop_after_headers_on_a_stream_sends_no_event(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    server.faults.add("POST", "*/stream-chat", drop="after_headers")
+    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+
+
+# ------------------------------------------------------------ stream cut
+
+
+async def _read_events(response: aiohttp.ClientResponse) -> tuple[list[dict[str, int]], Exception | None]:
+    events: list[dict[str, int]] = []
+    buffer = b""
+    try:
+        async for chunk in response.content.iter_any():
+            buffer += chunk
+            while b"\n\n" in buffer:
+                frame, buffer = buffer.split(b"\n\n", 1)
+                events.append(json.loads(frame.removeprefix(b"data: ")))
+    except aiohttp.ClientPayloadError as exc:
+        return events, exc
+    return events, None
+
+
+async def test_cut_stream_after_k_events(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=2)
+    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
+        assert r.status == 200
+        events, error = await _read_events(r)
+    assert events == [{"n": 0}, {"n": 1}]
+    assert isinstance(error, aiohttp.ClientPayloadError)
+    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
+        events, error = await _read_events(r)
+    assert (len(events), error) == (5, None)
+
+
+# ------------------------------------------------------------ outage
+
+
+async def test_outage_answers_503_for_the_window_then_recovers(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    server.faults.outage(30)
+    for path in ("/api/ping", "/api/v1/workspaces", "/api/no-such-route"):
+        async with http.get(server.url + path) as r:
+            assert r.status == 503
+            assert await r.json() == {"error": "Service Unavailable"}
+    async with http.get(server.url + "/_emulator/faults") as r:  # the control endpoints stay up
+        assert r.status == 200
+        [outage] = (await r.json())["faults"]
+    assert outage["kind"] == "outage"
+    assert outage["remaining_seconds"] == 30
+    server.clock.now += 29.9
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 503
+    server.clock.now += 0.1
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 200
+    assert server.faults.list() == []
+    assert server.handled == []
+
+
+async def test_outage_takes_precedence_over_rules_and_does_not_consume_them(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    rule = server.faults.add("GET", "/api/ping", status=418)
+    server.faults.outage(5)
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 503
+    server.faults.outage(0)
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 418
+    assert [r.fault for r in server.faults.requests] == ["outage", rule]
+
+
+# ------------------------------------------------------------ embedding loss
+
+
+def test_lose_next_n_embeddings() -> None:
+    faults = FaultInjector()
+    assert faults.take_embedding_loss() is False
+    faults.lose_embeddings(next_n=2)
+    assert [faults.take_embedding_loss() for _ in range(4)] == [True, True, False, False]
+    assert faults.embeddings_lost == 2
+    assert faults.list() == []
+
+
+def test_lose_a_fraction_of_embeddings_deterministically() -> None:
+    def draws(seed: int, fraction: float) -> list[bool]:
+        faults = FaultInjector()
+        faults.lose_embeddings(fraction=fraction, seed=seed)
+        return [faults.take_embedding_loss() for _ in range(400)]
+
+    first = draws(7, 0.25)
+    assert draws(7, 0.25) == first  # same seed, same uploads lost
+    assert draws(8, 0.25) != first
+    assert 50 < sum(first) < 150
+    assert not any(draws(7, 0.0))
+    assert all(draws(7, 1.0))
+
+
+def test_embedding_loss_is_listed_and_cleared() -> None:
+    faults = FaultInjector()
+    faults.lose_embeddings(fraction=0.5, seed=3)
+    assert faults.list() == [
+        {"id": "embedding-loss", "kind": "embedding_loss", "fraction": 0.5, "next_n": None, "seed": 3}
+    ]
+    faults.clear()
+    assert not any(faults.take_embedding_loss() for _ in range(50))
+
+
+# ------------------------------------------------------------ list, remove, clear
+
+
+async def test_list_remove_and_clear(server: Server) -> None:
+    faults = server.faults
+    a = faults.add("GET", "/api/ping", status=500, times=3)
+    b = faults.add("delete", "/api/v1/workspace/*", latency=1.5, times=None)
+    faults.outage(10)
+    listed = faults.list()
+    assert [f["id"] for f in listed] == [a, b, "outage"]
+    assert listed[0] == {
+        "id": a,
+        "kind": "rule",
+        "method": "GET",
+        "path": "/api/ping",
+        "status": 500,
+        "times": 3,
+        "retry_after": None,
+        "body": None,
+        "content_type": None,
+        "latency": 0.0,
+        "drop": None,
+        "cut_stream_after": None,
+        "hits": 0,
+    }
+    assert listed[1]["method"] == "DELETE"
+    assert faults.remove(a) is True
+    assert faults.remove(a) is False
+    assert [f["id"] for f in faults.list()] == [b, "outage"]
+    faults.clear()
+    assert faults.list() == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "at least one of status, latency, drop or cut_stream_after"),
+        ({"status": 99}, "status must be >= 200"),
+        ({"status": 600}, "status must be between 200 and 599"),
+        ({"status": "500"}, "status must be an integer"),
+        ({"status": 500, "times": 0}, "times must be >= 1"),
+        ({"latency": -1}, "latency must be a finite number >= 0"),
+        ({"drop": "sometimes"}, "drop must be one of before_headers, after_headers"),
+        ({"drop": "before_headers", "status": 500}, "status and body cannot be given"),
+        ({"cut_stream_after": -1}, "cut_stream_after must be >= 0"),
+        ({"cut_stream_after": 2, "status": 500}, "cannot be combined with status or drop"),
+        ({"retry_after": "2", "latency": 1}, "give status"),
+        ({"status": 500, "body": 3}, "body must be str, bytes, dict or list"),
+        ({"status": 500, "path": ""}, "path must be a glob"),
+    ],
+)
+def test_bad_rules_are_refused_with_a_clear_message(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        FaultInjector().add(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_embedding_loss_and_outage_are_refused() -> None:
+    faults = FaultInjector()
+    with pytest.raises(ValueError, match="exactly one of fraction or next_n"):
+        faults.lose_embeddings()
+    with pytest.raises(ValueError, match="exactly one of fraction or next_n"):
+        faults.lose_embeddings(fraction=0.5, next_n=1)
+    with pytest.raises(ValueError, match="fraction must be between 0 and 1"):
+        faults.lose_embeddings(fraction=1.5)
+    with pytest.raises(ValueError, match="next_n must be >= 0"):
+        faults.lose_embeddings(next_n=-1)
+    with pytest.raises(ValueError, match="seconds must be a finite number >= 0"):
+        faults.outage(-3)
+
+
+# ------------------------------------------------------------ request log
+
+
+async def test_request_log_records_every_request_faulted_or_not(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    rule = server.faults.add("GET", "/api/v1/workspaces", status=500)
+    headers = {"Authorization": "Bearer SECRET-KEY", "X-Request-ID": "trace-123"}
+    async with http.get(server.url + "/api/v1/workspaces", headers=headers, params={"a": "1"}) as r:
+        assert r.status == 500
+    server.clock.now += 2.5
+    async with http.get(server.url + "/api/v1/workspaces", headers={"X-Request-ID": "trace-124"}) as r:
+        assert r.status == 200
+    async with http.get(server.url + "/_emulator/requests") as r:  # control endpoints are not recorded
+        logged = (await r.json())["requests"]
+    first, second = server.faults.requests
+    assert (first.method, first.path, first.query, first.request_id, first.fault) == (
+        "GET",
+        "/api/v1/workspaces",
+        {"a": "1"},
+        "trace-123",
+        rule,
+    )
+    assert first.headers["Authorization"] == "Bearer SECRET-KEY"
+    assert "SECRET-KEY" not in repr(first)
+    assert (second.request_id, second.fault, second.at - first.at) == ("trace-124", None, 2.5)
+    assert [entry["request_id"] for entry in logged] == ["trace-123", "trace-124"]
+    assert logged[0]["headers"]["Authorization"] == "Bearer ***"
+    assert server.faults.clear_requests() == 2
+    assert server.faults.requests == []
+
+
+# ------------------------------------------------------------ control endpoints
+
+
+async def test_control_endpoints(server: Server, http: aiohttp.ClientSession) -> None:
+    base = server.url + "/_emulator"
+    async with http.post(base + "/faults", json={"method": "GET", "path": "/api/ping", "status": 429}) as r:
+        assert r.status == 200
+        rule = (await r.json())["id"]
+    async with http.post(
+        base + "/faults", json={"path": "/api/v1/*", "status": 503, "retry_after": 3, "times": None}
+    ) as r:
+        other = (await r.json())["id"]
+    async with http.get(base + "/faults") as r:
+        assert [f["id"] for f in (await r.json())["faults"]] == [rule, other]
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 429
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert (r.status, r.headers["Retry-After"]) == (503, "3")
+    async with http.delete(f"{base}/faults/{other}") as r:
+        assert r.status == 200
+    async with http.delete(f"{base}/faults/{other}") as r:
+        assert r.status == 404
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        assert r.status == 200
+
+    async with http.post(base + "/outage", json={"seconds": 60}) as r:
+        assert r.status == 200
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 503
+    async with http.delete(base + "/faults") as r:
+        assert r.status == 200
+    async with http.get(server.url + "/api/ping") as r:
+        assert r.status == 200
+
+    async with http.post(base + "/embedding-loss", json={"next_n": 1}) as r:
+        assert r.status == 200
+    assert [server.faults.take_embedding_loss() for _ in range(2)] == [True, False]
+    async with http.post(base + "/embedding-loss", json={"fraction": 1, "seed": 4}) as r:
+        assert r.status == 200
+    assert server.faults.take_embedding_loss() is True
+
+    async with http.get(base + "/requests") as r:
+        assert len((await r.json())["requests"]) == 5
+    async with http.delete(base + "/requests") as r:
+        assert await r.json() == {"cleared": 5}
+    assert server.faults.requests == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("POST", "/faults", {"status": 500, "tiems": 2}, 400, "unknown fault field(s): tiems"),
+        ("POST", "/faults", {"status": 42}, 400, "status must be >= 200"),
+        ("POST", "/faults", [1], 400, "must be a JSON object"),
+        ("POST", "/outage", {}, 400, "missing field(s): seconds"),
+        ("POST", "/outage", {"seconds": "ten"}, 400, "seconds must be a number"),
+        ("POST", "/embedding-loss", {"fraction": 2}, 400, "fraction must be between 0 and 1"),
+        ("POST", "/embedding-loss", {"all": True}, 400, "unknown field(s): all"),
+        ("PUT", "/faults", {}, 405, "PUT is not allowed"),
+        ("GET", "/nothing", None, 404, "unknown control endpoint"),
+    ],
+)
+async def test_control_endpoints_refuse_bad_input(
+    server: Server,
+    http: aiohttp.ClientSession,
+    method: str,
+    path: str,
+    body: object,
+    status: int,
+    message: str,
+) -> None:
+    async with http.request(method, server.url + "/_emulator" + path, json=body) as r:
+        assert r.status == status
+        assert message in (await r.json())["error"]
+    assert server.faults.list() == []
+
+
+async def test_control_endpoint_refuses_malformed_json(server: Server, http: aiohttp.ClientSession) -> None:
+    async with http.post(
+        server.url + "/_emulator/faults", data=b"{nope", headers={"Content-Type": "application/json"}
+    ) as r:
+        assert r.status == 400
+        assert "must be a JSON object" in (await r.json())["error"]
