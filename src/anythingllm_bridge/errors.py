@@ -177,7 +177,10 @@ class AnythingLLMAPIError(AnythingLLMError):
 
     ``status`` is the HTTP status, ``body`` the decoded body (dict, list or text), and
     ``server_message`` the server's own words, wherever in the body it put them.
+    ``retry_after`` is the wait the server asked for (``Retry-After``), in seconds, if it did.
     """
+
+    retry_after: float | None = None
 
     def __init__(
         self,
