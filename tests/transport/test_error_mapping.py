@@ -1,0 +1,331 @@
+"""The one response → error mapping, checked against every recorded answer of AnythingLLM 1.16.0
+and against the error shapes API.md §11 lists that the recording did not happen to produce."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anythingllm_bridge.client._errors import (
+    Expect,
+    interpret_response,
+    parse_retry_after,
+    route_of,
+    server_message,
+)
+from anythingllm_bridge.errors import (
+    AnythingLLMAPIError,
+    AnythingLLMAuthenticationError,
+    AnythingLLMChatError,
+    AnythingLLMError,
+    AnythingLLMNotFoundError,
+    AnythingLLMProtocolError,
+    AnythingLLMRateLimitError,
+    AnythingLLMServerError,
+    AnythingLLMValidationError,
+)
+
+TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
+pytestmark = pytest.mark.skipif(not TRANSCRIPTS.exists(), reason="transcripts not available")
+
+# file number -> expected error class (None = success). Every recorded exchange is listed.
+EXPECTED: dict[str, type[AnythingLLMError] | None] = {
+    "01": None, "02": None,
+    "03": AnythingLLMAuthenticationError, "04": AnythingLLMAuthenticationError,
+    "05": None, "06": None,
+    "07": AnythingLLMValidationError,  # {"workspace": null, "message": "name cannot be null"}
+    "08": AnythingLLMValidationError,  # Express HTML page for malformed JSON
+    "09": None, "10": None, "11": None, "12": None,
+    "13": AnythingLLMNotFoundError,  # 200 {"workspace": []}
+    "14": None,
+    "15": AnythingLLMNotFoundError,  # 400 text "Bad Request" on a workspace route
+    "16": AnythingLLMValidationError,
+    "17": None,
+    "18": AnythingLLMValidationError,
+    "20": None,
+    "21": AnythingLLMValidationError, "22": AnythingLLMValidationError,  # 422
+    "23": None, "24": None, "25": None, "26": None,
+    "27": AnythingLLMServerError,  # plain 500 text
+    "28": AnythingLLMServerError,  # 500 JSON {"success": false, "error": ...}
+    "29": None, "30": None, "31": None,
+    "32": AnythingLLMNotFoundError,
+    "33": None, "34": None, "35": None,
+    "36": AnythingLLMValidationError,  # {"message": "Query parameter cannot be empty."}
+    "37": AnythingLLMNotFoundError,  # {"message": "Workspace nope is not a valid workspace."}
+    "38": None,  # 200 with a "message" is still a success
+    "40": None, "41": None, "42": None,
+    "43": AnythingLLMChatError, "44": AnythingLLMChatError,  # 400 abort envelopes
+    "45": AnythingLLMNotFoundError,  # 400 abort "Workspace nope is not a valid workspace."
+    "46": None,
+    "47": None,  # streams, read whole with expect="any"
+    "48": AnythingLLMNotFoundError, "49": AnythingLLMChatError,
+    "50": None,
+    "51": None, "52": None,
+    "53": AnythingLLMNotFoundError,
+    "54": None, "55": None, "56": None, "57": None,
+    "58": AnythingLLMNotFoundError,  # 404 abort "Thread no-such-thread not found."
+    "59": AnythingLLMNotFoundError,  # 404 {"message": "Thread not found"}
+    "60": AnythingLLMChatError,
+    "61": None, "62": None,
+    "63": AnythingLLMNotFoundError,  # 404 text "Not Found"
+    "64": None, "65": None, "66": None, "67": None,
+    "68": AnythingLLMServerError,
+    "69": None,
+    "70": None,  # 200 text "OK" with expect="text"
+    "71": AnythingLLMNotFoundError,
+    "72": None,
+    "73": AnythingLLMAuthenticationError,
+    "74": AnythingLLMProtocolError, "75": AnythingLLMProtocolError,  # the web UI's HTML page
+    "76": None, "77": None, "78": None,
+}  # fmt: skip
+
+EXPECT: dict[str, Expect] = {"47": "any", "50": "any", "56": "any", "70": "text"}
+
+
+def _transcripts() -> list[dict[str, Any]]:
+    return json.loads(TRANSCRIPTS.read_text()) if TRANSCRIPTS.exists() else []
+
+
+RECORDED = _transcripts()
+
+
+def test_every_recorded_exchange_has_an_expectation() -> None:
+    assert sorted(t["file"][:2] for t in RECORDED) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("exchange", RECORDED, ids=[t["file"] for t in RECORDED])
+def test_recorded_answer_maps_to_the_expected_error(exchange: dict[str, Any]) -> None:
+    number = exchange["file"][:2]
+    request, response = exchange["request"], exchange["response"]
+    data, error = interpret_response(
+        response["status"],
+        response["headers"].get("Content-Type", ""),
+        response["headers"],
+        response["body"] or "",
+        method=request["method"],
+        path=request["path"],
+        trace_id="t-1",
+        expect=EXPECT.get(number, "json"),
+    )
+    expected = EXPECTED[number]
+    if expected is None:
+        assert error is None, error
+        return
+    assert type(error) is expected, error
+    assert error.trace_id == "t-1"
+    assert error.method == request["method"]
+    assert error.path == request["path"]
+    if isinstance(error, AnythingLLMAPIError):
+        assert error.status == response["status"]
+        assert error.body == data or isinstance(data, str)
+
+
+def _by(number: str) -> dict[str, Any]:
+    return next(t for t in RECORDED if t["file"].startswith(number))
+
+
+def _interpret(number: str) -> AnythingLLMError:
+    exchange = _by(number)
+    response = exchange["response"]
+    _, error = interpret_response(
+        response["status"],
+        response["headers"]["Content-Type"],
+        response["headers"],
+        response["body"],
+        method=exchange["request"]["method"],
+        path=exchange["request"]["path"],
+        trace_id=None,
+    )
+    assert error is not None
+    return error
+
+
+def test_server_messages_are_extracted_from_error_and_message_keys_and_text() -> None:
+    cases = {
+        "03": "No valid api key found.",
+        "07": "name cannot be null",
+        "08": "Bad Request",
+        "21": "You are missing required metadata key:value pairs in your request. "
+        "Required metadata key:values are 'title'",
+        "27": "Internal Server Error",
+        "28": "File extension .bin not supported for parsing and cannot be assumed as text file type.",
+        "36": "Query parameter cannot be empty.",
+        "43": "Message is empty",
+        "59": "Thread not found",
+    }
+    for number, said in cases.items():
+        error = _interpret(number)
+        assert isinstance(error, AnythingLLMAPIError)
+        assert error.server_message == said, number
+        assert said[:40] in str(error), number
+
+
+def test_missing_workspace_errors_name_the_workspace() -> None:
+    assert "workspace 'does-not-exist' does not exist" in str(_interpret("13"))
+    assert "workspace 'nope' does not exist" in str(_interpret("32"))
+    assert "nope" in str(_interpret("45"))
+
+
+def test_html_where_json_was_due_names_the_likely_cause() -> None:
+    error = _interpret("74")
+    assert isinstance(error, AnythingLLMProtocolError)
+    assert error.status == 200
+    assert error.content_type == "text/html"
+    assert "base URL" in str(error)
+    assert "too old" in str(error)
+
+
+def test_authentication_error_tells_what_to_check() -> None:
+    assert "ANYTHINGLLM_API_KEY" in str(_interpret("73"))
+
+
+def _synthetic(
+    status: int,
+    body: str,
+    *,
+    content_type: str = "application/json; charset=utf-8",
+    method: str = "POST",
+    path: str = "/v1/workspace/ws/chat",
+    headers: dict[str, str] | None = None,
+    expect: Expect = "json",
+) -> tuple[Any, AnythingLLMError | None]:
+    return interpret_response(
+        status, content_type, headers or {}, body, method=method, path=path, trace_id="tid", expect=expect
+    )
+
+
+def test_200_abort_envelope_is_a_chat_error() -> None:
+    body = json.dumps(
+        {"id": "x", "type": "abort", "textResponse": None, "sources": [], "close": True, "error": "LLM down"}
+    )
+    _, error = _synthetic(200, body)
+    assert isinstance(error, AnythingLLMChatError)
+    assert error.server_message == "LLM down"
+    assert error.status == 200
+
+
+def test_thread_stream_crash_line_with_status_200_is_mapped() -> None:
+    path = "/v1/workspace/nope/thread/t/stream-chat"
+    crash = 'data: {"uuid":"u","type":"abort","textResponse":null,"sources":[],"close":true,"error":"%s"}\n\n'
+    _, error = _synthetic(200, crash % "Workspace nope is not a valid workspace.", path=path, expect="any")
+    assert isinstance(error, AnythingLLMNotFoundError)
+    _, error = _synthetic(200, crash % "Cannot read properties of null", content_type="text/html", path=path)
+    assert isinstance(error, AnythingLLMChatError)
+    assert error.server_message == "Cannot read properties of null"
+
+
+def test_other_catalogue_shapes() -> None:
+    _, e = _synthetic(
+        403, '{"success": false, "error": "Workspace deletion is blocked by the system administrator."}'
+    )
+    assert type(e) is AnythingLLMAPIError
+    assert "blocked" in str(e)
+    _, e = _synthetic(404, '{"message": "Workspace not found"}', path="/v1/workspace/x/thread/t/update")
+    assert isinstance(e, AnythingLLMNotFoundError)
+    _, e = _synthetic(401, "", content_type="", path="/v1/openai/chat/completions")
+    assert isinstance(e, AnythingLLMNotFoundError)
+    assert "model is not a workspace slug" in str(e)
+    _, e = _synthetic(401, "", content_type="", path="/v1/auth")
+    assert isinstance(e, AnythingLLMAuthenticationError)
+    _, e = _synthetic(500, "", content_type="", path="/v1/workspace/nope/update-pin")
+    assert isinstance(e, AnythingLLMServerError)
+    assert "no details" in str(e)
+    _, e = _synthetic(
+        404,
+        '{"folder": {"name": "x", "items": []}, "error": "Folder x does not exist"}',
+        method="GET",
+        path="/v1/documents/folder/x",
+    )
+    assert isinstance(e, AnythingLLMNotFoundError)
+    _, e = _synthetic(
+        500, '{"success": false, "message": "Folder already exists"}', path="/v1/document/create-folder"
+    )
+    assert isinstance(e, AnythingLLMServerError)
+    assert e.server_message == "Folder already exists"
+    _, e = _synthetic(
+        500,
+        '{"success": false, "error": "Document processing API is not online. Document a.pdf will not be '
+        'processed automatically."}',
+        path="/v1/document/upload",
+    )
+    assert isinstance(e, AnythingLLMServerError)
+    assert e.server_message is not None
+    assert e.server_message.startswith("Document processing API is not online")
+    _, e = _synthetic(
+        502, "<html><head><title>502 Bad Gateway</title></head></html>", content_type="text/html"
+    )
+    assert isinstance(e, AnythingLLMServerError)
+    assert e.server_message == "502 Bad Gateway"
+    _, e = _synthetic(409, '{"error": "conflict"}')
+    assert isinstance(e, AnythingLLMValidationError)
+    _, e = _synthetic(418, "I'm a teapot", content_type="text/plain")
+    assert type(e) is AnythingLLMAPIError
+    assert e.status == 418
+
+
+def test_redirect_is_a_protocol_error_naming_the_target() -> None:
+    _, e = _synthetic(301, "", content_type="", headers={"Location": "https://h:3001/api/v1/auth"})
+    assert isinstance(e, AnythingLLMProtocolError)
+    assert "https://h:3001/api/v1/auth" in str(e)
+
+
+def test_broken_or_empty_json_is_a_protocol_error() -> None:
+    _, e = _synthetic(200, '{"workspaces": [', method="GET", path="/v1/workspaces")
+    assert isinstance(e, AnythingLLMProtocolError)
+    assert "not valid JSON" in str(e)
+    _, e = _synthetic(200, "", method="GET", path="/v1/workspaces")
+    assert isinstance(e, AnythingLLMProtocolError)
+    assert "empty" in str(e)
+
+
+def test_expect_controls_what_a_success_may_look_like() -> None:
+    data, e = _synthetic(200, "OK", content_type="text/plain", expect="text")
+    assert (data, e) == ("OK", None)
+    _, e = _synthetic(200, "OK", content_type="text/plain", expect="json")
+    assert isinstance(e, AnythingLLMProtocolError)
+    _, e = _synthetic(200, "<!DOCTYPE html><html></html>", content_type="text/html", expect="text")
+    assert isinstance(e, AnythingLLMProtocolError)
+    data, e = _synthetic(200, "a,b\n1,2\n", content_type="text/csv", expect="any")
+    assert (data, e) == ("a,b\n1,2\n", None)
+    data, e = _synthetic(200, "[1, 2]", expect="json")
+    assert (data, e) == ([1, 2], None)
+
+
+def test_429_carries_retry_after_and_5xx_too() -> None:
+    _, e = _synthetic(429, '{"error": "slow down"}', headers={"Retry-After": "7"})
+    assert isinstance(e, AnythingLLMRateLimitError)
+    assert e.retry_after == 7.0
+    assert "retry after 7 s" in str(e)
+    _, e = _synthetic(503, "", content_type="", headers={"retry-after": "3"})
+    assert isinstance(e, AnythingLLMServerError)
+    assert e.retry_after == 3.0
+    _, e = _synthetic(429, "")
+    assert isinstance(e, AnythingLLMRateLimitError)
+    assert e.retry_after is None
+
+
+def test_parse_retry_after_forms() -> None:
+    now = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    assert parse_retry_after({"Retry-After": "2"}) == 2.0
+    assert parse_retry_after({"retry-after": " 1.5 "}) == 1.5
+    assert parse_retry_after({"Retry-After": "-4"}) == 0.0
+    assert parse_retry_after({"retry-after-ms": "250", "Retry-After": "9"}) == 0.25
+    assert parse_retry_after({"retry-after-ms": "bogus", "Retry-After": "9"}) == 9.0
+    assert parse_retry_after({"Retry-After": "Fri, 15 Jan 2027 08:00:30 GMT"}, now=now) == 30.0
+    assert parse_retry_after({"Retry-After": "Fri, 15 Jan 2027 07:00:00 GMT"}, now=now) == 0.0
+    assert parse_retry_after({"Retry-After": "soon"}) is None
+    assert parse_retry_after({"Retry-After": "nan"}) is None
+    assert parse_retry_after({}) is None
+
+
+def test_route_of_and_server_message_helpers() -> None:
+    assert route_of("/api/v1/workspace/x?y=1") == "/v1/workspace/x"
+    assert route_of("/v1/workspaces") == "/v1/workspaces"
+    assert server_message({"error": {"message": "deep"}}) == "deep"
+    assert server_message({"error": None, "message": "m"}) == "m"
+    assert server_message({"error": False}) is None
+    assert server_message("   ") is None
+    assert server_message([1]) is None
