@@ -149,19 +149,21 @@ class StorageSource:
         return f"StorageSource({self.description!r})"
 
     async def scan(self) -> list[SourceFile]:
-        objects = await self.storage.list_files(self.prefix)
+        keys = await self.storage.list_files(self.prefix)
         files: list[SourceFile] = []
-        for obj in objects:
-            if not obj.key.startswith(self.prefix):
+        for object_key in keys:
+            if not object_key.startswith(self.prefix):
                 continue
-            key = obj.key[len(self.prefix) :]
+            key = object_key[len(self.prefix) :]
             if not key or key.endswith("/"):
                 continue
-            if self._exclude and obj.key.startswith(self._exclude):
+            if self._exclude and object_key.startswith(self._exclude):
                 continue
             if any(part.startswith(".") for part in key.split("/")):
                 continue
-            files.append(SourceFile(key=key, size=int(obj.size), etag=obj.checksum or None))
+            # The storage interface lists keys only: size -1 means "unknown", so the planner
+            # compares content hashes for these files.
+            files.append(SourceFile(key=key, size=-1))
         files.sort(key=lambda f: f.key)
         return files
 

@@ -1,0 +1,553 @@
+"""Sync a source into a workspace: validate → archive → upload → embed → verify, resumably.
+
+Per file, with at most ``concurrency`` files in flight:
+
+1. validate the content (a rejected file is reported with its reason and never sent);
+2. optionally archive it into a storage under ``processed/<type>/<key>``;
+3. record the upload as *pending* in the manifest, upload it with a marker in ``docSource``
+   (``anythingllm-bridge:<sync id>:<key hash>:<sha256>``), record its location;
+4. embed it into the workspace. Embedding runs beside the uploads in batches (one
+   ``update-embeddings`` call takes many documents); the client checks each batch against the
+   workspace and the pipeline asks once more for any document the server silently dropped.
+
+Then, for the whole run: the previous versions of replaced files (and, with ``prune``, documents
+whose file is gone) are removed from the workspace and the server — only after the new version is
+confirmed in the workspace. The manifest is updated after every step, so an interrupted run
+resumes: an uploaded-but-not-embedded document is embedded, and a pending upload whose document
+did land is found again by its marker and adopted instead of being uploaded twice. Documents
+without our marker are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from anythingllm_bridge.errors import (
+    AnythingLLMError,
+    AnythingLLMNotFoundError,
+    FileValidationError,
+    IngestError,
+    StorageError,
+)
+from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore
+from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan
+from anythingllm_bridge.ingest.progress import NullProgress, Progress
+from anythingllm_bridge.ingest.source import Source, sha256_file
+
+if TYPE_CHECKING:
+    from anythingllm_bridge.client import AnythingLLMClient
+    from anythingllm_bridge.storage import StorageClient
+    from anythingllm_bridge.validation import FileValidator
+
+__all__ = ["FileOutcome", "SyncReport", "marker_for", "sync"]
+
+logger = logging.getLogger("anythingllm_bridge.ingest")
+
+MARKER_PREFIX = "anythingllm-bridge:"
+EMBED_BATCH = 32
+Status = Literal["uploaded", "replaced", "unchanged", "removed", "rejected", "failed"]
+STATUSES: tuple[Status, ...] = ("uploaded", "replaced", "unchanged", "removed", "rejected", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    key: str
+    status: Status
+    detail: str = ""
+    location: str | None = None
+    size: int = 0
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What a sync did (or, with ``dry_run``, would do): one outcome per file."""
+
+    workspace: str
+    source: str
+    manifest: str
+    dry_run: bool = False
+    outcomes: dict[str, FileOutcome] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
+    """Files that left the source but whose documents were kept (no ``prune``)."""
+    elapsed: float = 0.0
+
+    def keys(self, status: Status) -> list[str]:
+        return sorted(k for k, o in self.outcomes.items() if o.status == status)
+
+    def details(self, status: Status) -> dict[str, str]:
+        return {k: self.outcomes[k].detail for k in self.keys(status)}
+
+    @property
+    def uploaded(self) -> list[str]:
+        return self.keys("uploaded")
+
+    @property
+    def replaced(self) -> list[str]:
+        return self.keys("replaced")
+
+    @property
+    def unchanged(self) -> list[str]:
+        return self.keys("unchanged")
+
+    @property
+    def removed(self) -> list[str]:
+        return self.keys("removed")
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        return self.details("rejected")
+
+    @property
+    def failed(self) -> dict[str, str]:
+        return self.details("failed")
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed (rejected files are the user's to fix, not a failure)."""
+        return not self.failed
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        for outcome in self.outcomes.values():
+            counts[outcome.status] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "source": self.source,
+            "manifest": self.manifest,
+            "dry_run": self.dry_run,
+            "uploaded": self.uploaded,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "gone": self.gone,
+            "counts": self.counts(),
+            "locations": {k: o.location for k, o in sorted(self.outcomes.items()) if o.location},
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+def marker_for(sync_id: str, key: str, sha256: str) -> str:
+    """The ``docSource`` that identifies a document uploaded by this sync for this file version."""
+    return f"{_key_marker(sync_id, key)}{sha256}"
+
+
+def _key_marker(sync_id: str, key: str) -> str:
+    key_hash = hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+    return f"{MARKER_PREFIX}{sync_id}:{key_hash}:"
+
+
+async def sync(
+    client: AnythingLLMClient,
+    source: Source,
+    store: ManifestStore,
+    *,
+    workspace: str,
+    validator: FileValidator | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    concurrency: int = 4,
+    archive: StorageClient | None = None,
+    progress: Progress | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SyncReport:
+    """Make ``workspace`` hold exactly the valid files of ``source`` (see the module docstring).
+
+    Raises :class:`IngestError` when the sync cannot start (unknown workspace, missing source,
+    unreadable manifest); per-file problems are reported in the returned :class:`SyncReport`.
+    Connection-level failures after the start (breaker open, server gone) are reported per file
+    too; the manifest is always left consistent, so running the same sync again resumes.
+    """
+    if concurrency < 1:
+        raise IngestError(f"concurrency must be at least 1, got {concurrency}")
+    started = clock()
+    run = _Run(
+        client=client,
+        source=source,
+        store=store,
+        workspace=workspace,
+        validator=validator,
+        archive=archive,
+        progress=progress or NullProgress(),
+        concurrency=concurrency,
+    )
+    try:
+        return await run.execute(prune=prune, dry_run=dry_run)
+    finally:
+        run.report.elapsed = clock() - started
+
+
+_Sent = tuple[PlanItem, str, int]  # item, location, size
+
+
+@dataclass
+class _Run:
+    client: AnythingLLMClient
+    source: Source
+    store: ManifestStore
+    workspace: str
+    validator: FileValidator | None
+    archive: StorageClient | None
+    progress: Progress
+    concurrency: int
+
+    def __post_init__(self) -> None:
+        self.report = SyncReport(
+            workspace=self.workspace, source=self.source.description, manifest=self.store.description
+        )
+        self.manifest = Manifest(workspace=self.workspace, source=self.source.description)
+        self._embed_queue: asyncio.Queue[_Sent | None] = asyncio.Queue()
+
+    # ------------------------------------------------------------------ top level
+
+    async def execute(self, *, prune: bool, dry_run: bool) -> SyncReport:
+        self.report.dry_run = dry_run
+        docpaths = await self._workspace_docpaths()
+        self.manifest = await self.store.load(workspace=self.workspace, source=self.source.description)
+        files = await self.source.scan()
+        plan = await make_plan(
+            files, self.manifest, self.source.sha256, prune=prune, workspace_docpaths=docpaths
+        )
+        self.report.gone = list(plan.gone)
+        if dry_run:
+            self._dry_run(plan)
+            return self.report
+        try:
+            await self._refresh_unchanged(plan)
+            to_send = await self._reembed_missing(plan)
+            adoptable = await self._adoptable(to_send)
+            await self._send_all(to_send, adoptable)
+            docpaths = await self._workspace_docpaths()
+            await self._remove_old_versions(docpaths)
+            await self._prune(plan.of(Action.REMOVE), docpaths)
+        finally:
+            await self.store.flush(self.manifest)
+        return self.report
+
+    async def _workspace_docpaths(self) -> set[str]:
+        try:
+            workspace = await self.client.get_workspace(self.workspace)
+        except AnythingLLMNotFoundError as exc:
+            raise IngestError(
+                f"workspace {self.workspace!r} does not exist: create it first "
+                "(allm workspaces create NAME) and pass its slug"
+            ) from exc
+        return set(workspace.docpaths)
+
+    def _dry_run(self, plan: SyncPlan) -> None:
+        for item in plan.items:
+            if item.action is Action.UNCHANGED:
+                self._outcome(item.key, "unchanged", item.reason, item.entry)
+            elif item.action is Action.REMOVE:
+                self._outcome(item.key, "removed", f"would remove: {item.reason}", item.entry)
+            else:
+                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
+                self._outcome(item.key, status, f"would send: {item.reason}", size=item.size)
+
+    # ------------------------------------------------------------------ before sending
+
+    async def _refresh_unchanged(self, plan: SyncPlan) -> None:
+        for item in plan.of(Action.UNCHANGED):
+            entry, file = item.entry, item.file
+            if entry is not None and file is not None and item.reason == "touched" and file.size >= 0:
+                entry.size, entry.mtime_ns, entry.etag = file.size, file.mtime_ns, file.etag
+                await self.store.record(self.manifest, item.key)
+            self._outcome(item.key, "unchanged", "", entry)
+
+    async def _reembed_missing(self, plan: SyncPlan) -> list[PlanItem]:
+        """Documents we uploaded that are not in the workspace (a run cut between upload and
+        embed, or someone took them out) are embedded again; only what that does not bring back
+        is uploaded again. Returns what is left to send."""
+        missing = {
+            i.entry.location: i
+            for i in plan.items
+            if i.reason == "missing from the workspace" and i.entry is not None and i.entry.location
+        }
+        back: set[str] = set()
+        if missing:
+            self.progress.note(f"embedding {len(missing)} document(s) missing from the workspace")
+            try:
+                update = await self.client.update_embeddings(self.workspace, adds=list(missing))
+                back = set(update.added) | set(update.skipped)
+            except AnythingLLMError as exc:
+                logger.warning("re-embedding failed; those files will be uploaded again: %s", exc)
+        for location in back:
+            item = missing[location]
+            self._outcome(item.key, "unchanged", "re-embedded", item.entry)
+        returned = {missing[location].key for location in back}
+        return [i for i in plan.to_send if i.key not in returned]
+
+    async def _adoptable(self, items: Sequence[PlanItem]) -> dict[str, list[tuple[str, str]]]:
+        """Our marked documents on the server, by key marker: (sha256, location) pairs.
+
+        Only asked when a previous run was cut during an upload (a pending entry); otherwise
+        empty, and no request is made.
+        """
+        if not any(item.entry is not None and item.entry.pending for item in items):
+            return {}
+        found: dict[str, list[tuple[str, str]]] = {}
+        prefix = f"{MARKER_PREFIX}{self.manifest.sync_id}:"
+        for document in await self.client.list_documents():
+            marker = document.doc_source or ""
+            if marker.startswith(prefix) and document.location:
+                key_marker, _, sha = marker.rpartition(":")
+                found.setdefault(key_marker + ":", []).append((sha, document.location))
+        return found
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send_all(self, items: Sequence[PlanItem], adoptable: dict[str, list[tuple[str, str]]]) -> None:
+        if not items:
+            return
+        self.progress.start(len(items), sum(max(i.size, 0) for i in items))
+        queue: asyncio.Queue[PlanItem] = asyncio.Queue()
+        for item in items:
+            queue.put_nowait(item)
+
+        async def uploader() -> None:
+            while not queue.empty():
+                await self._send_one(queue.get_nowait(), adoptable)
+
+        embedder = asyncio.create_task(self._embedder())
+        try:
+            await asyncio.gather(*(uploader() for _ in range(min(self.concurrency, len(items)))))
+            self._embed_queue.put_nowait(None)
+            await embedder
+        finally:
+            if not embedder.done():
+                embedder.cancel()
+            self.progress.finish()
+
+    async def _send_one(self, item: PlanItem, adoptable: dict[str, list[tuple[str, str]]]) -> None:
+        file = item.file
+        assert file is not None
+        size = max(file.size, 0)
+        try:
+            async with self.source.local_path(file) as path:
+                if file.size < 0:
+                    size = path.stat().st_size
+                reason = await self._validate(path)
+                if reason is not None:
+                    self._outcome(item.key, "rejected", reason, size=size)
+                    self.progress.file_done(item.key, size, "rejected", reason)
+                    return
+                sha: str = item.sha256 if item.sha256 else await asyncio.to_thread(sha256_file, path)
+                location = await self._adopt(item, sha, size, adoptable)
+                if location is None:
+                    await self._archive(path, item.key)
+                    location = await self._upload(item, path, sha, size)
+        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError) as exc:
+            detail = _describe(exc)
+            self._outcome(item.key, "failed", detail, size=size)
+            self.progress.file_done(item.key, size, "failed", detail)
+            return
+        self.progress.file_done(item.key, size, "uploaded" if item.action is Action.UPLOAD else "replaced")
+        self._embed_queue.put_nowait((item, location, size))
+
+    async def _validate(self, path: Path) -> str | None:
+        if self.validator is None:
+            return None
+        try:
+            valid, error = await asyncio.to_thread(self.validator.validate_file, path)
+        except FileValidationError as exc:
+            return exc.reason
+        return None if valid else (error or "rejected by validation")
+
+    async def _adopt(
+        self, item: PlanItem, sha: str, size: int, adoptable: dict[str, list[tuple[str, str]]]
+    ) -> str | None:
+        """A document that an interrupted run uploaded for exactly this version, if any.
+
+        Other marked documents of the same file (older versions, or a second copy uploaded by a
+        retried run) are ours too: they are queued for removal with the previous version."""
+        candidates = adoptable.get(_key_marker(self.manifest.sync_id, item.key), [])
+        current = item.entry.location if item.entry else None
+        same = sorted(loc for digest, loc in candidates if digest == sha and loc != current)
+        others = [loc for digest, loc in candidates if digest != sha and loc != current]
+        if not same:
+            if others and item.entry is not None:
+                item.entry.stale = _unique([*item.entry.stale, *others])
+                await self.store.record(self.manifest, item.key)
+            return None
+        keep, *duplicates = same
+        entry = self._new_entry(item, sha, keep, size=size)
+        entry.stale = _unique([*entry.stale, *duplicates, *others])
+        self.manifest.entries[item.key] = entry
+        await self.store.record(self.manifest, item.key)
+        logger.info("adopted %s from an interrupted run: %s", item.key, keep)
+        return keep
+
+    async def _archive(self, path: Path, key: str) -> None:
+        if self.archive is None:
+            return
+        kind = await self._kind(path)
+        await self.archive.upload_file(path, f"processed/{kind}/{key}")
+
+    async def _kind(self, path: Path) -> str:
+        detect = getattr(self.validator, "detect_type", None)
+        if detect is not None:
+            kind = await asyncio.to_thread(detect, path)
+            if isinstance(kind, str) and kind:
+                return kind
+        return path.suffix.lower().lstrip(".") or "other"
+
+    async def _upload(self, item: PlanItem, path: Path, sha: str, size: int) -> str:
+        pending = self.manifest.entries.get(item.key) or ManifestEntry(key=item.key)
+        pending.pending = sha
+        self.manifest.entries[item.key] = pending
+        await self.store.record(self.manifest, item.key)
+
+        result = await self.client.upload_file(
+            path, metadata={"docSource": marker_for(self.manifest.sync_id, item.key, sha)}
+        )
+        entry = self._new_entry(item, sha, result.location, size=size)
+        self.manifest.entries[item.key] = entry
+        await self.store.record(self.manifest, item.key)
+        return result.location
+
+    def _new_entry(self, item: PlanItem, sha: str, location: str, *, size: int) -> ManifestEntry:
+        previous = self.manifest.entries.get(item.key)
+        stale = list(previous.stale) if previous else []
+        if previous is not None and previous.location and previous.location != location:
+            stale.append(previous.location)
+        file = item.file
+        return ManifestEntry(
+            key=item.key,
+            sha256=sha,
+            size=size,
+            mtime_ns=file.mtime_ns if file else None,
+            etag=file.etag if file else None,
+            location=location,
+            uploaded_at=time.time(),
+            stale=_unique(stale),
+        )
+
+    # ------------------------------------------------------------------ embedding
+
+    async def _embedder(self) -> None:
+        """Embed uploaded documents in batches while uploads go on."""
+        finished = False
+        while not finished:
+            first = await self._embed_queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < EMBED_BATCH and not self._embed_queue.empty():
+                following = self._embed_queue.get_nowait()
+                if following is None:
+                    finished = True
+                    break
+                batch.append(following)
+            await self._embed(batch)
+
+    async def _embed(self, batch: list[_Sent]) -> None:
+        locations = [location for _, location, _ in batch]
+        confirmed: set[str] = set()
+        error = ""
+        try:
+            update = await self.client.update_embeddings(self.workspace, adds=locations)
+            confirmed = set(update.added) | set(update.skipped)
+            if update.missing:
+                # The server answered 200 yet left some out: ask once more for those.
+                self.progress.note(f"{len(update.missing)} document(s) not embedded; asking again")
+                again = await self.client.update_embeddings(self.workspace, adds=list(update.missing))
+                confirmed |= set(again.added) | set(again.skipped)
+        except AnythingLLMError as exc:
+            error = _describe(exc)
+        for item, location, size in batch:
+            if location in confirmed:
+                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
+                self._outcome(item.key, status, item.reason, location=location, size=size)
+            else:
+                why = error or "the server left it out of the workspace"
+                self._outcome(
+                    item.key, "failed", f"uploaded as {location} but not embedded: {why}", size=size
+                )
+        self.progress.embedded(len([loc for loc in locations if loc in confirmed]))
+
+    # ------------------------------------------------------------------ after sending
+
+    async def _remove_old_versions(self, docpaths: set[str]) -> None:
+        """Remove superseded locations, but only once the new version is in the workspace."""
+        entries = [
+            e
+            for e in self.manifest.entries.values()
+            if e.stale and (e.location is None or e.location in docpaths)
+        ]
+        if not entries:
+            return
+        locations = _unique([loc for e in entries for loc in e.stale])
+        try:
+            await self._erase(locations, docpaths)
+        except AnythingLLMError as exc:
+            logger.warning("old versions not removed yet (the next sync retries): %s", exc)
+            return
+        for entry in entries:
+            entry.stale = []
+            await self.store.record(self.manifest, entry.key)
+
+    async def _prune(self, items: Sequence[PlanItem], docpaths: set[str]) -> None:
+        if not items:
+            return
+        locations: list[str] = []
+        for item in items:
+            if item.entry is not None:
+                locations.extend(loc for loc in [item.entry.location, *item.entry.stale] if loc)
+        try:
+            await self._erase(_unique(locations), docpaths)
+        except AnythingLLMError as exc:
+            for item in items:
+                self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
+            return
+        for item in items:
+            self.manifest.entries.pop(item.key, None)
+            await self.store.record(self.manifest, item.key)
+            self._outcome(item.key, "removed", item.reason, item.entry)
+
+    async def _erase(self, locations: list[str], docpaths: set[str]) -> None:
+        """Take documents out of the workspace, then delete them from the server."""
+        embedded = [loc for loc in locations if loc in docpaths]
+        if embedded:
+            await self.client.update_embeddings(self.workspace, deletes=embedded)
+        await self.client.remove_documents(locations)
+
+    # ------------------------------------------------------------------ report
+
+    def _outcome(
+        self,
+        key: str,
+        status: Status,
+        detail: str = "",
+        entry: ManifestEntry | None = None,
+        *,
+        location: str | None = None,
+        size: int = 0,
+    ) -> None:
+        self.report.outcomes[key] = FileOutcome(
+            key=key,
+            status=status,
+            detail=detail,
+            location=location or (entry.location if entry else None),
+            size=size or (entry.size if entry else 0),
+        )
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    known = AnythingLLMError | StorageError | IngestError | FileValidationError
+    return text if isinstance(exc, known) else f"{type(exc).__name__}: {text}"
