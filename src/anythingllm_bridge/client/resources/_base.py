@@ -1,0 +1,106 @@
+"""What every resource mixin shares: the transport, path building, and a workspace lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from anythingllm_bridge.client.models import Workspace
+from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
+
+if TYPE_CHECKING:
+    from anythingllm_bridge.client._transport import Transport
+
+__all__ = ["Resource", "folder_segment", "join_slugs", "segment"]
+
+
+def segment(value: str, what: str = "slug") -> str:
+    """One URL path segment, percent-encoded; refuses empty values and ``/``."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return quote(value, safe="")
+
+
+def join_slugs(workspaces: str | Iterable[str] | None) -> str | None:
+    """``addToWorkspaces`` as the server wants it: one comma-separated string."""
+    if workspaces is None:
+        return None
+    slugs = [workspaces] if isinstance(workspaces, str) else list(workspaces)
+    cleaned: list[str] = []
+    for slug in slugs:
+        if not isinstance(slug, str) or not slug.strip() or "," in slug:
+            raise ValueError(f"workspace slugs must be non-empty strings without commas, got {slug!r}")
+        cleaned.append(slug.strip().lower())
+    return ",".join(cleaned) or None
+
+
+class Resource:
+    """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``."""
+
+    _transport: Transport
+
+    async def _data(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request and return its decoded body (errors are raised by the transport)."""
+        response = await self._transport.request(method, path, **kwargs)
+        return response.data
+
+    async def _object(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
+        """A JSON object answer, optionally one key of it; anything else is a protocol error."""
+        data = await self._data(method, path, **kwargs)
+        if not isinstance(data, dict) or (key is not None and key not in data):
+            expected = f"a JSON object with {key!r}" if key else "a JSON object"
+            raise AnythingLLMProtocolError(
+                f"expected {expected}, got {type(data).__name__}: {str(data)[:200]!r}",
+                method=method,
+                path=path,
+            )
+        return data[key] if key is not None else data
+
+    async def _fetch_workspace(self, slug: str) -> Workspace:
+        """``GET /v1/workspace/<slug>``: the workspace with its documents and threads.
+
+        The server answers an object or a one-element list, and an unknown slug with
+        ``{"workspace": []}`` (HTTP 200) — which becomes ``AnythingLLMNotFoundError``.
+        """
+        path = f"/v1/workspace/{segment(slug)}"
+        data = await self._object("GET", path)
+        raw = data.get("workspace")
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        if not raw:
+            raise AnythingLLMNotFoundError(
+                f"workspace {slug!r} does not exist",
+                status=200,
+                body=data,
+                server_message=None,
+                method="GET",
+                path=path,
+            )
+        return Workspace.model_validate(raw)
+
+    async def _missing_from(self, location: str, slugs: Iterable[str]) -> list[str]:
+        """The workspaces (of ``slugs``) whose ``documents[].docpath`` lacks ``location``.
+
+        A workspace that does not exist counts as missing: the server ignores unknown slugs in
+        ``addToWorkspaces`` without a word.
+        """
+        missing: list[str] = []
+        for slug in slugs:
+            try:
+                workspace = await self._fetch_workspace(slug)
+            except AnythingLLMNotFoundError:
+                missing.append(slug)
+                continue
+            if location not in workspace.docpaths:
+                missing.append(slug)
+        return missing
+
+
+def folder_segment(folder: str) -> str:
+    """A document folder name: exactly one path segment (storage is two levels deep)."""
+    if not isinstance(folder, str) or not folder.strip():
+        raise ValueError(f"folder must be a non-empty name, got {folder!r}")
+    if folder in (".", "..") or "/" in folder or "\\" in folder:
+        raise ValueError(f"folder must be a single name without '/', '\\\\', '.' or '..', got {folder!r}")
+    return quote(folder, safe="")

@@ -1,0 +1,258 @@
+"""Documents: upload (file, raw text, link), list, get, remove, and folder operations."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import stat
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from anythingllm_bridge.client.models import Document, FolderListing, UploadResult
+from anythingllm_bridge.client.resources._base import Resource, folder_segment, join_slugs, segment
+from anythingllm_bridge.errors import AnythingLLMServerError, FileValidationError
+
+__all__ = ["DocumentsMixin", "check_upload_file"]
+
+
+def check_upload_file(path: str | os.PathLike[str]) -> Path:
+    """The file to upload, checked before any request is made.
+
+    Raises ``FileValidationError`` (also a ``ValueError``) naming the path and the reason when
+    the file does not exist, is a directory or not a regular file, or cannot be opened.
+    """
+    file_path = Path(path)
+    try:
+        info = file_path.stat()
+    except FileNotFoundError:
+        raise FileValidationError(
+            f"cannot upload {str(file_path)!r}: the file does not exist",
+            path=str(file_path),
+            reason="missing",
+        ) from None
+    except OSError as exc:
+        raise FileValidationError(
+            f"cannot upload {str(file_path)!r}: {exc.strerror or exc}",
+            path=str(file_path),
+            reason="unreadable",
+        ) from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise FileValidationError(
+            f"cannot upload {str(file_path)!r}: it is a directory, not a file",
+            path=str(file_path),
+            reason="directory",
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise FileValidationError(
+            f"cannot upload {str(file_path)!r}: not a regular file", path=str(file_path), reason="not a file"
+        )
+    try:
+        with open(file_path, "rb"):
+            pass
+    except OSError as exc:
+        raise FileValidationError(
+            f"cannot upload {str(file_path)!r}: the file cannot be read ({exc.strerror or exc})",
+            path=str(file_path),
+            reason="unreadable",
+        ) from exc
+    return file_path
+
+
+def metadata_field(metadata: Mapping[str, Any] | str | None) -> str | None:
+    """Upload ``metadata`` travels as a JSON *string* form field."""
+    if metadata is None:
+        return None
+    if isinstance(metadata, str):
+        return metadata
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a mapping or a JSON string, got {type(metadata).__name__}")
+    return json.dumps(dict(metadata), ensure_ascii=False)
+
+
+class DocumentsMixin(Resource):
+    async def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        workspaces: str | Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        folder: str | None = None,
+        filename: str | None = None,
+    ) -> UploadResult:
+        """Upload one file, streamed from disk (never read whole into memory).
+
+        * ``workspaces``: slug(s) to embed the document into; afterwards the client checks each
+          workspace really holds it and lists those that do not in ``result.missing_from``.
+        * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
+          (the keys the server honours for files).
+        * ``folder``: store the document in this folder instead of ``custom-documents``.
+        * ``filename``: the name the server sees (default: the file's own name, sent as raw UTF-8).
+
+        A missing, directory or unreadable path raises ``FileValidationError`` before any request.
+        ``result.location`` is the handle for ``update_embeddings`` / ``remove_documents``.
+        """
+        file_path = check_upload_file(path)
+        slugs = join_slugs(workspaces)
+        data = await self._send_file(file_path, slugs, metadata_field(metadata), folder, filename)
+        return await self._upload_result(data, slugs)
+
+    async def _send_file(
+        self, file_path: Path, slugs: str | None, meta: str | None, folder: str | None, filename: str | None
+    ) -> dict[str, Any]:
+        """POST one file as multipart; the answer's JSON object (no embedding check)."""
+        route = "/v1/document/upload" if folder is None else f"/v1/document/upload/{folder_segment(folder)}"
+        name = filename or file_path.name
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+        def build_form() -> aiohttp.FormData:
+            # A fresh form (and file handle) per attempt. A plain file object lets aiohttp send a
+            # Content-Length, read in 64 KiB chunks in an executor, and close the file afterwards;
+            # quote_fields=False keeps non-ASCII file names intact (the server does not decode %XX).
+            form = aiohttp.FormData(quote_fields=False)
+            form.add_field("file", open(file_path, "rb"), filename=name, content_type=content_type)  # noqa: SIM115
+            if slugs:
+                form.add_field("addToWorkspaces", slugs)
+            if meta is not None:
+                form.add_field("metadata", meta)
+            return form
+
+        data: dict[str, Any] = await self._object("POST", route, form=build_form)
+        return data
+
+    async def upload_text(
+        self,
+        title: str,
+        text: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        workspaces: str | Iterable[str] | None = None,
+    ) -> UploadResult:
+        """Store raw text as a document. The server keeps only ``url``, ``title``,
+        ``docAuthor``, ``description``, ``docSource``, ``chunkSource`` and ``published`` (epoch ms)
+        from ``metadata`` and rewrites the title to ``<slug>.txt``."""
+        slugs = join_slugs(workspaces)
+        data = await self._send_text(title, text, metadata, slugs)
+        return await self._upload_result(data, slugs)
+
+    async def _send_text(
+        self, title: str, text: str, metadata: Mapping[str, Any] | None, slugs: str | None
+    ) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(metadata or {})
+        meta["title"] = title
+        body: dict[str, Any] = {"textContent": text, "metadata": meta}
+        if slugs:
+            body["addToWorkspaces"] = slugs
+        data: dict[str, Any] = await self._object("POST", "/v1/document/raw-text", json=body)
+        return data
+
+    async def upload_link(
+        self,
+        url: str,
+        *,
+        workspaces: str | Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        scraper_headers: Mapping[str, str] | None = None,
+    ) -> UploadResult:
+        """Have the server scrape a web page (or download a file) into a document."""
+        if not isinstance(url, str) or not url.strip():
+            raise ValueError(f"upload_link needs a URL, got {url!r}")
+        body: dict[str, Any] = {"link": url.strip()}
+        slugs = join_slugs(workspaces)
+        if slugs:
+            body["addToWorkspaces"] = slugs
+        if metadata:
+            body["metadata"] = dict(metadata)
+        if scraper_headers:
+            body["scraperHeaders"] = dict(scraper_headers)
+        data = await self._object("POST", "/v1/document/upload-link", json=body)
+        return await self._upload_result(data, slugs)
+
+    async def list_documents(self, folder: str | None = None) -> list[Document]:
+        """Every stored document (or those of one folder), each with its ``location``."""
+        if folder is not None:
+            return (await self.list_folder(folder)).documents
+        tree = await self._object("GET", "/v1/documents", "localFiles")
+        documents: list[Document] = []
+        for folder_item in (tree or {}).get("items") or []:
+            folder_name = folder_item.get("name")
+            for item in folder_item.get("items") or []:
+                if item.get("type", "file") == "file":
+                    documents.append(_with_location(Document.model_validate(item), folder_name))
+        return documents
+
+    async def list_folder(self, folder: str, *, offset: int = 0, limit: int | None = None) -> FolderListing:
+        """One folder's documents, paged (``limit=None``: all of them)."""
+        params: dict[str, str | int] = {"offset": int(offset)}
+        params["limit"] = "all" if limit is None else int(limit)
+        data = await self._object("GET", f"/v1/documents/folder/{folder_segment(folder)}", params=params)
+        listing = FolderListing.model_validate(data)
+        listing.documents = [_with_location(doc, listing.folder) for doc in listing.documents]
+        return listing
+
+    async def get_document(self, name: str) -> Document:
+        """One stored document by its file name (``<file>.json``) or its ``location``."""
+        folder, _, file_name = name.rpartition("/")
+        path = f"/v1/document/{segment(file_name, 'document name')}"
+        document = await self._object("GET", path, "document")
+        return _with_location(Document.model_validate(document), folder or None)
+
+    async def remove_documents(self, locations: Iterable[str]) -> None:
+        """Delete documents for good: the files, their vector caches, and their embeddings in
+        every workspace. (To take a document out of one workspace only: ``delete_document``.)"""
+        names = [locations] if isinstance(locations, str) else list(locations)
+        if not names:
+            return
+        await self._transport.request("DELETE", "/v1/system/remove-documents", json={"names": names})
+
+    async def create_folder(self, name: str, *, exist_ok: bool = True) -> bool:
+        """Create a document folder; ``False`` if it already existed (and ``exist_ok``)."""
+        folder_segment(name)
+        try:
+            await self._transport.request("POST", "/v1/document/create-folder", json={"name": name})
+        except AnythingLLMServerError as exc:
+            if exist_ok and "already exists" in (exc.server_message or ""):
+                return False
+            raise
+        return True
+
+    async def remove_folder(self, name: str) -> None:
+        """Remove a folder, its documents and their embeddings (``custom-documents`` is kept)."""
+        folder_segment(name)
+        await self._transport.request("DELETE", "/v1/document/remove-folder", json={"name": name})
+
+    async def move_files(self, moves: Mapping[str, str] | Iterable[tuple[str, str]]) -> str | None:
+        """Move documents between folders (``{from_location: to_location}``). Documents that are
+        embedded in a workspace are not moved; the server's message then says how many."""
+        pairs = list(moves.items()) if isinstance(moves, Mapping) else list(moves)
+        files = [{"from": source, "to": target} for source, target in pairs]
+        data = await self._object("POST", "/v1/document/move-files", json={"files": files})
+        message = data.get("message")
+        return message if isinstance(message, str) else None
+
+    async def accepted_file_types(self) -> dict[str, list[str]]:
+        """MIME type -> extensions the server's collector advertises."""
+        types = await self._object("GET", "/v1/document/accepted-file-types", "types")
+        return dict(types)
+
+    async def metadata_schema(self) -> dict[str, str]:
+        """The metadata keys ``upload_text`` honours, with their types."""
+        schema = await self._object("GET", "/v1/document/metadata-schema", "schema")
+        return dict(schema)
+
+    async def _upload_result(self, data: dict[str, Any], slugs: str | None) -> UploadResult:
+        result = UploadResult.model_validate(data)
+        if slugs and result.documents and result.documents[0].location:
+            result.missing_from = await self._missing_from(result.documents[0].location, slugs.split(","))
+        return result
+
+
+def _with_location(document: Document, folder: str | None) -> Document:
+    if folder and not document.folder:
+        document.folder = folder
+    if not document.location and document.folder and document.name:
+        document.location = f"{document.folder}/{document.name}"
+    return document

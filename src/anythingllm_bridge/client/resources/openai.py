@@ -1,0 +1,78 @@
+"""The OpenAI-compatible routes: workspaces play the role of models (``model`` = slug)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, overload
+
+from anythingllm_bridge.client.models import OpenAIChatCompletion, OpenAIEmbeddings, OpenAIModel
+from anythingllm_bridge.client.resources._base import Resource
+from anythingllm_bridge.client.resources._streams import OpenAIChatStream
+
+__all__ = ["OpenAIMixin"]
+
+Message = dict[str, Any]
+CHAT_PATH = "/v1/openai/chat/completions"
+
+
+class OpenAIMixin(Resource):
+    @overload
+    async def openai_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        temperature: float = ...,
+        stream: Literal[False] = ...,
+    ) -> OpenAIChatCompletion: ...
+
+    @overload
+    async def openai_chat(
+        self, model: str, messages: Sequence[Message], *, temperature: float = ..., stream: Literal[True]
+    ) -> OpenAIChatStream: ...
+
+    async def openai_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        temperature: float = 0.7,
+        stream: bool = False,
+    ) -> OpenAIChatCompletion | OpenAIChatStream:
+        """OpenAI-style chat with the workspace ``model`` (its slug). The last message must be
+        the user's. An unknown slug raises ``AnythingLLMNotFoundError`` (the server says 401).
+        ``temperature`` is always sent: the server would otherwise pass NaN to the provider.
+        With ``stream=True`` the result is an ``OpenAIChatStream`` (see ``openai_chat_stream``).
+        """
+        if stream:
+            return self.openai_chat_stream(model, messages, temperature=temperature)
+        body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": False}
+        data = await self._object("POST", CHAT_PATH, json=body)
+        return OpenAIChatCompletion.model_validate(data)
+
+    def openai_chat_stream(
+        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7
+    ) -> OpenAIChatStream:
+        """``openai_chat`` streamed: ``async for chunk in ...: chunk.delta``; ``.text`` after."""
+        body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": True}
+        return OpenAIChatStream(
+            lambda: self._transport.stream("POST", CHAT_PATH, json=body), method="POST", path=CHAT_PATH
+        )
+
+    async def openai_models(self) -> list[OpenAIModel]:
+        """Every workspace as an OpenAI model entry."""
+        data = await self._object("GET", "/v1/openai/models", "data")
+        return [OpenAIModel.model_validate(item) for item in data or []]
+
+    async def openai_embeddings(self, inputs: str | Sequence[str]) -> OpenAIEmbeddings:
+        """Embed text with the server's embedder (``.vectors`` in input order)."""
+        items = [inputs] if isinstance(inputs, str) else list(inputs)
+        if not items or not all(isinstance(item, str) and item for item in items):
+            raise ValueError("openai_embeddings needs one or more non-empty strings")
+        data = await self._object("POST", "/v1/openai/embeddings", json={"input": items})
+        return OpenAIEmbeddings.model_validate(data)
+
+    async def openai_vector_stores(self) -> list[dict[str, Any]]:
+        """Workspaces as OpenAI vector stores (``id`` = slug, ``file_counts``)."""
+        data = await self._object("GET", "/v1/openai/vector_stores", "data")
+        return list(data or [])

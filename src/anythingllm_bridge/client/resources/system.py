@@ -1,0 +1,32 @@
+"""System: liveness, key check, vector count, settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anythingllm_bridge.client.resources._base import Resource
+
+__all__ = ["SystemMixin"]
+
+
+class SystemMixin(Resource):
+    async def ping(self) -> bool:
+        """``GET /api/ping`` (no key needed): True when the server is up."""
+        data = await self._object("GET", "/ping")
+        return bool(data.get("online"))
+
+    async def check_auth(self) -> bool:
+        """``GET /v1/auth``: True when the key is accepted (a bad key raises
+        ``AnythingLLMAuthenticationError``)."""
+        data = await self._object("GET", "/v1/auth")
+        return bool(data.get("authenticated"))
+
+    async def vector_count(self) -> int:
+        """Total number of vectors in the server's vector database (all workspaces)."""
+        count = await self._object("GET", "/v1/system/vector-count", "vectorCount")
+        return int(count)
+
+    async def system_settings(self) -> dict[str, Any]:
+        """The server's current settings (secrets appear as booleans)."""
+        settings = await self._object("GET", "/v1/system", "settings")
+        return dict(settings)

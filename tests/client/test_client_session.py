@@ -1,0 +1,175 @@
+"""Opening and closing the client, configuration, the key staying secret, and health_check."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+import pytest
+from client_helpers import Server, make_client
+from pydantic import SecretStr
+
+from anythingllm_bridge import AnythingLLMClient as ExportedClient
+from anythingllm_bridge import Settings, create_anythingllm_client
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMSessionError
+
+SECRET = "SECRET-KEY-1234567-ABCDEFG"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_package_exports_the_client() -> None:
+    assert ExportedClient is AnythingLLMClient
+
+
+async def test_call_outside_a_session_says_how_to_open_one(server: Server) -> None:
+    client = make_client(server.url, server.api_key)
+    with pytest.raises(AnythingLLMSessionError) as caught:
+        await client.list_workspaces()
+    assert "async with" in str(caught.value) or "connect()" in str(caught.value)
+
+
+async def test_async_with_opens_and_closes_the_session(server: Server) -> None:
+    client = make_client(server.url, server.api_key)
+    assert not client.is_connected
+    async with client as opened:
+        assert opened is client
+        assert client.is_connected
+        assert isinstance(await client.list_workspaces(), list)
+    assert not client.is_connected
+    with pytest.raises(AnythingLLMSessionError):
+        await client.list_workspaces()
+
+
+async def test_connect_and_disconnect_explicitly(server: Server) -> None:
+    client = make_client(server.url, server.api_key)
+    await client.connect()
+    try:
+        assert await client.check_auth() is True
+    finally:
+        await client.disconnect()
+    await client.disconnect()  # twice is fine
+    assert not client.is_connected
+
+
+@pytest.mark.parametrize("key", [SECRET, SecretStr(SECRET)])
+def test_repr_never_shows_the_key(key: str | SecretStr) -> None:
+    client = AnythingLLMClient("http://127.0.0.1:3001", key)
+    text = repr(client) + str(client) + repr(client.transport) + repr(client.config)
+    assert SECRET not in text
+    assert "127.0.0.1:3001" in repr(client)
+
+
+def test_bad_base_url_is_refused_with_its_value() -> None:
+    with pytest.raises(ValueError, match="localhost:3001"):
+        AnythingLLMClient("localhost:3001", "k")
+
+
+async def test_the_key_is_not_in_errors_or_logs(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="anythingllm_bridge")
+    async with make_client(server.url, SECRET) as client:
+        with pytest.raises(AnythingLLMError) as caught:
+            await client.list_workspaces()
+    error = caught.value
+    assert SECRET not in str(error)
+    assert SECRET not in repr(error)
+    assert SECRET not in repr(vars(error))
+    assert all(SECRET not in record.getMessage() for record in caplog.records)
+
+
+def test_create_client_from_settings() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        anythingllm_url="http://127.0.0.1:4001/",
+        anythingllm_api_key=SECRET,
+        anythingllm_timeout=12.5,
+        max_retries=7,
+        failure_threshold=2,
+        connect_timeout=3.0,
+    )
+    client = create_anythingllm_client(settings)
+    assert client.base_url == "http://127.0.0.1:4001"
+    assert client.config.timeout == 12.5
+    assert client.config.max_retries == 7
+    assert client.config.failure_threshold == 2
+    assert client.config.connect_timeout == 3.0
+    assert SECRET not in repr(client)
+
+
+async def test_settings_client_talks_to_the_server(server: Server) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, anythingllm_url=server.url, anythingllm_api_key=server.api_key
+    )
+    async with create_anythingllm_client(settings, sleep=_no_wait) as client:
+        assert await client.check_auth() is True
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- health_check
+
+
+async def test_health_check_of_a_healthy_server(server: Server) -> None:
+    async with make_client(server.url, server.api_key) as client:
+        health = await client.health_check()
+    assert health.reachable
+    assert health.authenticated
+    assert health.ok
+    assert health.reason is None
+    assert health.latency_ms is not None
+    assert health.latency_ms >= 0
+    assert health.breaker is not None
+    assert health.breaker.state.lower().endswith("closed")
+    assert health.breaker.failure_count == 0
+
+
+async def test_health_check_with_a_wrong_key(server: Server) -> None:
+    async with make_client(server.url, "WRONG-KEY") as client:
+        health = await client.health_check()
+    assert health.reachable is True
+    assert health.authenticated is False
+    assert health.reason is not None
+    assert "key" in health.reason.lower()
+    assert "WRONG-KEY" not in health.model_dump_json()
+
+
+async def test_health_check_without_a_session_opens_one_for_itself(server: Server) -> None:
+    client = make_client(server.url, server.api_key)
+    health = await client.health_check()
+    assert health.ok
+    assert not client.is_connected
+
+
+async def test_health_check_of_nothing_listening_does_not_raise() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with make_client(url, "k", max_retries=0, connect_timeout=2) as client:
+        health = await client.health_check()
+    assert health.reachable is False
+    assert health.authenticated is False
+    assert health.reason
+    assert health.breaker is not None
+    assert health.breaker.failure_count >= 1
+
+
+async def test_health_check_reports_an_open_breaker(emulator: Any) -> None:
+    emulator.emulator.faults.outage(3600)
+    async with make_client(emulator.url, emulator.api_key, max_retries=0, failure_threshold=2) as client:
+        first = await client.health_check()
+        await client.health_check()
+        health = await client.health_check()
+    assert first.reachable is False
+    assert "503" in (first.reason or "")
+    assert health.reachable is False
+    assert health.breaker is not None
+    assert health.breaker.state.lower().endswith("open")
+    assert "breaker" in (health.reason or "")
