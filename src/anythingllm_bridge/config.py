@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     aws_access_key_id: str | None = Field(None, description="S3 access key id (default chain if unset)")
     aws_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key")
     aws_session_token: SecretStr | None = Field(None, description="S3 session token")
+    s3_multipart_threshold: int = Field(
+        8 * MIB, gt=0, description="Uploads larger than this many bytes go to S3 in parts"
+    )
+    s3_multipart_chunksize: int = Field(
+        8 * MIB, ge=5 * MIB, le=5 * 1024 * MIB, description="Bytes per part of a multipart upload (5 MiB..5 GiB)"
+    )
 
     # --- validation
     max_file_size: int = Field(100 * MIB, gt=0, description="Largest accepted file, in bytes")
