@@ -1,0 +1,1 @@
+"""The ``allm`` command line (typer + rich). Entry point: :func:`anythingllm_bridge.cli.app.main`."""

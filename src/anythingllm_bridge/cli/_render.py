@@ -1,0 +1,133 @@
+"""What the commands print: health, sync reports, streamed answers with their sources."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, Literal
+
+from rich.console import Console
+from rich.markup import escape
+
+if TYPE_CHECKING:
+    from anythingllm_bridge.client import AnythingLLMClient
+    from anythingllm_bridge.client.models import BreakerInfo, HealthStatus, Source
+    from anythingllm_bridge.ingest import SyncReport
+
+__all__ = [
+    "ChatModeOption",
+    "answer",
+    "breaker_text",
+    "dump",
+    "print_health",
+    "print_report",
+    "print_sources",
+]
+
+ChatModeOption = Literal["chat", "query", "automatic"]
+
+
+def dump(model: Any) -> Any:
+    """A pydantic model (or a list of them) as plain JSON data, with the server's field names."""
+    if isinstance(model, list):
+        return [dump(item) for item in model]
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def print_health(out: Console, status: HealthStatus, indent: str = "") -> None:
+    latency = f" ({status.latency_ms:.1f} ms)" if status.latency_ms is not None else ""
+    out.print(f"{indent}server    {escape(status.base_url)}")
+    out.print(f"{indent}reachable {'yes' + latency if status.reachable else 'no'}")
+    out.print(f"{indent}api key   {'accepted' if status.authenticated else 'not accepted'}")
+    if status.breaker is not None:
+        out.print(f"{indent}breaker   {breaker_text(status.breaker)}")
+    if status.reason:
+        out.print(f"{indent}reason    {escape(status.reason)}")
+
+
+def breaker_text(breaker: BreakerInfo) -> str:
+    text = f"{breaker.state} ({breaker.failure_count} consecutive failure(s))"
+    if breaker.retry_in:
+        text += f", next probe in {breaker.retry_in:.1f} s"
+    return text
+
+
+STATUS_ORDER = ("uploaded", "replaced", "unchanged", "removed", "rejected", "failed")
+
+
+def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
+    title = "plan (dry run, nothing sent)" if report.dry_run else "sync"
+    out.print(f"{indent}{title}: {escape(report.source)} -> workspace {escape(report.workspace)}")
+    counts = report.counts()
+    verbs = (
+        {"uploaded": "to upload", "replaced": "to replace", "removed": "to remove"} if report.dry_run else {}
+    )
+    for status in STATUS_ORDER:
+        keys = report.keys(status)  # type: ignore[arg-type]
+        label = verbs.get(status, status)
+        listed = ""
+        if keys and status in ("uploaded", "replaced", "removed"):
+            listed = "  " + ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        out.print(f"{indent}  {label:<10} {counts[status]:>5}{escape(listed)}")
+        if status in ("rejected", "failed"):
+            for key in keys:
+                out.print(f"{indent}      {escape(key)}: {escape(report.outcomes[key].detail)}")
+    if report.gone:
+        out.print(
+            f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"
+        )
+    out.print(f"{indent}  manifest   {escape(report.manifest)}")
+    out.print(f"{indent}  done in {report.elapsed:.2f} s")
+
+
+async def answer(
+    client: AnythingLLMClient,
+    slug: str,
+    question: str,
+    *,
+    mode: ChatModeOption | None = None,
+    thread: str | None = None,
+    session: str | None = None,
+    stream: bool = True,
+    printer: Console | None = None,
+) -> dict[str, Any]:
+    """Ask; print the answer (as it streams in) and then its sources; return both as JSON data."""
+    if stream:
+        events = (
+            client.stream_thread_message(slug, thread, question, mode=mode)
+            if thread
+            else client.stream_chat(slug, question, mode=mode, session_id=session)
+        )
+        async with events:
+            async for event in events:
+                if printer is not None and event.type in ("textResponseChunk", "textResponse") and event.text:
+                    printer.file.write(event.text)
+                    printer.file.flush()
+        text, sources, chat_id = events.text, events.sources, events.chat_id
+        if printer is not None:
+            printer.file.write("\n")
+    else:
+        reply = (
+            await client.send_message(slug, thread, question, mode=mode)
+            if thread
+            else await client.chat(slug, question, mode=mode, session_id=session)
+        )
+        text, sources, chat_id = reply.text or "", reply.sources, reply.chat_id
+        if printer is not None:
+            printer.print(escape(text))
+    if printer is not None:
+        print_sources(printer, sources)
+    return {"text": text, "sources": dump(list(sources)), "chat_id": chat_id}
+
+
+def print_sources(out: Console, sources: list[Source], indent: str = "") -> None:
+    if not sources:
+        out.print(f"{indent}(no sources)")
+        return
+    out.print(f"{indent}sources:")
+    for n, source in enumerate(sources, start=1):
+        score = f" (score {source.score:.3f})" if source.score is not None else ""
+        out.print(f"{indent}  [{n}] {escape(source.title or source.url or '?')}{score}")
+
+
+def stdout_console() -> Console:
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
