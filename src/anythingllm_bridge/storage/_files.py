@@ -6,52 +6,65 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import aiofiles
 import aiofiles.os
-from aiofiles.threadpool.binary import AsyncBufferedReader
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StoragePermissionError
 from anythingllm_bridge.storage._chunks import Sha256
 
-__all__ = ["TMP_PREFIX", "read_chunks", "source_errors", "write_atomically", "write_download"]
+__all__ = ["TMP_PREFIX", "read_file", "source_errors", "write_atomically", "write_download"]
 
 TMP_PREFIX = ".allm-tmp-"
 """Name prefix of temporary files; listings skip them and keys may not use it."""
 
 
 async def write_atomically(
-    folder: str, name: str, chunks: AsyncIterator[bytes], *, fsync: bool, digest: Sha256 | None = None
-) -> int:
-    """Write ``chunks`` to a temporary file in ``folder``, then rename it to ``name``; return the size.
+    folder: str,
+    name: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    errors: Callable[[], AbstractContextManager[None]],
+    fsync: bool,
+    digest: Sha256 | None = None,
+) -> None:
+    """Write ``chunks`` to a temporary file in ``folder``, then rename it to ``name``.
 
-    With ``digest``, every chunk is also hashed, in a thread while it is being written. On any
-    failure (or cancellation) the temporary file is removed and ``name`` is left as it was.
+    ``errors()`` wraps every file-system call (turning ``OSError`` into the right
+    :class:`StorageError`); what ``chunks`` raises is the caller's and passes unchanged. With
+    ``digest``, every chunk is also hashed, in a thread while it is being written. On any failure
+    (or cancellation) the temporary file is removed and ``name`` is left as it was.
     """
-    await aiofiles.os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f"{TMP_PREFIX}{secrets.token_hex(8)}")
-    size = 0
+    with errors():
+        await aiofiles.os.makedirs(folder, exist_ok=True)
+        out = await aiofiles.open(tmp, "xb")
     try:
-        async with aiofiles.open(tmp, "xb") as out:
+        try:
             async for chunk in chunks:
-                if digest is None:
-                    await out.write(chunk)
-                else:
-                    await asyncio.gather(out.write(chunk), digest.update(chunk))
-                size += len(chunk)
-            await out.flush()
-            if fsync:
-                await asyncio.to_thread(os.fsync, out.fileno())
-        await aiofiles.os.replace(tmp, os.path.join(folder, name))
+                with errors():
+                    if digest is None:
+                        await out.write(chunk)
+                    else:
+                        await asyncio.gather(out.write(chunk), digest.update(chunk))
+            with errors():
+                await out.flush()
+                if fsync:
+                    await asyncio.to_thread(os.fsync, out.fileno())
+        finally:
+            await out.close()
+        with errors():
+            await aiofiles.os.replace(tmp, os.path.join(folder, name))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     if fsync:
-        await asyncio.to_thread(_fsync_folder, folder)
-    return size
+        with errors():
+            await asyncio.to_thread(_fsync_folder, folder)
 
 
 def _fsync_folder(folder: str) -> None:
@@ -77,8 +90,9 @@ async def write_download(chunks: AsyncGenerator[bytes, None], destination: str |
                 async for chunk in chunks:
                     yield chunk
 
-        with _destination_errors(dest):
-            await write_atomically(str(dest.parent), dest.name, everything(), fsync=False)
+        await write_atomically(
+            str(dest.parent), dest.name, everything(), errors=lambda: _destination_errors(dest), fsync=False
+        )
     finally:
         await chunks.aclose()
     return dest
@@ -114,7 +128,9 @@ def source_errors(source: Path) -> Iterator[None]:
         raise StorageError(f"cannot read source file {str(source)!r}: {exc.strerror or exc}") from exc
 
 
-async def read_chunks(handle: AsyncBufferedReader, size: int) -> AsyncIterator[bytes]:
-    """The bytes of an open aiofiles handle, ``size`` bytes at a time."""
-    while chunk := await handle.read(size):
-        yield chunk
+async def read_file(source: Path, size: int) -> AsyncGenerator[bytes, None]:
+    """The bytes of the local file ``source``, ``size`` bytes at a time (errors name the file)."""
+    with source_errors(source):
+        async with aiofiles.open(source, "rb") as handle:
+            while chunk := await handle.read(size):
+                yield chunk

@@ -34,7 +34,7 @@ from anythingllm_bridge.errors import (
     StoragePermissionError,
 )
 from anythingllm_bridge.storage._chunks import Chunks, Sha256, aiter_chunks
-from anythingllm_bridge.storage._files import TMP_PREFIX, read_chunks, source_errors, write_atomically
+from anythingllm_bridge.storage._files import TMP_PREFIX, read_file, write_atomically
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
     StorageClient,
@@ -108,14 +108,22 @@ class LocalStorageClient(StorageClient):
 
     async def upload_file(self, file_path: str | os.PathLike[str], key: str) -> StoredObject:
         target = self._target(key)
-        with source_errors(Path(file_path)):
-            async with aiofiles.open(file_path, "rb") as handle:
-                return await self._store(target, read_chunks(handle, DEFAULT_CHUNK_SIZE))
+        chunks = read_file(Path(file_path), DEFAULT_CHUNK_SIZE)
+        try:
+            return await self._store(target, chunks)
+        finally:
+            await chunks.aclose()
 
     async def _store(self, target: _Target, chunks: AsyncIterator[bytes]) -> StoredObject:
         digest = Sha256()
-        with _errors(target.key, writing=True):
-            await write_atomically(target.folder, target.name, chunks, fsync=self._fsync, digest=digest)
+        await write_atomically(
+            target.folder,
+            target.name,
+            chunks,
+            errors=lambda: _errors(target.key, writing=True),
+            fsync=self._fsync,
+            digest=digest,
+        )
         return StoredObject(key=target.key, size=digest.size, checksum=digest.hexdigest())
 
     async def delete_file(self, key: str) -> bool:

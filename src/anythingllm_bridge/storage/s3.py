@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import importlib
 import os
+import stat
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiofiles
+import aiofiles.os
 from pydantic import SecretStr
 
 from anythingllm_bridge.errors import (
@@ -32,7 +34,7 @@ from anythingllm_bridge.errors import (
     StoragePermissionError,
 )
 from anythingllm_bridge.storage._chunks import Chunks, Sha256, aiter_chunks, rechunk
-from anythingllm_bridge.storage._files import read_chunks, source_errors
+from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
     StorageClient,
@@ -237,11 +239,17 @@ class S3StorageClient(StorageClient):
 
     async def upload_file(self, file_path: str | os.PathLike[str], key: str) -> StoredObject:
         validate_key(key)
-        with source_errors(Path(file_path)):
-            async with aiofiles.open(file_path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                part_size = max(self._part_size, -(-size // MAX_PARTS))  # 10,000 parts at most
-                return await self._put(key, read_chunks(handle, part_size), part_size, size)
+        source = Path(file_path)
+        with source_errors(source):
+            info = await aiofiles.os.stat(source)
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "is a folder", str(source))
+        part_size = max(self._part_size, -(-info.st_size // MAX_PARTS))  # 10,000 parts at most
+        chunks = read_file(source, part_size)
+        try:
+            return await self._put(key, chunks, part_size, info.st_size)
+        finally:
+            await chunks.aclose()
 
     async def _put(
         self, key: str, chunks: AsyncIterator[bytes], part_size: int, size: int | None = None
