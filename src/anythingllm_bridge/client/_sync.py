@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from anythingllm_bridge.client._client import AnythingLLMClient, create_anythingllm_client
+from anythingllm_bridge.client.models import OpenAIChatChunk, OpenAIChatCompletion
 from anythingllm_bridge.client.resources._streams import EventStream
+from anythingllm_bridge.client.resources.openai import Message
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
@@ -108,13 +110,13 @@ def _blocking(
 ) -> Callable[Concatenate[AnythingLLM, P], R]:
     """The blocking twin of an async client method (streams it returns become iterators)."""
 
-    @functools.wraps(method)
-    def call(self: AnythingLLM, *args: P.args, **kwargs: P.kwargs) -> R:
+    def call(self: AnythingLLM, /, *args: P.args, **kwargs: P.kwargs) -> R:
         result = self._runner.run(method(self._client, *args, **kwargs))
         if isinstance(result, EventStream):
             return SyncStream(result, self._runner)  # type: ignore[return-value]
         return result
 
+    functools.update_wrapper(call, method)  # name and docstring of the async method
     return call
 
 
@@ -123,10 +125,10 @@ def _blocking_stream(
 ) -> Callable[Concatenate[AnythingLLM, P], SyncStream[E]]:
     """The iterator twin of a client method that returns a stream."""
 
-    @functools.wraps(method)
-    def call(self: AnythingLLM, *args: P.args, **kwargs: P.kwargs) -> SyncStream[E]:
+    def call(self: AnythingLLM, /, *args: P.args, **kwargs: P.kwargs) -> SyncStream[E]:
         return SyncStream(method(self._client, *args, **kwargs), self._runner)
 
+    functools.update_wrapper(call, method)
     return call
 
 
@@ -231,7 +233,30 @@ class AnythingLLM:
     stream_thread_message = _blocking_stream(AnythingLLMClient.stream_thread_message)
     get_thread_history = _blocking(AnythingLLMClient.get_thread_history)
 
-    openai_chat = _blocking(AnythingLLMClient.openai_chat)
+    @overload
+    def openai_chat(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        *,
+        temperature: float = ...,
+        stream: Literal[False] = ...,
+    ) -> OpenAIChatCompletion: ...
+
+    @overload
+    def openai_chat(
+        self, model: str, messages: Sequence[Message], *, temperature: float = ..., stream: Literal[True]
+    ) -> SyncStream[OpenAIChatChunk]: ...
+
+    def openai_chat(
+        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7, stream: bool = False
+    ) -> OpenAIChatCompletion | SyncStream[OpenAIChatChunk]:
+        """Blocking ``AnythingLLMClient.openai_chat`` (typed here only: a stream is an iterator)."""
+        if stream:
+            return self.openai_chat_stream(model, messages, temperature=temperature)
+        return self.openai_complete(model, messages, temperature=temperature)
+
+    openai_complete = _blocking(AnythingLLMClient.openai_complete)
     openai_chat_stream = _blocking_stream(AnythingLLMClient.openai_chat_stream)
     openai_models = _blocking(AnythingLLMClient.openai_models)
     openai_embeddings = _blocking(AnythingLLMClient.openai_embeddings)

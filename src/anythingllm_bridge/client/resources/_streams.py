@@ -83,15 +83,16 @@ class EventStream(Generic[EventT]):
             raise
         except AnythingLLMTimeoutError:
             raise
-        except AnythingLLMConnectionError as exc:
+        except (AnythingLLMConnectionError, AnythingLLMStreamError) as exc:
             if self.events_received == 0:
                 raise
             raise AnythingLLMStreamError(
                 f"the stream was cut after {self.events_received} event(s), "
-                f"before {self.closing_event}: {exc}",
+                f"before {self.closing_event}: {exc.message}",
                 method=self._method,
                 path=self._path,
                 trace_id=exc.trace_id,
+                attempts=exc.attempts,
             ) from exc
         finally:
             aclose = getattr(raw, "aclose", None)

@@ -46,6 +46,12 @@ class OpenAIMixin(Resource):
         """
         if stream:
             return self.openai_chat_stream(model, messages, temperature=temperature)
+        return await self.openai_complete(model, messages, temperature=temperature)
+
+    async def openai_complete(
+        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7
+    ) -> OpenAIChatCompletion:
+        """``openai_chat`` without streaming (one method, one return type)."""
         body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": False}
         data = await self._object("POST", CHAT_PATH, json=body)
         return OpenAIChatCompletion.model_validate(data)

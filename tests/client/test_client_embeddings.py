@@ -1,0 +1,217 @@
+"""Embedding is verified: update_embeddings, and uploads that the server answers 200 but drops
+(the emulator's ``lose_embeddings`` reproduces what a real 1.16.0 did under load)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from client_helpers import Server
+
+from anythingllm_bridge.client import AnythingLLMClient, DocumentChunk, ProcessedDocument, Workspace
+from anythingllm_bridge.errors import AnythingLLMNotFoundError
+
+
+def make_files(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for index in range(count):
+        path = folder / f"doc-{index:02d}.txt"
+        path.write_text(f"Document number {index} talks about topic {index * 7}.\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def embed_posts(emulator: Any) -> list[Any]:
+    return [r for r in emulator.emulator.faults.requests if r.path.endswith("/update-embeddings")]
+
+
+async def test_update_embeddings_adds_skips_and_removes(
+    client: AnythingLLMClient, server: Server, workspace: Workspace, tmp_path: Path
+) -> None:
+    first = await client.upload_file(make_files(tmp_path, 1)[0])
+    second = await client.upload_text("Second", "second text")
+    server.created_documents += [first.location, second.location]
+
+    update = await client.update_embeddings(workspace.slug, adds=[first.location, second.location])
+    assert update.added == [first.location, second.location]
+    assert update.ok
+
+    again = await client.update_embeddings(workspace.slug, adds=[first.location])
+    assert again.skipped == [first.location]  # not sent twice: that would duplicate vectors
+    assert again.added == []
+    docpaths = [doc.docpath for doc in await client.list_workspace_documents(workspace.slug)]
+    assert sorted(docpaths) == sorted([first.location, second.location])
+
+    removed = await client.delete_document(workspace.slug, first.location)
+    assert removed.removed == [first.location]
+    assert (await client.get_workspace(workspace.slug)).docpaths == {second.location}
+    # the file itself stays in storage
+    assert first.location in {doc.location for doc in await client.list_documents()}
+
+
+async def test_update_embeddings_reports_locations_that_did_not_land(
+    client: AnythingLLMClient, workspace: Workspace
+) -> None:
+    # The most common mistake: the original file name instead of the returned location.
+    update = await client.update_embeddings(workspace.slug, adds=["custom-documents/notes.txt"])
+    assert update.missing == ["custom-documents/notes.txt"]
+    assert update.ok is False
+
+
+async def test_update_embeddings_on_unknown_workspace_is_not_found(client: AnythingLLMClient) -> None:
+    with pytest.raises(AnythingLLMNotFoundError):
+        await client.update_embeddings("no-such-workspace-xyz", adds=["custom-documents/x.json"])
+
+
+async def test_update_embeddings_needs_something_to_do(
+    client: AnythingLLMClient, workspace: Workspace
+) -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        await client.update_embeddings(workspace.slug)
+
+
+async def test_upload_file_notices_a_dropped_embedding(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    emulator.emulator.faults.lose_embeddings(next_n=1)
+    result = await emu_client.upload_file(make_files(tmp_path, 1)[0], workspaces=emu_workspace.slug)
+    assert result.success is True  # the server said 200 ...
+    assert result.missing_from == [emu_workspace.slug]  # ... but the document is not there
+    assert result.location not in (await emu_client.get_workspace(emu_workspace.slug)).docpaths
+
+
+async def test_upload_documents_repairs_dropped_embeddings(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 12)
+    emulator.emulator.faults.lose_embeddings(next_n=3)
+    results = await emu_client.upload_documents(emu_workspace.slug, files)
+
+    assert [r.path for r in results] == [str(p) for p in files]
+    statuses = [r.status for r in results]
+    assert statuses.count("repaired") == 3
+    assert statuses.count("embedded") == 9
+    assert all(r.ok and r.location for r in results)
+    workspace = await emu_client.get_workspace(emu_workspace.slug)
+    docpaths = [doc.docpath for doc in workspace.documents]
+    assert sorted(docpaths) == sorted(r.location for r in results if r.location)  # all there, none twice
+    posts = embed_posts(emulator)
+    assert len(posts) == 1  # one repair call, only for the three missing
+
+
+async def test_upload_documents_reports_what_stays_missing(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 4)
+    emulator.emulator.faults.lose_embeddings(next_n=2)
+    # the repair is answered 200 but does nothing: make it fail visibly instead
+    emulator.emulator.faults.add("POST", "/api/v1/workspace/*/update-embeddings", status=500, times=None)
+    results = await emu_client.upload_documents(emu_workspace.slug, files)
+    statuses = sorted(r.status for r in results)
+    assert statuses == ["embedded", "embedded", "not_embedded", "not_embedded"]
+    for result in results:
+        if result.status == "not_embedded":
+            assert result.location
+            assert "repair failed" in (result.error or "")
+
+
+async def test_upload_documents_reports_bad_files_and_bounds_concurrency(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 6)
+    missing = tmp_path / "gone.txt"
+    emulator.emulator.faults.add("POST", "/api/v1/document/upload", latency=0.05, times=None)
+    results = await emu_client.upload_documents(emu_workspace.slug, [*files, missing], concurrency=2)
+    assert results[-1].status == "failed"
+    assert "does not exist" in (results[-1].error or "")
+    assert all(r.status == "embedded" for r in results[:-1])
+    uploads = [r for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/upload"]
+    assert len(uploads) == 6
+
+
+async def test_upload_documents_to_unknown_workspace_uploads_nothing(
+    emu_client: AnythingLLMClient, emulator: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(AnythingLLMNotFoundError):
+        await emu_client.upload_documents("no-such-workspace-xyz", make_files(tmp_path, 2))
+    assert not [r for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/upload"]
+
+
+async def test_upload_documents_with_metadata_per_file(
+    client: AnythingLLMClient, server: Server, workspace: Workspace, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 2)
+    results = await client.upload_documents(
+        workspace.slug, files, metadata=lambda path: {"title": f"Title of {path.stem}", "docAuthor": "Batch"}
+    )
+    server.created_documents += [r.location for r in results if r.location]
+    assert [r.document.title for r in results if r.document] == ["Title of doc-00", "Title of doc-01"]
+
+
+def processed(count: int) -> ProcessedDocument:
+    return ProcessedDocument(
+        document_id="handbook-1",
+        title="Observatory Handbook",
+        source="unit test",
+        metadata={"docAuthor": "Dr. Marsh"},
+        chunks=[
+            DocumentChunk(
+                chunk_id=f"c{index}",
+                chunk_index=index,
+                content=f"Chapter {index}: the telescope number {index} points at star {index * 11}.",
+                metadata={"description": f"chapter {index}"},
+            )
+            for index in range(count)
+        ],
+    )
+
+
+async def test_upload_document_sends_every_chunk_with_its_metadata(
+    client: AnythingLLMClient, server: Server, workspace: Workspace
+) -> None:
+    document = processed(7)
+    report = await client.upload_document(workspace.slug, document)
+    server.created_documents += list(report.locations.values())
+    assert report.document_id == "handbook-1"
+    assert report.workspace_slug == workspace.slug
+    assert report.total_chunks == 7
+    assert report.successful_uploads == 7
+    assert report.failed_uploads == 0
+    assert report.uploaded_chunk_ids == [f"c{i}" for i in range(7)]
+    assert report.failed_chunk_ids == []
+    assert report.errors == []
+    embedded = {doc.docpath: doc for doc in await client.list_workspace_documents(workspace.slug)}
+    assert set(embedded) == set(report.locations.values())
+    meta = embedded[report.locations["c3"]].metadata
+    assert meta["docAuthor"] == "Dr. Marsh"
+    assert meta["description"] == "chapter 3"
+    assert meta["chunkSource"] == "handbook-1#c3"
+
+
+async def test_upload_document_sends_at_most_five_at_a_time_and_reports_failures(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any
+) -> None:
+    faults = emulator.emulator.faults
+    faults.add(
+        "POST", "/api/v1/document/raw-text", status=422, body={"success": False, "error": "nope"}, times=2
+    )
+    faults.lose_embeddings(next_n=1)
+    report = await emu_client.upload_document(emu_workspace.slug, processed(12))
+    assert report.total_chunks == 12
+    assert report.failed_uploads == 2
+    assert report.successful_uploads == 10  # the lost embedding was repaired
+    assert len(report.errors) == 2
+    assert all("nope" in error for error in report.errors)
+    assert sorted(report.uploaded_chunk_ids + report.failed_chunk_ids) == sorted(f"c{i}" for i in range(12))
+    raw = [r for r in faults.requests if r.path == "/api/v1/document/raw-text"]
+    assert len(raw) == 12
+
+
+async def test_upload_document_rejects_duplicate_chunk_ids(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace
+) -> None:
+    document = processed(2)
+    document.chunks[1].chunk_id = document.chunks[0].chunk_id
+    with pytest.raises(ValueError, match="duplicate chunk ids"):
+        await emu_client.upload_document(emu_workspace.slug, document)

@@ -1,0 +1,126 @@
+"""The models accept what a real AnythingLLM 1.16.0 sent (recorded), and its inconsistencies."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anythingllm_bridge.client import (
+    ChatMessage,
+    ChatResponse,
+    ChatStreamEvent,
+    Document,
+    SearchResult,
+    Thread,
+    UploadResult,
+    Workspace,
+    WorkspaceDocument,
+)
+
+TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
+
+
+def recorded() -> dict[str, Any]:
+    if not TRANSCRIPTS.exists():
+        pytest.skip("the recorded transcripts are not available on this machine")
+    return {item["file"][:2]: item for item in json.loads(TRANSCRIPTS.read_text(encoding="utf-8"))}
+
+
+def body(number: str) -> Any:
+    return json.loads(recorded()[number]["response"]["body"])
+
+
+def test_workspace_as_list_with_documents_and_metadata_string() -> None:
+    raw = body("34")["workspace"]
+    assert isinstance(raw, list)  # GET /workspace/<slug> sends a list
+    workspace = Workspace.model_validate(raw[0])
+    assert workspace.slug == "my-test-workspace-bang"
+    assert isinstance(workspace.created_at, datetime)
+    assert workspace.documents
+    document = workspace.documents[0]
+    assert isinstance(document.metadata, dict)  # the server sent a JSON string
+    assert document.metadata["title"]
+    assert document.docpath in workspace.docpaths
+    assert workspace.router_id is None
+    assert workspace.model_extra == {}
+
+
+def test_every_recorded_workspace_parses() -> None:
+    for number in ("06", "09", "10", "14", "17", "77"):
+        assert Workspace.model_validate(body(number)["workspace"]).slug
+    for item in body("11")["workspaces"]:
+        assert Workspace.model_validate(item).threads == []
+    listed = [Workspace.model_validate(w) for w in body("72")["workspaces"]]
+    assert listed[0].threads[0].name == "My Thread"
+
+
+def test_unknown_fields_are_kept() -> None:
+    workspace = Workspace.model_validate({"slug": "a", "brandNewColumn": 42, "documents": None})
+    assert workspace.model_extra == {"brandNewColumn": 42}
+    assert workspace.documents == []
+
+
+def test_bad_metadata_string_does_not_break_the_workspace() -> None:
+    document = WorkspaceDocument.model_validate({"docpath": "x/y.json", "metadata": "{not json"})
+    assert document.metadata == {"raw": "{not json"}
+
+
+def test_odd_dates_are_kept_as_text() -> None:
+    thread = Thread.model_validate({"slug": "t", "createdAt": "yesterday-ish"})
+    assert thread.created_at == "yesterday-ish"
+
+
+def test_upload_answers_parse_with_their_location() -> None:
+    for number in ("20", "23", "24", "25", "26"):
+        result = UploadResult.model_validate(body(number))
+        assert result.location.startswith("custom-documents/")
+        assert result.document.page_content
+
+
+def test_document_listing_parses() -> None:
+    tree = body("29")["localFiles"]
+    for folder in tree["items"]:
+        for item in folder["items"]:
+            assert Document.model_validate(item).name
+
+
+def test_chat_sources_use_text_and_distance() -> None:
+    answer = ChatResponse.model_validate(body("40"))
+    assert answer.chat_id == 1
+    assert answer.text
+    source = answer.sources[0]
+    assert source.text
+    assert source.distance is not None
+    assert source.score is not None
+    old_style = ChatResponse.model_validate({"textResponse": "x", "sources": [{"title": "t", "chunk": "c"}]})
+    assert old_style.sources[0].text == "c"
+
+
+def test_stream_events_of_a_recorded_stream() -> None:
+    raw = recorded()["47"]["response"]["body"]
+    events = [
+        ChatStreamEvent.model_validate(json.loads(block[len("data: ") :]))
+        for block in raw.split("\n\n")
+        if block.strip()
+    ]
+    assert events[0].id  # "uuid" on token chunks
+    assert events[-1].type == "finalizeResponseStream"
+    assert events[-1].is_final
+    assert events[-1].sources
+    assert events[-1].chat_id == 5
+    refusal = ChatStreamEvent.model_validate(json.loads(recorded()["50"]["response"]["body"][6:]))
+    assert refusal.is_final
+    assert refusal.id  # "id" on whole-answer events
+
+
+def test_history_and_search_parse() -> None:
+    history = [ChatMessage.model_validate(turn) for turn in body("61")["history"]]
+    assert history[0].role == "user"
+    assert history[1].sources
+    results = [SearchResult.model_validate(hit) for hit in body("35")["results"]]
+    assert results[0].title == "notes.txt"
+    assert results[0].distance is not None
