@@ -1,0 +1,75 @@
+"""Ingestion tests: a real client over HTTP to the emulator on 127.0.0.1, files in tmp folders,
+and (for bucket sources) moto's S3 server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ingest_support import PDF, PNG, S3Server, Syncer
+from moto.server import ThreadedMotoServer
+
+from anythingllm_bridge.client import AnythingLLMClient
+
+_bucket_names = itertools.count()
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
+@pytest.fixture
+async def client(emulator: Any) -> AsyncIterator[AnythingLLMClient]:
+    """Retries without waiting, so fault tests stay fast."""
+    async with AnythingLLMClient(
+        emulator.url, emulator.api_key, sleep=_no_wait, max_connections_per_host=20
+    ) as c:
+        yield c
+
+
+@pytest.fixture
+async def workspace(client: AnythingLLMClient) -> str:
+    return (await client.create_workspace("Sync target")).slug
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """Three good files and one PNG dressed as a PDF."""
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "cities.csv").write_text("city,country\nOslo,Norway\nLima,Peru\n")
+    (root / "sub" / "product.json").write_text('{"name": "Glorp 3000", "colour": "teal"}')
+    (root / "kittens.pdf").write_bytes(PDF)
+    (root / "chart.pdf").write_bytes(PNG)
+    return root
+
+
+@pytest.fixture
+def run_sync(client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path) -> Syncer:
+    return Syncer(client, workspace, docs, tmp_path / "state" / "manifest.json")
+
+
+# --------------------------------------------------------------------------- S3 (moto server mode)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Server]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield S3Server(f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_s3: S3Server) -> str:
+    name = f"ingest-{next(_bucket_names)}"
+    moto_s3.admin().create_bucket(Bucket=name)
+    return name

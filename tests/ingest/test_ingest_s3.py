@@ -1,0 +1,101 @@
+"""Sync from an S3 prefix (moto's server on 127.0.0.1), with the manifest kept in the bucket,
+and archiving of sent files into a storage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anythingllm_bridge.validation import FileValidator
+from ingest_support import PDF, PNG, TYPES, S3Server
+
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.ingest import (
+    FileManifestStore,
+    FolderSource,
+    StorageManifestStore,
+    StorageSource,
+    sync,
+)
+from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient
+
+MANIFEST_KEY = ".anythingllm-bridge/manifests/target.json"
+
+
+@pytest.fixture
+async def s3(moto_s3: S3Server, s3_bucket: str) -> AsyncIterator[S3StorageClient]:
+    admin = moto_s3.admin()
+    admin.put_object(Bucket=s3_bucket, Key="incoming/cities.csv", Body=b"city,country\nOslo,Norway\n")
+    admin.put_object(Bucket=s3_bucket, Key="incoming/deep/kittens.pdf", Body=PDF)
+    admin.put_object(Bucket=s3_bucket, Key="incoming/chart.pdf", Body=PNG)
+    admin.put_object(Bucket=s3_bucket, Key="elsewhere/ignored.csv", Body=b"a,b\n1,2\n")
+    async with S3StorageClient(
+        s3_bucket,
+        "us-east-1",
+        endpoint_url=moto_s3.endpoint_url,
+        access_key_id="testing",
+        secret_access_key="testing",
+    ) as client:
+        yield client
+
+
+async def run(client: AnythingLLMClient, s3: S3StorageClient, workspace: str, **options: Any) -> Any:
+    return await sync(
+        client,
+        StorageSource(s3, "incoming"),
+        StorageManifestStore(s3, MANIFEST_KEY),
+        workspace=workspace,
+        validator=FileValidator(allowed_file_types=TYPES),
+        **options,
+    )
+
+
+def upload_count(emulator: Any, start: int) -> int:
+    requests = list(emulator.emulator.faults.requests)[start:]
+    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
+async def test_sync_from_an_s3_prefix(
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, moto_s3: S3Server, emulator: Any
+) -> None:
+    first = await run(client, s3, workspace)
+    assert first.uploaded == ["cities.csv", "deep/kittens.pdf"]
+    assert list(first.rejected) == ["chart.pdf"]
+    in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
+    assert in_workspace == {first.outcomes[k].location for k in first.uploaded}
+    assert await s3.file_exists(MANIFEST_KEY)  # the manifest lives in the bucket
+
+    start = len(emulator.emulator.faults.requests)
+    second = await run(client, s3, workspace)
+    assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
+    assert upload_count(emulator, start) == 0
+
+    moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=b"city,country\nLima,Peru\n")
+    third = await run(client, s3, workspace)
+    assert third.replaced == ["cities.csv"]
+    in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
+    assert first.outcomes["cities.csv"].location not in in_workspace
+    assert third.outcomes["cities.csv"].location in in_workspace
+    assert len(in_workspace) == 2
+
+
+async def test_sent_files_are_archived_under_processed_type(
+    client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path
+) -> None:
+    archive = LocalStorageClient(tmp_path / "archive")
+    report = await sync(
+        client,
+        FolderSource(docs),
+        FileManifestStore(tmp_path / "manifest.json"),
+        workspace=workspace,
+        validator=FileValidator(allowed_file_types=TYPES),
+        archive=archive,
+    )
+    assert report.uploaded == ["cities.csv", "kittens.pdf", "sub/product.json"]
+    assert sorted(await archive.list_files("processed/")) == [
+        "processed/csv/cities.csv",
+        "processed/json/sub/product.json",
+        "processed/pdf/kittens.pdf",
+    ]

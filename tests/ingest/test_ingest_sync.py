@@ -1,0 +1,248 @@
+"""Sync acceptance: a folder into a workspace over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from anythingllm_bridge.validation import FileValidator
+from ingest_support import TYPES, Syncer
+
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
+from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
+
+GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
+
+
+def requests_since(emulator: Any, start: int) -> list[Any]:
+    return list(emulator.emulator.faults.requests)[start:]
+
+
+def mark(emulator: Any) -> int:
+    return len(emulator.emulator.faults.requests)
+
+
+def uploads(requests: list[Any]) -> int:
+    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
+async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
+    return [d.docpath for d in (await client.get_workspace(slug)).documents]
+
+
+async def our_documents(client: AnythingLLMClient) -> list[Any]:
+    return [d for d in await client.list_documents() if (d.doc_source or "").startswith(MARKER_PREFIX)]
+
+
+def touch_later(path: Path) -> None:
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
+async def test_first_sync_uploads_embeds_and_reports_rejected_files(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str
+) -> None:
+    report = await run_sync()
+    assert report.uploaded == GOOD
+    assert list(report.rejected) == ["chart.pdf"]
+    assert "PNG" in report.rejected["chart.pdf"] or "png" in report.rejected["chart.pdf"]
+    assert report.failed == {}
+    locations = {report.outcomes[key].location for key in GOOD}
+    assert sorted(await docpaths(client, workspace)) == sorted(locations)
+    titles = sorted(d.title for d in await our_documents(client))
+    assert titles == ["cities.csv", "kittens.pdf", "product.json"]  # the PNG never reached the server
+
+
+async def test_second_sync_of_unchanged_files_sends_nothing(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, emulator: Any
+) -> None:
+    first = await run_sync()
+    start = mark(emulator)
+    second = await run_sync()
+    sent = requests_since(emulator, start)
+    assert uploads(sent) == 0
+    assert [r for r in sent if r.method != "GET"] == []
+    assert second.unchanged == GOOD
+    assert second.uploaded == []
+    assert sorted(await docpaths(client, workspace)) == sorted(first.outcomes[k].location for k in GOOD)
+
+
+async def test_a_changed_file_replaces_its_old_version_everywhere(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, docs: Path
+) -> None:
+    first = await run_sync()
+    old = first.outcomes["cities.csv"].location
+    (docs / "cities.csv").write_text("city,country\nOslo,Norway\nLima,Peru\nHue,Vietnam\n")
+    touch_later(docs / "cities.csv")
+    second = await run_sync()
+    assert second.replaced == ["cities.csv"]
+    assert second.unchanged == ["kittens.pdf", "sub/product.json"]
+    new = second.outcomes["cities.csv"].location
+    assert new
+    assert new != old
+    in_workspace = await docpaths(client, workspace)
+    on_server = {d.location for d in await client.list_documents()}
+    assert new in in_workspace
+    assert new in on_server
+    assert old not in in_workspace
+    assert old not in on_server
+    assert len(in_workspace) == 3
+
+
+async def test_a_touched_but_identical_file_is_not_sent(run_sync: Syncer, docs: Path, emulator: Any) -> None:
+    await run_sync()
+    touch_later(docs / "kittens.pdf")
+    start = mark(emulator)
+    report = await run_sync()
+    assert report.unchanged == GOOD
+    assert uploads(requests_since(emulator, start)) == 0
+
+
+async def test_prune_removes_documents_whose_file_is_gone_and_only_those(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path
+) -> None:
+    someone_else = tmp_path / "theirs.txt"
+    someone_else.write_text("uploaded by a colleague, not by sync")
+    theirs = await client.upload_file(someone_else, workspaces=[workspace])
+    first = await run_sync()
+    gone = first.outcomes["sub/product.json"].location
+    (docs / "sub" / "product.json").unlink()
+
+    kept = await run_sync()
+    assert kept.gone == ["sub/product.json"]
+    assert kept.removed == []
+    assert gone in await docpaths(client, workspace)
+
+    pruned = await run_sync(prune=True)
+    assert pruned.removed == ["sub/product.json"]
+    in_workspace = await docpaths(client, workspace)
+    assert gone not in in_workspace
+    assert gone not in {d.location for d in await client.list_documents()}
+    assert theirs.location in in_workspace  # a document sync did not upload is never touched
+    assert len(in_workspace) == 3
+
+
+async def test_dry_run_prints_the_plan_and_sends_nothing(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, docs: Path, emulator: Any
+) -> None:
+    await run_sync()
+    (docs / "new.md").write_text("# brand new\n")
+    (docs / "cities.csv").write_text("city,country\nRome,Italy\n")
+    touch_later(docs / "cities.csv")
+    (docs / "kittens.pdf").unlink()
+    start = mark(emulator)
+    plan = await run_sync(dry_run=True, prune=True)
+    sent = requests_since(emulator, start)
+    assert [r for r in sent if r.method != "GET"] == []
+    assert plan.dry_run
+    assert plan.uploaded == ["new.md"]
+    assert plan.replaced == ["cities.csv"]
+    assert plan.removed == ["kittens.pdf"]
+    assert plan.unchanged == ["sub/product.json"]
+    assert len(await docpaths(client, workspace)) == 3
+    real = await run_sync(prune=True)  # the dry run left the manifest as it was
+    assert (real.uploaded, real.replaced, real.removed) == (["new.md"], ["cities.csv"], ["kittens.pdf"])
+
+
+async def test_an_unknown_workspace_stops_the_sync_before_anything_is_sent(
+    client: AnythingLLMClient, docs: Path, tmp_path: Path, emulator: Any
+) -> None:
+    from anythingllm_bridge.errors import IngestError
+
+    start = mark(emulator)
+    with pytest.raises(IngestError, match="workspace 'nope' does not exist"):
+        await sync(client, FolderSource(docs), FileManifestStore(tmp_path / "m.json"), workspace="nope")
+    assert uploads(requests_since(emulator, start)) == 0
+
+
+def many_files(root: Path, count: int) -> list[str]:
+    shutil.rmtree(root)
+    root.mkdir()
+    keys = []
+    for n in range(count):
+        (root / f"note-{n:02d}.txt").write_text(f"note number {n}: the quick brown fox {n * 7}\n")
+        keys.append(f"note-{n:02d}.txt")
+    return keys
+
+
+async def assert_exactly(client: AnythingLLMClient, workspace: str, keys: list[str]) -> None:
+    """The workspace holds each file once, and the server holds no extra copy of ours."""
+    ours = await our_documents(client)
+    titles = Counter(d.title for d in ours)
+    assert titles == Counter(Path(k).name for k in keys)
+    in_workspace = await docpaths(client, workspace)
+    assert sorted(in_workspace) == sorted(d.location for d in ours)
+
+
+async def test_an_interrupted_sync_resumes_to_the_same_state_without_duplicates(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, docs: Path, emulator: Any
+) -> None:
+    keys = many_files(docs, 12)
+    faults = emulator.emulator.faults
+    # the connection drops after the server did the work (the document exists, the answer is lost) ...
+    faults.add(method="POST", path="/api/v1/document/upload", drop="after_headers", times=2)
+    # ... and before it did anything
+    faults.add(method="POST", path="/api/v1/document/upload", drop="before_headers", times=2)
+    first = await run_sync(concurrency=3)
+    assert len(first.failed) == 4, first.failed
+    assert len(first.uploaded) == 8
+
+    faults.clear()
+    second = await run_sync(concurrency=3)
+    assert second.failed == {}
+    assert sorted(second.uploaded) == sorted(first.failed)
+    await assert_exactly(client, workspace, keys)
+
+    third = await run_sync()
+    assert third.unchanged == keys
+
+
+class StopAfter(NullProgress):
+    """Cancels the sync (as Ctrl-C would) once ``n`` files have been uploaded."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.task: asyncio.Task[Any] | None = None
+
+    def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
+        self.n -= 1
+        if self.n == 0 and self.task is not None:
+            self.task.cancel()
+
+
+async def test_a_cancelled_sync_resumes_without_duplicates(
+    client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path
+) -> None:
+    keys = many_files(docs, 10)
+    manifest = tmp_path / "manifest.json"
+    stopper = StopAfter(4)
+
+    async def run(progress: Any = None) -> Any:
+        return await sync(
+            client,
+            FolderSource(docs),
+            FileManifestStore(manifest),
+            workspace=workspace,
+            validator=FileValidator(allowed_file_types=TYPES),
+            concurrency=2,
+            progress=progress,
+        )
+
+    task = asyncio.create_task(run(stopper))
+    stopper.task = task
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the sync was meant to be cancelled")
+    resumed = await run()
+    assert resumed.failed == {}
+    await assert_exactly(client, workspace, keys)
+    assert len(resumed.uploaded) < len(keys)  # what landed before the interruption was not sent again
