@@ -1,0 +1,600 @@
+"""The single request path of the client: every call to AnythingLLM goes through :class:`Transport`.
+
+Per attempt, in this order: the circuit breaker's guard, the concurrency limit, the timeouts, the
+trace id header, the request, the error mapping (:mod:`._errors`), logging. Around the attempts:
+the retry loop, asking :mod:`anythingllm_bridge.resilience.retry` whether and how long to wait.
+Resource code only says method, path and body.
+
+Timeouts (``ClientConfig``): ``connect_timeout`` to open a TCP/TLS connection, ``read_timeout``
+without receiving data (also the idle limit of a stream), ``timeout`` for one whole attempt
+(streams have none). Waiting for a free connection of the per-host pool is not a connect timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from anythingllm_bridge.client._errors import Expect, abort_error, interpret_response
+from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
+from anythingllm_bridge.errors import (
+    AnythingLLMAPIError,
+    AnythingLLMConnectionError,
+    AnythingLLMError,
+    AnythingLLMOutcomeUnknownError,
+    AnythingLLMSessionError,
+    AnythingLLMStreamError,
+    AnythingLLMTimeoutError,
+    ConfigurationError,
+)
+from anythingllm_bridge.resilience.breaker import BreakerEvent, BreakerPermit, CircuitBreaker
+from anythingllm_bridge.resilience.retry import describe, is_retry_safe, retry_delay, should_retry
+from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id, trace_id
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from anythingllm_bridge.config import Settings
+
+__all__ = ["ApiResponse", "ClientConfig", "Transport"]
+
+logger = get_logger(__name__)
+
+_USER_AGENT = "anythingllm-bridge/0.1"
+_JSON_HEADERS = {"Content-Type": "application/json"}
+# Node's keep-alive timeout is 5 s: stop reusing idle connections before the server drops them.
+_KEEPALIVE_TIMEOUT = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Every resilience knob of one client. Times are seconds."""
+
+    timeout: float = 300.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    max_retries: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+    failure_threshold: int = 5
+    recovery_timeout: float = 60.0
+    max_concurrency: int = 10
+    max_connections_per_host: int = 5
+    verify_ssl: bool = True
+    ca_bundle: str | Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("timeout", "connect_timeout", "read_timeout"):
+            _check_number(name, getattr(self, name), positive=True)
+        for name in ("base_delay", "max_delay", "recovery_timeout"):
+            _check_number(name, getattr(self, name), positive=False)
+        for name, low in (
+            ("max_retries", 0),
+            ("failure_threshold", 1),
+            ("max_concurrency", 1),
+            ("max_connections_per_host", 1),
+        ):
+            value = getattr(self, name)
+            if type(value) is not int or value < low:
+                raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.verify_ssl, bool):
+            raise ConfigurationError(f"verify_ssl must be True or False, got {self.verify_ssl!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClientConfig:
+        """The knobs of a :class:`~anythingllm_bridge.config.Settings`."""
+        return cls(
+            timeout=settings.anythingllm_timeout,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_retries=settings.max_retries,
+            base_delay=settings.base_delay,
+            max_delay=settings.max_delay,
+            failure_threshold=settings.failure_threshold,
+            recovery_timeout=settings.recovery_timeout,
+            max_concurrency=settings.max_concurrency,
+            max_connections_per_host=settings.max_connections_per_host,
+            verify_ssl=settings.verify_ssl,
+            ca_bundle=settings.ca_bundle,
+        )
+
+
+def _check_number(name: str, value: object, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise ConfigurationError(f"{name} must be {'> 0' if positive else '>= 0'} seconds, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """One successful answer: ``data`` is the decoded JSON (or text, per ``expect``)."""
+
+    status: int
+    content_type: str
+    headers: Mapping[str, str] = field(repr=False)
+    data: Any = field(repr=False)
+    trace_id: str
+    attempts: int = 1
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: AnythingLLMError
+    sent: bool  # False only when the request certainly never left
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    response: aiohttp.ClientResponse  # holds a concurrency slot until released
+    attempts: int = 1
+
+
+def _counts_as_failure(error: AnythingLLMError) -> bool:
+    """For the breaker: connection trouble, timeouts, 5xx and 429 count; 4xx and the rest never."""
+    if isinstance(error, AnythingLLMConnectionError):
+        return True
+    return isinstance(error, AnythingLLMAPIError) and (error.status >= 500 or error.status == 429)
+
+
+def normalise_base_url(base_url: str) -> str:
+    """``http://h:3001/``, ``.../api`` and ``.../api/v1`` all become ``http://h:3001``."""
+    url = str(base_url).strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
+    for suffix in ("/api/v1", "/api"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+            break
+    return url
+
+
+class Transport:
+    """The one path every request takes. Open with :meth:`open`, close with :meth:`close`.
+
+    ``sleep`` is awaited between retries (inject a recorder in tests); ``clock`` drives the breaker's
+    recovery timeout; ``rng`` the backoff jitter; ``on_breaker_change`` receives each breaker event.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | SecretStr | None,
+        config: ClientConfig | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_breaker_change: Callable[[BreakerEvent], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config if config is not None else ClientConfig()
+        self.base_url = normalise_base_url(base_url)
+        self._api = self.base_url + "/api"
+        self._session_headers = {"User-Agent": _USER_AGENT, "Accept": "application/json, text/event-stream"}
+        key = api_key if api_key is None or isinstance(api_key, str) else api_key.get_secret_value()
+        if key is not None:
+            if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key.strip()):
+                raise ConfigurationError("the API key must be a non-empty string without spaces")
+            self._session_headers["Authorization"] = f"Bearer {key.strip()}"
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()
+        self.breaker = CircuitBreaker(
+            failure_threshold=self.config.failure_threshold,
+            recovery_timeout=self.config.recovery_timeout,
+            clock=clock,
+            on_change=on_breaker_change,
+        )
+        cfg = self.config
+        self._timeout = aiohttp.ClientTimeout(
+            total=cfg.timeout, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout
+        )
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r}, open={self.is_open})"
+
+    # ------------------------------------------------------------------ session
+
+    @property
+    def is_open(self) -> bool:
+        return self._session is not None and not self._session.closed
+
+    async def open(self) -> None:
+        """Create the HTTP session (idempotent)."""
+        if self.is_open:
+            return
+        cfg = self.config
+        connector = aiohttp.TCPConnector(
+            limit=max(100, cfg.max_connections_per_host),
+            limit_per_host=cfg.max_connections_per_host,
+            keepalive_timeout=_KEEPALIVE_TIMEOUT,
+            ssl=self._ssl_context(),
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._session_headers,
+            timeout=self._timeout,
+            raise_for_status=False,
+        )
+        # aiohttp silently re-sends an idempotent request once when a pooled connection drops; the
+        # retry loop below decides (and logs, and counts) every repeat, so switch that off.
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        self._session = session
+        self._slots = asyncio.Semaphore(cfg.max_concurrency)
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        cfg = self.config
+        if not cfg.verify_ssl:
+            return False
+        if cfg.ca_bundle is None:
+            return True
+        bundle = Path(cfg.ca_bundle)
+        if not bundle.is_file():
+            raise ConfigurationError(f"ca_bundle {str(bundle)!r} is not a readable file")
+        try:
+            return ssl.create_default_context(cafile=str(bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigurationError(
+                f"ca_bundle {str(bundle)!r} is not a PEM certificate file: {exc}"
+            ) from None
+
+    def _require_open(self, method: str, path: str) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        if self._session is None or self._session.closed or self._slots is None:
+            raise AnythingLLMSessionError(
+                "the client is not connected: use `async with client:` or `await client.connect()` first",
+                method=method,
+                path=path,
+            )
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', relative to <base>/api, got {path!r}")
+        return self._session, self._slots
+
+    # ------------------------------------------------------------------ requests
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+        expect: Expect = "json",
+    ) -> ApiResponse:
+        """Send one call (with retries) and return its answer, or raise the mapped error."""
+        method = method.upper()
+        self._require_open(method, path)
+        if json is not None and form is not None:
+            raise ValueError("give either json or form, not both")
+        tid = current_trace_id()
+        if tid is None:
+            with trace_id() as tid:  # the generated id is also the context's while the call runs
+                result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+        else:
+            result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+        assert isinstance(result, ApiResponse)
+        return result
+
+    async def stream(self, method: str, path: str, *, json: Any = None) -> AsyncIterator[dict[str, Any]]:
+        """Yield each server-sent event's JSON object as it arrives.
+
+        An error answer before the stream starts raises its mapped error (retried like any call);
+        an ``abort`` event raises AnythingLLMChatError (or NotFound); ``read_timeout`` without data
+        raises AnythingLLMTimeoutError; a connection broken mid-stream raises AnythingLLMStreamError.
+        Whether the stream was complete is the caller's business. Close the iterator (``aclosing``)
+        when stopping early, so the connection and the concurrency slot are given back at once.
+        """
+        method = method.upper()
+        _, slots = self._require_open(method, path)
+        tid = current_trace_id() or new_trace_id()
+        result = await self._call(method, path, tid, json, None, None, "json", stream=True)
+        where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
+        if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
+            events = result.data if isinstance(result.data, list) else [result.data]
+            for event in events:
+                yield event
+            return
+        response = result.response
+        decoder = SSEDecoder()
+        try:
+            try:
+                async for chunk in response.content.iter_any():
+                    for event in decoder.feed(chunk):
+                        if event.get("type") == "abort":
+                            raise abort_error(event, status=response.status, **where)
+                        yield event
+                for event in decoder.close():
+                    if event.get("type") == "abort":
+                        raise abort_error(event, status=response.status, **where)
+                    yield event
+            except SSEDecodeError as exc:
+                raise AnythingLLMStreamError(
+                    f"the event stream is broken: {exc} (starts {exc.raw[:60]!r})",
+                    status=response.status,
+                    content_type=response.content_type,
+                    attempts=result.attempts,
+                    **where,
+                ) from None
+            except TimeoutError as exc:  # sock_read: nothing arrived for read_timeout seconds
+                raise AnythingLLMTimeoutError(
+                    f"no data on the event stream for {self.config.read_timeout:g} s (read_timeout)",
+                    attempts=result.attempts,
+                    **where,
+                ) from exc
+            except aiohttp.ClientError as exc:
+                raise AnythingLLMStreamError(
+                    f"the connection broke in the middle of the event stream ({type(exc).__name__})",
+                    status=response.status,
+                    content_type=response.content_type,
+                    attempts=result.attempts,
+                    **where,
+                ) from exc
+        finally:
+            response.close()
+            slots.release()
+
+    # ------------------------------------------------------------------ the retry loop
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        tid: str,
+        json: Any,
+        params: Mapping[str, str | int] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        expect: Expect,
+        *,
+        stream: bool,
+    ) -> ApiResponse | _OpenStream:
+        body: bytes | None = None
+        headers = {"X-Request-ID": tid}
+        if json is not None:
+            body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
+            headers.update(_JSON_HEADERS)
+        cfg = self.config
+        safe = is_retry_safe(method, path)
+        for attempt in count(1):
+            outcome = await self._attempt(
+                method, path, tid, attempt, body, headers, params, form, expect, stream
+            )
+            if not isinstance(outcome, _Failure):
+                if attempt > 1:
+                    if isinstance(outcome, ApiResponse):
+                        outcome = ApiResponse(
+                            outcome.status,
+                            outcome.content_type,
+                            outcome.headers,
+                            outcome.data,
+                            tid,
+                            attempt,
+                        )
+                    else:
+                        outcome.attempts = attempt
+                return outcome
+            error = outcome.error
+            error.method, error.path, error.trace_id, error.attempts = method, path, tid, attempt
+            reason = describe(error)
+            retry = attempt <= cfg.max_retries and should_retry(error, retry_safe=safe, sent=outcome.sent)
+            wait = None
+            if retry:
+                wait = retry_delay(
+                    error, attempt, base_delay=cfg.base_delay, max_delay=cfg.max_delay, rng=self._rng
+                )
+                if wait is None:
+                    asked = error.retry_after if isinstance(error, AnythingLLMAPIError) else None
+                    error.message += (
+                        f"; the server asked to wait {asked:g} s, more than max_delay ({cfg.max_delay:g} s), "
+                        "so the call was not retried"
+                    )
+            if wait is None:
+                if outcome.sent and not safe and isinstance(error, AnythingLLMConnectionError):
+                    raise self._outcome_unknown(error) from error
+                if attempt > 1:
+                    logger.warning(
+                        "%s %s failed after %d attempts: %s",
+                        method,
+                        path,
+                        attempt,
+                        reason,
+                        extra={"trace_id": tid, "attempt": attempt, "reason": reason},
+                    )
+                raise error
+            logger.warning(
+                "%s %s attempt %d/%d failed: %s; retrying in %.2f s",
+                method,
+                path,
+                attempt,
+                cfg.max_retries + 1,
+                reason,
+                wait,
+                extra={"trace_id": tid, "attempt": attempt, "wait": wait, "reason": reason},
+            )
+            await self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _outcome_unknown(error: AnythingLLMError) -> AnythingLLMOutcomeUnknownError:
+        return AnythingLLMOutcomeUnknownError(
+            f"the outcome is unknown: the request was sent but no answer came back ({error.message}); "
+            "it may or may not have been processed, so it was not retried — check the server before "
+            "sending it again",
+            method=error.method,
+            path=error.path,
+            trace_id=error.trace_id,
+            attempts=error.attempts,
+        )
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        tid: str,
+        attempt: int,
+        body: bytes | None,
+        headers: dict[str, str],
+        params: Mapping[str, str | int] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        expect: Expect,
+        stream: bool,
+    ) -> ApiResponse | _OpenStream | _Failure:
+        session, slots = self._require_open(method, path)
+        permit = self.breaker.acquire(method=method, path=path, trace_id=tid, attempts=attempt)
+        handed_over = False
+        try:
+            await slots.acquire()
+            try:
+                permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
+                started = time.perf_counter()
+                outcome = await self._exchange(
+                    session, permit, method, path, tid, body, headers, params, form, expect, stream
+                )
+                handed_over = isinstance(outcome, _OpenStream)
+                if logger.isEnabledFor(logging.DEBUG):
+                    result = describe(outcome.error) if isinstance(outcome, _Failure) else "ok"
+                    logger.debug(
+                        "%s %s attempt %d: %s in %.1f ms",
+                        method,
+                        path,
+                        attempt,
+                        result,
+                        (time.perf_counter() - started) * 1000,
+                        extra={"trace_id": tid, "attempt": attempt},
+                    )
+                return outcome
+            finally:
+                if not handed_over:
+                    slots.release()
+        finally:
+            permit.release()  # no verdict given (cancelled, caller-side error): neither
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        permit: BreakerPermit,
+        method: str,
+        path: str,
+        tid: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        params: Mapping[str, str | int] | None,
+        form: Callable[[], aiohttp.FormData] | None,
+        expect: Expect,
+        stream: bool,
+    ) -> ApiResponse | _OpenStream | _Failure:
+        try:
+            response = await session.request(
+                method,
+                self._api + path,
+                data=form() if form is not None else body,
+                headers=headers,
+                params=params,
+                allow_redirects=False,
+                timeout=self._stream_timeout if stream else self._timeout,
+            )
+        except aiohttp.ClientSSLError as exc:
+            permit.release()
+            raise AnythingLLMConnectionError(
+                f"TLS with {self.base_url} failed ({exc}); check verify_ssl / ca_bundle",
+                method=method,
+                path=path,
+                trace_id=tid,
+            ) from exc
+        except aiohttp.InvalidURL as exc:
+            raise AnythingLLMError(f"invalid URL {self._api + path!r}", method=method, path=path) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = self._connection_failure(exc, before_answer=True)
+            permit.failure(describe(failure.error))
+            return failure
+        try:
+            if stream and response.status == 200 and response.content_type == "text/event-stream":
+                permit.success()
+                return _OpenStream(response)
+            raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            response.close()
+            failure = self._connection_failure(exc, before_answer=False)
+            permit.failure(describe(failure.error))
+            return failure
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        text = raw.decode(response.charset or "utf-8", errors="replace")
+        if stream and response.status == 200 and text.lstrip().startswith("data:"):
+            expect = "any"
+        data, error = interpret_response(
+            response.status,
+            response.content_type,
+            response.headers,
+            text,
+            method=method,
+            path=path,
+            trace_id=tid,
+            expect=expect,
+        )
+        if error is not None:
+            if _counts_as_failure(error):
+                permit.failure(describe(error))
+            else:
+                permit.success()
+            return _Failure(error, sent=True)
+        permit.success()
+        if stream:
+            try:
+                data = decode_all(text) if expect == "any" else [data]
+            except SSEDecodeError as exc:
+                return _Failure(
+                    AnythingLLMStreamError(f"the event stream is broken: {exc}", status=response.status),
+                    sent=True,
+                )
+        return ApiResponse(response.status, response.content_type, response.headers, data, tid)
+
+    def _connection_failure(self, exc: BaseException, *, before_answer: bool) -> _Failure:
+        cfg = self.config
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return _Failure(
+                AnythingLLMTimeoutError(
+                    f"could not connect to {self.base_url} within {cfg.connect_timeout:g} s (connect_timeout)"
+                ),
+                sent=False,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            message = f"cannot connect to {self.base_url}: {exc.strerror or exc}"
+            return _Failure(AnythingLLMConnectionError(message), sent=False)
+        if isinstance(exc, aiohttp.SocketTimeoutError):
+            message = f"no data from the server for {cfg.read_timeout:g} s (read_timeout)"
+            return _Failure(AnythingLLMTimeoutError(message), sent=True)
+        if isinstance(exc, TimeoutError):
+            message = f"no complete answer within {cfg.timeout:g} s (timeout)"
+            return _Failure(AnythingLLMTimeoutError(message), sent=True)
+        if isinstance(exc, aiohttp.ClientPayloadError) or not before_answer:
+            message = "the connection broke while the answer was being read"
+        elif isinstance(exc, aiohttp.ServerDisconnectedError):
+            message = "the server closed the connection without answering"
+        else:
+            message = f"connection error: {type(exc).__name__}: {exc}"
+        return _Failure(AnythingLLMConnectionError(message), sent=True)
