@@ -10,7 +10,7 @@ import pytest
 from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, DocumentChunk, ProcessedDocument, Workspace
-from anythingllm_bridge.errors import AnythingLLMNotFoundError
+from anythingllm_bridge.errors import AnythingLLMEmbeddingError, AnythingLLMNotFoundError
 
 
 def make_files(folder: Path, count: int) -> list[Path]:
@@ -57,6 +57,10 @@ async def test_update_embeddings_reports_locations_that_did_not_land(
     update = await client.update_embeddings(workspace.slug, adds=["custom-documents/notes.txt"])
     assert update.missing == ["custom-documents/notes.txt"]
     assert update.ok is False
+    with pytest.raises(AnythingLLMEmbeddingError) as caught:
+        update.raise_for_missing()
+    assert caught.value.missing == ["custom-documents/notes.txt"]
+    assert caught.value.workspace == workspace.slug
 
 
 async def test_update_embeddings_on_unknown_workspace_is_not_found(client: AnythingLLMClient) -> None:
@@ -79,6 +83,8 @@ async def test_upload_file_notices_a_dropped_embedding(
     assert result.success is True  # the server said 200 ...
     assert result.missing_from == [emu_workspace.slug]  # ... but the document is not there
     assert result.location not in (await emu_client.get_workspace(emu_workspace.slug)).docpaths
+    with pytest.raises(AnythingLLMEmbeddingError):
+        result.raise_for_missing()
 
 
 async def test_upload_documents_repairs_dropped_embeddings(

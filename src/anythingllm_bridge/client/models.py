@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
+from anythingllm_bridge.errors import AnythingLLMEmbeddingError
+
 __all__ = [
     "Attachment",
     "BreakerInfo",
@@ -235,6 +237,16 @@ class UploadResult(ApiModel):
         """True when every workspace asked for holds the document."""
         return not self.missing_from
 
+    def raise_for_missing(self) -> UploadResult:
+        """Raise ``AnythingLLMEmbeddingError`` if a workspace lacks the document; else ``self``."""
+        if self.missing_from:
+            raise AnythingLLMEmbeddingError(
+                f"{self.location} is not in workspace(s) {', '.join(self.missing_from)} after the upload",
+                workspace=self.missing_from[0],
+                missing=[self.location],
+            )
+        return self
+
 
 class FolderListing(ApiModel):
     folder: str
@@ -264,6 +276,16 @@ class EmbeddingUpdate(ApiModel):
     @property
     def ok(self) -> bool:
         return not self.missing and not self.not_removed
+
+    def raise_for_missing(self) -> EmbeddingUpdate:
+        """Raise ``AnythingLLMEmbeddingError`` if an add did not land; else ``self``."""
+        if self.missing:
+            raise AnythingLLMEmbeddingError(
+                f"{len(self.missing)} document(s) not in workspace {self.workspace_slug!r} after embedding",
+                workspace=self.workspace_slug,
+                missing=list(self.missing),
+            )
+        return self
 
 
 class FileUploadResult(ApiModel):
