@@ -6,10 +6,21 @@ each file, keeps a manifest so a second run sends nothing unchanged, and returns
 
 from __future__ import annotations
 
-from anythingllm_bridge.ingest.manifest import FileManifestStore, Manifest, ManifestEntry, StorageManifestStore
+from anythingllm_bridge.ingest.manifest import (
+    FileManifestStore,
+    Manifest,
+    ManifestEntry,
+    StorageManifestStore,
+)
 from anythingllm_bridge.ingest.pipeline import FileOutcome, SyncReport, marker_for, sync
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan
-from anythingllm_bridge.ingest.progress import LineProgress, NullProgress, Progress, RichProgress, make_progress
+from anythingllm_bridge.ingest.progress import (
+    LineProgress,
+    NullProgress,
+    Progress,
+    RichProgress,
+    make_progress,
+)
 from anythingllm_bridge.ingest.source import FolderSource, Source, SourceFile, StorageSource
 
 __all__ = [
@@ -31,6 +42,7 @@ __all__ = [
     "SyncPlan",
     "SyncReport",
     "make_plan",
+    "make_progress",
     "marker_for",
     "sync",
 ]

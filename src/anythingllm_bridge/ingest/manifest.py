@@ -164,6 +164,7 @@ class FileManifestStore:
         self._journal_lines = 0
         self._journal: Any = None
         self._sync_id: str | None = None
+        self._dirty = False
 
     def __repr__(self) -> str:
         return f"FileManifestStore({str(self.path)!r})"
@@ -234,11 +235,13 @@ class FileManifestStore:
         except OSError as exc:
             raise IngestError(f"cannot write the manifest journal {self.journal_path}: {exc}") from exc
         self._journal_lines += 1
+        self._dirty = True
         if self._journal_lines >= max(self._compact_every, len(manifest.entries)):
             self.flush_sync(manifest)
 
     async def flush(self, manifest: Manifest) -> None:
-        self.flush_sync(manifest)
+        if self._dirty or self._journal_lines or self._sync_id is None:
+            self.flush_sync(manifest)
 
     def flush_sync(self, manifest: Manifest) -> None:
         """Write the manifest atomically, then drop the journal it now contains."""
@@ -254,6 +257,7 @@ class FileManifestStore:
         except OSError as exc:
             raise IngestError(f"cannot write the manifest {self.path}: {exc.strerror or exc}") from exc
         self._journal_lines = 0
+        self._dirty = False
         self._sync_id = manifest.sync_id
 
     def close(self) -> None:
@@ -296,6 +300,7 @@ class StorageManifestStore:
         self._lock = asyncio.Lock()
         self._version = 0
         self._written = 0
+        self._exists = False
 
     async def load(self, *, workspace: str, source: str) -> Manifest:
         chunks: list[bytes] = []
@@ -304,6 +309,7 @@ class StorageManifestStore:
                 chunks.append(chunk)
         except (StorageFileNotFoundError, FileNotFoundError):
             return Manifest(workspace=workspace, source=source)
+        self._exists = True
         try:
             data = json.loads(b"".join(chunks))
         except ValueError as exc:
@@ -320,6 +326,8 @@ class StorageManifestStore:
             await self._write(manifest)
 
     async def flush(self, manifest: Manifest) -> None:
+        if self._exists and self._written == self._version:
+            return  # every change is already stored
         self._version += 1
         async with self._lock:
             await self._write(manifest)
@@ -333,6 +341,7 @@ class StorageManifestStore:
 
         await self.storage.put_stream(self.key, chunks())
         self._written = version
+        self._exists = True
 
 
 def _opt_int(value: Any) -> int | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, Manifest
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
 from anythingllm_bridge.ingest.source import Source, sha256_file
+from anythingllm_bridge.tracing import get_logger
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FileOutcome", "SyncReport", "marker_for", "sync"]
 
-logger = logging.getLogger("anythingllm_bridge.ingest")
+logger = get_logger("anythingllm_bridge.ingest")
 
 MARKER_PREFIX = "anythingllm-bridge:"
 EMBED_BATCH = 32
@@ -160,6 +160,7 @@ async def sync(
     concurrency: int = 4,
     archive: StorageClient | None = None,
     progress: Progress | None = None,
+    embed_batch: int = EMBED_BATCH,
     clock: Callable[[], float] = time.monotonic,
 ) -> SyncReport:
     """Make ``workspace`` hold exactly the valid files of ``source`` (see the module docstring).
@@ -171,6 +172,8 @@ async def sync(
     """
     if concurrency < 1:
         raise IngestError(f"concurrency must be at least 1, got {concurrency}")
+    if embed_batch < 1:
+        raise IngestError(f"embed_batch must be at least 1, got {embed_batch}")
     started = clock()
     run = _Run(
         client=client,
@@ -181,6 +184,7 @@ async def sync(
         archive=archive,
         progress=progress or NullProgress(),
         concurrency=concurrency,
+        embed_batch=embed_batch,
     )
     try:
         return await run.execute(prune=prune, dry_run=dry_run)
@@ -201,6 +205,7 @@ class _Run:
     archive: StorageClient | None
     progress: Progress
     concurrency: int
+    embed_batch: int = EMBED_BATCH
 
     def __post_init__(self) -> None:
         self.report = SyncReport(
@@ -228,9 +233,11 @@ class _Run:
             to_send = await self._reembed_missing(plan)
             adoptable = await self._adoptable(to_send)
             await self._send_all(to_send, adoptable)
-            docpaths = await self._workspace_docpaths()
-            await self._remove_old_versions(docpaths)
-            await self._prune(plan.of(Action.REMOVE), docpaths)
+            removals = plan.of(Action.REMOVE)
+            if to_send or removals or any(e.stale for e in self.manifest.entries.values()):
+                docpaths = await self._workspace_docpaths()
+                await self._remove_old_versions(docpaths)
+                await self._prune(removals, docpaths)
         finally:
             await self.store.flush(self.manifest)
         return self.report
@@ -443,7 +450,7 @@ class _Run:
             if first is None:
                 return
             batch = [first]
-            while len(batch) < EMBED_BATCH and not self._embed_queue.empty():
+            while len(batch) < self.embed_batch and not self._embed_queue.empty():
                 following = self._embed_queue.get_nowait()
                 if following is None:
                     finished = True

@@ -1,0 +1,335 @@
+"""The real ``allm`` entry point, run as a subprocess against the emulator on 127.0.0.1.
+
+Every command must do its work (checked on the emulator, not only by the exit code) and every
+expected failure must print one clear line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anythingllm_bridge.client import AnythingLLM
+from anythingllm_bridge.testing import EmulatorThread
+
+KEY = "CLI-TEST-KEY"
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Any]:
+    with EmulatorThread(api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture
+def api(emu: Any) -> Iterator[AnythingLLM]:
+    """A blocking client to look at the emulator's state behind the CLI's back."""
+    with AnythingLLM(emu.url, KEY) as client:
+        yield client
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    (tmp_path / "home").mkdir()
+    return tmp_path / "home"
+
+
+class Allm:
+    def __init__(self, url: str, home: Path) -> None:
+        self.url = url
+        self.home = home
+
+    def __call__(self, *args: str, key: str | None = KEY, url: str | None = None, check: bool = True) -> Any:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYTHINGLLM_", "AWS_", "S3_"))}
+        env.update(
+            ANYTHINGLLM_URL=url or self.url,
+            HOME=str(self.home),
+            XDG_STATE_HOME=str(self.home / "state"),
+            ANYTHINGLLM_BASE_DELAY="0",
+            ANYTHINGLLM_MAX_DELAY="0",
+            COLUMNS="200",
+        )
+        if key is not None:
+            env["ANYTHINGLLM_API_KEY"] = key
+        result = subprocess.run(
+            [sys.executable, "-m", "anythingllm_bridge.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.home,
+            timeout=120,
+        )
+        if check:
+            assert result.returncode == 0, f"allm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            assert "Traceback" not in result.stderr
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+
+@pytest.fixture
+def allm(emu: Any, home: Path) -> Allm:
+    return Allm(emu.url, home)
+
+
+def one_line_error(result: Any, *words: str) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("error: ")
+    for word in words:
+        assert word in line, line
+    assert KEY not in line
+    return line
+
+
+def uploads_since(emu: Any, start: int) -> int:
+    requests = list(emu.emulator.faults.requests)[start:]
+    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
+# --------------------------------------------------------------------------- commands that work
+
+
+def test_health(allm: Allm) -> None:
+    result = allm("health")
+    assert "reachable yes" in result.stdout
+    assert "api key   accepted" in result.stdout
+    assert "breaker   closed" in result.stdout
+    data = allm.json("health")
+    assert data["reachable"] is True
+    assert data["authenticated"] is True
+
+
+def test_workspaces_create_list_show_update_delete(allm: Allm, api: AnythingLLM) -> None:
+    created = allm.json("workspaces", "create", "CLI Docs", "--mode", "query", "--top-n", "6")
+    slug = created["slug"]
+    ws = api.get_workspace(slug)
+    assert (ws.name, ws.chat_mode, ws.top_n) == ("CLI Docs", "query", 6)
+
+    assert slug in [w["slug"] for w in allm.json("workspaces", "list")]
+    assert slug in allm("workspaces", "list").stdout
+    assert allm.json("workspaces", "show", slug)["name"] == "CLI Docs"
+
+    allm("workspaces", "update", slug, "--name", "CLI Docs v2", "--mode", "chat")
+    ws = api.get_workspace(slug)
+    assert (ws.name, ws.slug, ws.chat_mode) == ("CLI Docs v2", slug, "chat")
+
+    allm("workspaces", "delete", slug, "--yes")
+    assert slug not in [w.slug for w in api.list_workspaces()]
+
+
+def test_docs_upload_list_remove(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
+    slug = api.create_workspace("Docs CLI").slug
+    file = tmp_path / "cities.csv"
+    file.write_text("city,country\nOslo,Norway\nLima,Peru\n")
+    (uploaded,) = allm.json("docs", "upload", str(file), "--workspace", slug)
+    location = uploaded["location"]
+    assert uploaded["status"] == "uploaded"
+    assert location in api.get_workspace(slug).docpaths
+
+    assert location in [d["location"] for d in allm.json("docs", "list", "--workspace", slug)]
+    assert location in [d["location"] for d in allm.json("docs", "list")]
+
+    allm("docs", "remove", location, "--workspace", slug)
+    assert location not in api.get_workspace(slug).docpaths
+    assert location in {d.location for d in api.list_documents()}  # only out of the workspace
+    allm("docs", "remove", location)
+    assert location not in {d.location for d in api.list_documents()}
+
+
+def test_docs_upload_rejects_a_disguised_binary(allm: Allm, tmp_path: Path) -> None:
+    fake = tmp_path / "report.pdf"
+    fake.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 200)
+    result = allm("docs", "upload", str(fake), check=False)
+    assert result.returncode == 1
+    assert "rejected" in result.stdout
+    assert "report.pdf" in result.stdout
+
+
+def write_samples(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "faq.md").write_text(
+        "# FAQ\n\nTelescope tours must be booked two days ahead at the front desk.\n"
+    )
+    (root / "visitors.csv").write_text("month,visitors\nJanuary,412\nFebruary,388\n")
+    (root / "telescopes.json").write_text('{"telescopes": [{"name": "Big Ears", "aperture_m": 2.4}]}')
+    return root
+
+
+def test_sync_twice_dry_run_and_prune(allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path) -> None:
+    slug = api.create_workspace("Sync CLI").slug
+    folder = write_samples(tmp_path / "samples")
+    types = "md,csv,json"
+    first = allm.json("sync", str(folder), "--workspace", slug, "--types", types)
+    assert first["uploaded"] == ["faq.md", "telescopes.json", "visitors.csv"]
+    assert api.get_workspace(slug).docpaths == set(first["locations"].values())
+
+    start = len(emu.emulator.faults.requests)
+    second = allm.json("sync", str(folder), "--workspace", slug, "--types", types)
+    assert second["uploaded"] == []
+    assert second["counts"]["unchanged"] == 3
+    assert uploads_since(emu, start) == 0
+
+    (folder / "visitors.csv").unlink()
+    (folder / "notes.md").write_text("# notes\n")
+    start = len(emu.emulator.faults.requests)
+    plan = allm("sync", str(folder), "--workspace", slug, "--types", types, "--dry-run", "--prune")
+    assert "dry run" in plan.stdout
+    assert "notes.md" in plan.stdout
+    assert [r for r in list(emu.emulator.faults.requests)[start:] if r.method != "GET"] == []
+
+    pruned = allm.json("sync", str(folder), "--workspace", slug, "--types", types, "--prune")
+    assert pruned["uploaded"] == ["notes.md"]
+    assert pruned["removed"] == ["visitors.csv"]
+    assert first["locations"]["visitors.csv"] not in api.get_workspace(slug).docpaths
+    assert len(api.get_workspace(slug).documents) == 3
+
+
+def test_sync_prints_a_readable_report(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
+    slug = api.create_workspace("Sync report").slug
+    folder = write_samples(tmp_path / "samples")
+    (folder / "chart.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json,pdf")
+    assert "uploaded       3" in result.stdout
+    assert "rejected       1" in result.stdout
+    assert "chart.pdf:" in result.stdout
+
+
+def test_search_and_ask(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
+    slug = api.create_workspace("Ask CLI").slug
+    allm("sync", str(write_samples(tmp_path / "s")), "--workspace", slug, "--types", "md,csv,json")
+
+    hits = allm.json("search", slug, "telescope tours booked")
+    assert hits
+    assert any("faq" in (hit.get("metadata", {}).get("title") or "") for hit in hits)
+    assert "faq.md" in allm("search", slug, "telescope tours booked").stdout
+
+    streamed = allm("ask", slug, "How are telescope tours booked?", "--mode", "query")
+    assert "sources:" in streamed.stdout
+    assert "faq.md" in streamed.stdout.split("sources:")[1]
+    answer = streamed.stdout.split("sources:")[0].strip()
+    assert answer
+
+    whole = allm.json("ask", slug, "How are telescope tours booked?", "--mode", "query")
+    assert whole["text"]
+    assert any(s.get("title") == "faq.md" for s in whole["sources"])
+    history = api.get_workspace_chats(slug)
+    assert len([turn for turn in history if turn.role == "user"]) == 2
+
+    plain = allm("ask", slug, "How are telescope tours booked?", "--mode", "query", "--no-stream")
+    assert "sources:" in plain.stdout
+
+    session = allm.json("ask", slug, "Anything about visitors?", "--session", "user-42")
+    assert session["text"]
+    assert [t.role for t in api.get_workspace_chats(slug, session_id="user-42")] == ["user", "assistant"]
+
+
+def test_threads_new_list_ask_history_delete(allm: Allm, api: AnythingLLM) -> None:
+    slug = api.create_workspace("Threads CLI").slug
+    thread = allm.json("threads", "new", slug, "--name", "Support")
+    tslug = thread["slug"]
+    assert tslug in [t.slug for t in api.list_threads(slug)]
+    assert tslug in [t["slug"] for t in allm.json("threads", "list", slug)]
+
+    allm("ask", slug, "Hello there", "--thread", tslug, "--mode", "chat")
+    turns = allm.json("threads", "history", slug, tslug)
+    assert [t["role"] for t in turns] == ["user", "assistant"]
+    assert turns[0]["content"] == "Hello there"
+
+    allm("threads", "delete", slug, tslug)
+    assert tslug not in [t.slug for t in api.list_threads(slug)]
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_unknown_workspace(allm: Allm) -> None:
+    one_line_error(allm("workspaces", "show", "no-such-ws", check=False), "no-such-ws")
+    one_line_error(allm("ask", "no-such-ws", "hello", check=False), "no-such-ws")
+    one_line_error(allm("search", "no-such-ws", "hello", check=False), "no-such-ws")
+
+
+def test_unknown_workspace_for_sync(allm: Allm, tmp_path: Path) -> None:
+    folder = write_samples(tmp_path / "samples")
+    line = one_line_error(allm("sync", str(folder), "--workspace", "no-such-ws", check=False), "no-such-ws")
+    assert "does not exist" in line
+
+
+def test_wrong_api_key(allm: Allm) -> None:
+    line = one_line_error(allm("workspaces", "list", key="WRONG-KEY", check=False), "API key")
+    assert "WRONG-KEY" not in line
+    one_line_error(allm("health", key="WRONG-KEY", check=False), "API key")
+
+
+def test_missing_api_key(allm: Allm) -> None:
+    one_line_error(allm("workspaces", "list", key=None, check=False), "ANYTHINGLLM_API_KEY")
+
+
+def test_unreachable_server(allm: Allm) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # the port is closed now: nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    one_line_error(allm("workspaces", "list", url=url, check=False), "cannot reach", url)
+    one_line_error(allm("--url", url, "health", check=False), "127.0.0.1")
+
+
+def test_missing_folder(allm: Allm, tmp_path: Path) -> None:
+    missing = tmp_path / "not-here"
+    one_line_error(
+        allm("sync", str(missing), "--workspace", "x", check=False), "does not exist", str(missing)
+    )
+
+
+def test_bad_url_setting(allm: Allm) -> None:
+    one_line_error(allm("workspaces", "list", url="localhost:3001", check=False), "ANYTHINGLLM_URL")
+
+
+# --------------------------------------------------------------------------- emulator and demo
+
+
+def test_emulator_command_serves_the_api(allm: Allm, home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYTHINGLLM_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anythingllm_bridge.cli", "emulator", "--port", "0", "--key", "EMU-KEY"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=home,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in first
+        url = first.split("listening on ")[1].strip()
+        created = Allm(url, home)("workspaces", "create", "From emulator cmd", key="EMU-KEY")
+        assert "slug: from-emulator-cmd" in created.stdout
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_demo_runs_end_to_end(allm: Allm) -> None:
+    result = allm("demo", key=None, url="http://127.0.0.1:9")  # the demo ignores both: it has its own
+    out = result.stdout
+    assert "started the built-in AnythingLLM emulator" in out
+    assert "uploaded       4" in out
+    assert "star-chart.pdf:" in out
+    assert "upload requests the emulator received during this sync: 0" in out
+    assert "sources:" in out
+    assert "closed" in out
+    assert "stopped the emulator" in out
