@@ -5,27 +5,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from storage_helpers import S3Server, make_client
 
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient, StorageClient
 
-MIB = 1024 * 1024
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 _names = itertools.count()
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-
-    def admin(self) -> Any:
-        """A plain boto3 client, to set up buckets and look behind our client's back."""
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1", **CREDENTIALS)
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +34,6 @@ def bucket(s3_server: S3Server) -> str:
     name = f"bucket-{next(_names)}"
     s3_server.admin().create_bucket(Bucket=name)
     return name
-
-
-def make_client(server: S3Server, bucket: str, **options: Any) -> S3StorageClient:
-    options.setdefault("multipart_threshold", 5 * MIB)
-    options.setdefault("multipart_chunksize", 5 * MIB)
-    return S3StorageClient(
-        bucket,
-        "us-east-1",
-        endpoint_url=server.endpoint_url,
-        access_key_id="testing",
-        secret_access_key="testing",
-        **options,
-    )
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ async def read_all(store: StorageClient, key: str) -> bytes:
 async def fetch(url: str) -> bytes:
     """What a user gets from the URL: a file read for file://, an HTTP GET otherwise."""
     if url.startswith("file://"):
-        return Path(url2pathname(urlparse(url).path)).read_bytes()
+        return await asyncio.to_thread(Path(url2pathname(urlparse(url).path)).read_bytes)
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         assert response.status == 200, await response.text()
         return await response.read()
@@ -32,7 +32,9 @@ async def fetch(url: str) -> bytes:
 
 async def test_put_stream_round_trip_reports_size_and_sha256(store: StorageClient) -> None:
     data = b"hello, " * 1000 + "wörld".encode()
-    stored = await store.put_stream("docs/2024/greeting.txt", [data[:10], bytearray(data[10:500]), data[500:]])
+    stored = await store.put_stream(
+        "docs/2024/greeting.txt", [data[:10], bytearray(data[10:500]), data[500:]]
+    )
     assert stored == StoredObject("docs/2024/greeting.txt", len(data), hashlib.sha256(data).hexdigest())
     assert await read_all(store, "docs/2024/greeting.txt") == data
     assert await store.file_exists("docs/2024/greeting.txt")
@@ -179,8 +181,12 @@ async def test_a_cancelled_write_leaves_nothing_under_the_key(store: StorageClie
     assert await store.list_files() == []
 
 
-@pytest.mark.parametrize("key", ["", "/abs", "../up", "a/../b", "a//b", "a/", "C:/x", "a\\b", "a\x00b", "a\nb"])
-async def test_unsafe_keys_are_refused_by_every_operation(store: StorageClient, key: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "key", ["", "/abs", "../up", "a/../b", "a//b", "a/", "C:/x", "a\\b", "a\x00b", "a\nb"]
+)
+async def test_unsafe_keys_are_refused_by_every_operation(
+    store: StorageClient, key: str, tmp_path: Path
+) -> None:
     source = tmp_path / "src.txt"
     source.write_bytes(b"x")
     attempts = [

@@ -8,6 +8,8 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -134,7 +136,7 @@ def planted(tmp_path: Path) -> tuple[Path, Path]:
 async def test_symlinks_leading_outside_are_refused_before_anything_is_touched(
     planted: tuple[Path, Path], key: str, tmp_path: Path
 ) -> None:
-    base, outside = planted
+    base, _ = planted
     store = LocalStorageClient(base)
     before = snapshot(tmp_path)
     for attempt in [
@@ -151,7 +153,9 @@ async def test_symlinks_leading_outside_are_refused_before_anything_is_touched(
     assert snapshot(tmp_path) == before
 
 
-async def test_links_that_stay_inside_work_and_outside_links_are_not_listed(planted: tuple[Path, Path]) -> None:
+async def test_links_that_stay_inside_work_and_outside_links_are_not_listed(
+    planted: tuple[Path, Path],
+) -> None:
     base, _ = planted
     store = LocalStorageClient(base)
     assert b"".join([c async for c in store.open_read("alias.txt")]) == b"inside"
@@ -198,9 +202,10 @@ def test_no_key_ever_reads_or_writes_outside_the_base_path(key: str) -> None:
         outside_before = snapshot(outside)
         real_base = os.path.realpath(base)
 
-        async def scenario() -> None:
+        async def scenario() -> list[str]:
             store = LocalStorageClient(base)
             outcomes: list[object] = []
+            urls: list[str] = []
             for op in ("put", "upload", "read", "url", "exists", "download", "list", "delete"):
                 try:
                     if op == "put":
@@ -211,8 +216,7 @@ def test_no_key_ever_reads_or_writes_outside_the_base_path(key: str) -> None:
                         data = b"".join([c async for c in store.open_read(key)])
                         assert b"SECRET" not in data
                     elif op == "url":
-                        url = await store.get_file_url(key)
-                        assert os.path.realpath(url.removeprefix("file://")).startswith(real_base)
+                        urls.append(await store.get_file_url(key))
                     elif op == "exists":
                         await store.file_exists(key)
                     elif op == "download":
@@ -224,8 +228,10 @@ def test_no_key_ever_reads_or_writes_outside_the_base_path(key: str) -> None:
                         await store.delete_file(key)
                 except (StorageError, ValueError):
                     pass  # refusing is always allowed; escaping never is
+            return urls
 
-        asyncio.run(scenario())
+        for url in asyncio.run(scenario()):
+            assert os.path.realpath(url2pathname(urlparse(url).path)).startswith(real_base + os.sep)
         assert snapshot(outside) == outside_before
         for path in root.rglob("*"):  # every new file is inside base (or the download target)
             if path.is_file() and not path.is_symlink():

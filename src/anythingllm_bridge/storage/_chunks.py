@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-__all__ = ["Chunks", "Sha256", "aiter_chunks", "rechunk"]
+__all__ = ["Chunk", "Chunks", "Sha256", "aiter_chunks", "rechunk"]
 
-Chunks = AsyncIterable[bytes] | Iterable[bytes]
-"""What ``put_stream`` accepts: any (async) iterable of ``bytes``."""
+Chunk = bytes | bytearray | memoryview
+Chunks = AsyncIterable[Chunk] | Iterable[Chunk]
+"""What ``put_stream`` accepts: any (async) iterable of bytes-like chunks."""
 
 _HASH_IN_THREAD = 64 * 1024  # smaller chunks are hashed inline: a thread hop costs more
 
