@@ -1,0 +1,164 @@
+"""Serving an :class:`~anythingllm_bridge.testing.emulator.Emulator`: in the current event loop
+(:func:`run_emulator`), from a background thread (:class:`EmulatorThread`) or from the command line
+(``python -m anythingllm_bridge.testing.emulator``). Loopback only unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from aiohttp import web
+
+from anythingllm_bridge.testing.emulator import Emulator
+
+__all__ = ["EmulatorThread", "RunningEmulator", "main", "run_emulator"]
+
+
+@dataclass(frozen=True)
+class RunningEmulator:
+    """A served emulator: ``url`` is the server root (the API is under ``url + "/api"``)."""
+
+    url: str
+    api_key: str = field(repr=False)
+    emulator: Emulator
+
+
+def _root_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, int(runner.addresses[0][1])
+
+
+@asynccontextmanager
+async def run_emulator(
+    api_key: str = "TEST-KEY",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    emulator: Emulator | None = None,
+) -> AsyncIterator[RunningEmulator]:
+    """Serve an emulator (a new one unless given) in the running loop; ``port=0`` picks a free port."""
+    emulator = emulator or Emulator(api_key)
+    runner, bound = await _start(emulator, host, port)
+    try:
+        yield RunningEmulator(_root_url(host, bound), emulator.api_key, emulator)
+    finally:
+        await runner.cleanup()
+
+
+class EmulatorThread:
+    """Serve an emulator from a background thread with its own event loop (for synchronous code)::
+
+    with EmulatorThread(api_key="TEST-KEY") as running:
+        requests.get(running.url + "/api/ping")
+    """
+
+    def __init__(
+        self,
+        api_key: str = "TEST-KEY",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        emulator: Emulator | None = None,
+    ) -> None:
+        self._emulator = emulator or Emulator(api_key)
+        self._host, self._port = host, port
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self.running: RunningEmulator | None = None
+
+    def start(self) -> RunningEmulator:
+        if self._thread is not None:
+            raise RuntimeError("this EmulatorThread was already started")
+        self._thread = threading.Thread(target=self._serve, name="anythingllm-emulator", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        assert self.running is not None
+        return self.running
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+
+    def _serve(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            runner, port = await _start(self._emulator, self._host, self._port)
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self.running = RunningEmulator(_root_url(self._host, port), self._emulator.api_key, self._emulator)
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    def __enter__(self) -> RunningEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m anythingllm_bridge.testing.emulator``: serve until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m anythingllm_bridge.testing.emulator",
+        description="Serve an AnythingLLM-compatible emulator (ready when GET /api/ping answers).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=3001, help="port (0 picks a free one; default 3001)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("ANYTHINGLLM_EMULATOR_API_KEY"),
+        help="the API key clients must send (or env ANYTHINGLLM_EMULATOR_API_KEY)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for generated ids and slug suffixes")
+    args = parser.parse_args(argv)
+    if not args.api_key:
+        parser.error("--api-key is required (or set ANYTHINGLLM_EMULATOR_API_KEY)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    emulator = Emulator(args.api_key, seed=args.seed)
+
+    async def serve() -> None:
+        runner, port = await _start(emulator, args.host, args.port)
+        print(f"AnythingLLM emulator listening on {_root_url(args.host, port)}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve())
