@@ -7,12 +7,13 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from anythingllm_bridge.testing.faults import FaultInjector, drop_connection
+from anythingllm_bridge.testing import RunningEmulator, run_emulator
+from anythingllm_bridge.testing.faults import FaultInjector
 
 
 class FakeClock:
@@ -28,61 +29,52 @@ class Server:
     url: str
     faults: FaultInjector
     clock: FakeClock
-    handled: list[str]
-
-
-async def _ping(request: web.Request) -> web.Response:
-    return web.json_response({"online": True})
-
-
-async def _sse(request: web.Request) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await resp.prepare(request)
-    cut = request.get("cut_stream_after")
-    for n in range(5):
-        if cut is not None and n == cut:
-            drop_connection(request)
-        await resp.write(f"data: {json.dumps({'n': n})}\n\n".encode())
-    await resp.write_eof()
-    return resp
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Server]:
+def server(emulator: RunningEmulator) -> Server:
+    """The emulator fixture's server, its fault injector on a fake clock."""
     clock = FakeClock()
-    faults = FaultInjector(clock=clock)
-    handled: list[str] = []
-
-    async def upload(request: web.Request) -> web.Response:
-        size = len(await request.read())
-        handled.append(request.path)
-        return web.json_response({"success": True, "size": size})
-
-    async def workspaces(request: web.Request) -> web.Response:
-        handled.append(request.path)
-        return web.json_response({"workspaces": [{"slug": "a-workspace", "name": "A workspace"}]})
-
-    app = web.Application(client_max_size=10 * 2**20)
-    faults.install(app)
-    app.router.add_get("/api/ping", _ping)
-    app.router.add_get("/api/v1/workspaces", workspaces)
-    app.router.add_post("/api/v1/document/upload", upload)
-    app.router.add_post("/api/v1/workspace/{slug}/stream-chat", _sse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield Server(f"http://127.0.0.1:{port}", faults, clock, handled)
-    finally:
-        await runner.cleanup()
+    emulator.emulator.faults.clock = clock
+    return Server(emulator.url, emulator.emulator.faults, clock)
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+async def http(emulator: RunningEmulator) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {emulator.api_key}"}) as session:
         yield session
+
+
+async def new_workspace(server: Server, http: aiohttp.ClientSession, name: str) -> str:
+    async with http.post(server.url + "/api/v1/workspace/new", json={"name": name}) as r:
+        assert r.status == 200
+        slug: str = (await r.json())["workspace"]["slug"]
+        return slug
+
+
+def upload_form(name: str, text: str, add_to: str | None = None) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("file", text.encode(), filename=name, content_type="text/plain")
+    if add_to is not None:
+        form.add_field("addToWorkspaces", add_to)
+    return form
+
+
+async def stored_titles(server: Server, http: aiohttp.ClientSession) -> list[str]:
+    async with http.get(server.url + "/api/v1/documents") as r:
+        folders = (await r.json())["localFiles"]["items"]
+    return sorted(item["title"] for folder in folders for item in folder["items"])
+
+
+async def workspace_files(server: Server, http: aiohttp.ClientSession, slug: str) -> list[str]:
+    async with http.get(f"{server.url}/api/v1/workspace/{slug}") as r:
+        [workspace] = (await r.json())["workspace"]
+    return sorted(document["filename"] for document in workspace["documents"])
+
+
+async def workspace_names(server: Server, http: aiohttp.ClientSession) -> list[str]:
+    async with http.get(server.url + "/api/v1/workspaces") as r:
+        return sorted(w["name"] for w in (await r.json())["workspaces"])
 
 
 # ------------------------------------------------------------------ status
@@ -91,17 +83,17 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 async def test_status_fault_answers_status_retry_after_and_json_error_for_the_next_n(
     server: Server, http: aiohttp.ClientSession
 ) -> None:
-    server.faults.add("GET", "/api/v1/workspaces", status=429, retry_after="2", times=2)
+    server.faults.add("POST", "/api/v1/workspace/new", status=429, retry_after="2", times=2)
     for _ in range(2):
-        async with http.get(server.url + "/api/v1/workspaces") as r:
+        async with http.post(server.url + "/api/v1/workspace/new", json={"name": "Reports"}) as r:
             assert r.status == 429
             assert r.headers["Retry-After"] == "2"
             assert r.content_type == "application/json"
             assert await r.json() == {"error": "Too Many Requests"}
-    async with http.get(server.url + "/api/v1/workspaces") as r:
+    assert await workspace_names(server, http) == []  # the faulted requests never reached the handler
+    async with http.post(server.url + "/api/v1/workspace/new", json={"name": "Reports"}) as r:
         assert r.status == 200
-        assert (await r.json())["workspaces"][0]["slug"] == "a-workspace"
-    assert server.handled == ["/api/v1/workspaces"]  # the faulted requests never reached the handler
+    assert await workspace_names(server, http) == ["Reports"]
     assert server.faults.list() == []
 
 
@@ -118,6 +110,8 @@ async def test_status_fault_with_custom_bodies(server: Server, http: aiohttp.Cli
         assert (r.status, await r.json()) == (200, {"workspace": []})
     async with http.get(server.url + "/api/ping") as r:
         assert (r.status, r.content_type, await r.text()) == (400, "text/plain", "Bad Request")
+    async with http.get(server.url + "/api/ping") as r:
+        assert (r.status, await r.json()) == (200, {"online": True})
 
 
 async def test_times_none_lasts_until_cleared(server: Server, http: aiohttp.ClientSession) -> None:
@@ -135,13 +129,16 @@ async def test_times_none_lasts_until_cleared(server: Server, http: aiohttp.Clie
         assert r.status == 200
 
 
-async def test_method_must_match(server: Server, http: aiohttp.ClientSession) -> None:
-    server.faults.add("POST", "/api/v1/*", status=500)
-    async with http.get(server.url + "/api/v1/workspaces") as r:
+async def test_method_and_path_must_match(server: Server, http: aiohttp.ClientSession) -> None:
+    server.faults.add("post", "/api/v1/document/*", status=500)
+    async with http.get(server.url + "/api/v1/documents") as r:  # other method, other path
         assert r.status == 200
-    async with http.post(server.url + "/api/v1/document/upload", data=b"x") as r:
+    async with http.post(server.url + "/api/v1/workspace/new", json={"name": "Kept"}) as r:
+        assert r.status == 200
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("a.txt", "text")) as r:
         assert r.status == 500
         assert await r.json() == {"error": "Internal Server Error"}
+    assert await stored_titles(server, http) == []
 
 
 async def test_rule_counts_are_exact_under_concurrency(server: Server, http: aiohttp.ClientSession) -> None:
@@ -155,6 +152,7 @@ async def test_rule_counts_are_exact_under_concurrency(server: Server, http: aio
     statuses = await asyncio.gather(*(one() for _ in range(150)))
     assert statuses.count(503) == 37
     assert statuses.count(200) == 113
+    assert sum(1 for r in server.faults.requests if r.fault is not None) == 37
 
 
 # ------------------------------------------------------------ latency
@@ -178,65 +176,75 @@ async def test_latency_delays_the_answer(server: Server, http: aiohttp.ClientSes
 # ------------------------------------------------------------ drops
 
 
+def no_server_complaints(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info]
+
+
 async def test_drop_before_headers_reads_the_upload_then_disconnects(
     server: Server, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    caplog.set_level(logging.DEBUG)
     server.faults.add("POST", "/api/v1/document/upload", drop="before_headers")
+    big = "bananas are yellow " * 150_000  # ~3 MB: the server must read it all before closing
     with pytest.raises(aiohttp.ServerDisconnectedError):
-        async with http.post(server.url + "/api/v1/document/upload", data=b"x" * 3_000_000) as r:
+        async with http.post(server.url + "/api/v1/document/upload", data=upload_form("big.txt", big)) as r:
             await r.read()
-    assert server.handled == []  # the server did nothing with it
-    async with http.post(server.url + "/api/v1/document/upload", data=b"x" * 3_000_000) as r:
-        assert (await r.json())["size"] == 3_000_000
-    assert server.handled == ["/api/v1/document/upload"]
-    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info]
+    assert await stored_titles(server, http) == []  # the server did nothing with it
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("big.txt", big)) as r:
+        assert r.status == 200
+    assert await stored_titles(server, http) == ["big.txt"]
+    assert no_server_complaints(caplog) == []
 
 
 async def test_drop_after_headers_sends_status_and_headers_then_cuts_the_body(
     server: Server, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="aiohttp")
-    server.faults.add("GET", "/api/v1/workspaces", drop="after_headers")
-    async with http.get(server.url + "/api/v1/workspaces") as r:
+    caplog.set_level(logging.DEBUG)
+    server.faults.add("POST", "/api/v1/document/upload", drop="after_headers")
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("a.txt", "apples")) as r:
         assert r.status == 200
         assert r.content_type == "application/json"
         declared = r.content_length
         with pytest.raises(aiohttp.ClientPayloadError):
             await r.read()
     assert declared is not None
-    assert declared > 0
-    assert server.handled == ["/api/v1/workspaces"]  # the work was done; only the answer was lost
-    async with http.get(server.url + "/api/v1/workspaces") as r:
-        assert r.status == 200
-        assert len(await r.read()) == declared
-    assert not [rec for rec in caplog.records if rec.levelno >= logging.WARNING or rec.exc_info]
+    assert declared > 2
+    # the server did the work; only the answer was lost, so a retry stores the file twice
+    assert await stored_titles(server, http) == ["a.txt"]
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("a.txt", "apples")) as r:
+        assert (await r.json())["success"] is True
+    assert await stored_titles(server, http) == ["a.txt", "a.txt"]
+    assert no_server_complaints(caplog) == []
 
 
 async def test_drop_after_headers_with_a_status(server: Server, http: aiohttp.ClientSession) -> None:
     server.faults.add("POST", "/api/v1/document/upload", status=500, drop="after_headers")
-    async with http.post(server.url + "/api/v1/document/upload", data=b"y" * 500_000) as r:
+    async with http.post(
+        server.url + "/api/v1/document/upload", data=upload_form("b.txt", "b" * 500_000)
+    ) as r:
         assert r.status == 500
         with pytest.raises(aiohttp.ClientPayloadError):
             await r.read()
-    assert server.handled == []
+    assert await stored_titles(server, http) == []
 
 
 async def test_drop_after_headers_on_a_stream_sends_no_event(
     server: Server, http: aiohttp.ClientSession
 ) -> None:
+    slug = await new_workspace(server, http, "Streams")
     server.faults.add("POST", "*/stream-chat", drop="after_headers")
-    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
+    async with http.post(f"{server.url}/api/v1/workspace/{slug}/stream-chat", json={"message": "hi"}) as r:
         assert r.status == 200
-        with pytest.raises(aiohttp.ClientPayloadError):
-            await r.read()
+        assert r.content_type == "text/event-stream"
+        events, error = await read_events(r)
+    assert (events, type(error)) == ([], aiohttp.ClientPayloadError)
 
 
 # ------------------------------------------------------------ stream cut
 
 
-async def _read_events(response: aiohttp.ClientResponse) -> tuple[list[dict[str, int]], Exception | None]:
-    events: list[dict[str, int]] = []
+async def read_events(response: aiohttp.ClientResponse) -> tuple[list[dict[str, Any]], Exception | None]:
+    events: list[dict[str, Any]] = []
     buffer = b""
     try:
         async for chunk in response.content.iter_any():
@@ -250,15 +258,29 @@ async def _read_events(response: aiohttp.ClientResponse) -> tuple[list[dict[str,
 
 
 async def test_cut_stream_after_k_events(server: Server, http: aiohttp.ClientSession) -> None:
-    server.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=2)
-    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
+    slug = await new_workspace(server, http, "Streams")
+    url = f"{server.url}/api/v1/workspace/{slug}/stream-chat"
+    async with http.post(url, json={"message": "what colour are bananas?"}) as r:
+        whole, error = await read_events(r)
+    assert error is None
+    assert whole[-1]["type"] == "finalizeResponseStream"
+    assert len(whole) > 3
+
+    server.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=3)
+    async with http.post(url, json={"message": "what colour are bananas?"}) as r:
         assert r.status == 200
-        events, error = await _read_events(r)
-    assert events == [{"n": 0}, {"n": 1}]
+        events, error = await read_events(r)
+    assert [e["textResponse"] for e in events] == [e["textResponse"] for e in whole[:3]]
     assert isinstance(error, aiohttp.ClientPayloadError)
-    async with http.post(server.url + "/api/v1/workspace/a/stream-chat", json={}) as r:
-        events, error = await _read_events(r)
-    assert (len(events), error) == (5, None)
+
+
+async def test_cut_openai_stream(server: Server, http: aiohttp.ClientSession) -> None:
+    slug = await new_workspace(server, http, "Streams")
+    server.faults.add("POST", "/api/v1/openai/chat/completions", cut_stream_after=1)
+    body = {"model": slug, "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+    async with http.post(server.url + "/api/v1/openai/chat/completions", json=body) as r:
+        events, error = await read_events(r)
+    assert (len(events), type(error)) == (1, aiohttp.ClientPayloadError)
 
 
 # ------------------------------------------------------------ outage
@@ -272,6 +294,8 @@ async def test_outage_answers_503_for_the_window_then_recovers(
         async with http.get(server.url + path) as r:
             assert r.status == 503
             assert await r.json() == {"error": "Service Unavailable"}
+    async with http.get(server.url + "/") as r:  # only the API is down
+        assert r.status == 200
     async with http.get(server.url + "/_emulator/faults") as r:  # the control endpoints stay up
         assert r.status == 200
         [outage] = (await r.json())["faults"]
@@ -284,7 +308,6 @@ async def test_outage_answers_503_for_the_window_then_recovers(
     async with http.get(server.url + "/api/ping") as r:
         assert r.status == 200
     assert server.faults.list() == []
-    assert server.handled == []
 
 
 async def test_outage_takes_precedence_over_rules_and_does_not_consume_them(
@@ -301,6 +324,55 @@ async def test_outage_takes_precedence_over_rules_and_does_not_consume_them(
 
 
 # ------------------------------------------------------------ embedding loss
+
+
+async def test_lost_embedding_answers_200_but_the_workspace_lacks_the_document(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    slug = await new_workspace(server, http, "Library")
+    server.faults.lose_embeddings(next_n=1)
+    locations = []
+    for name in ("lost.txt", "kept.txt"):
+        async with http.post(server.url + "/api/v1/document/upload", data=upload_form(name, name, slug)) as r:
+            assert r.status == 200
+            answer = await r.json()
+        assert answer["success"] is True
+        locations.append(answer["documents"][0]["location"])
+    assert await stored_titles(server, http) == ["kept.txt", "lost.txt"]  # both stored ...
+    assert await workspace_files(server, http, slug) == [locations[1].split("/")[-1]]  # ... one embedded
+    assert server.faults.embeddings_lost == 1
+
+
+async def test_uploads_without_add_to_workspaces_are_not_counted(
+    server: Server, http: aiohttp.ClientSession
+) -> None:
+    slug = await new_workspace(server, http, "Library")
+    server.faults.lose_embeddings(next_n=1)
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("plain.txt", "x")) as r:
+        assert r.status == 200
+    async with http.post(server.url + "/api/v1/document/upload", data=upload_form("c.txt", "c", slug)) as r:
+        assert r.status == 200
+    assert await workspace_files(server, http, slug) == []
+
+
+async def test_a_fraction_of_uploads_lose_their_embedding_the_same_way_each_run() -> None:
+    async def run(seed: int) -> list[str]:
+        auth = {"Authorization": "Bearer KEY"}
+        async with run_emulator(api_key="KEY") as running, aiohttp.ClientSession(headers=auth) as http:
+            server = Server(running.url, running.emulator.faults, FakeClock())
+            slug = await new_workspace(server, http, "Library")
+            server.faults.lose_embeddings(fraction=0.3, seed=seed)
+            for n in range(30):
+                form = upload_form(f"doc-{n:02}.txt", f"document number {n}", slug)
+                async with http.post(server.url + "/api/v1/document/upload", data=form) as r:
+                    assert r.status == 200
+            embedded = await workspace_files(server, http, slug)
+            assert len(embedded) == 30 - server.faults.embeddings_lost
+            return [name.split(".txt")[0] for name in embedded]
+
+    first = await run(11)
+    assert 0 < len(first) < 30
+    assert await run(11) == first
 
 
 def test_lose_next_n_embeddings() -> None:
