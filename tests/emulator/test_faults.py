@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import pytest
 
-from anythingllm_bridge.testing import RunningEmulator, run_emulator
+from anythingllm_bridge.testing import EmulatorThread, RunningEmulator, run_emulator
 from anythingllm_bridge.testing.faults import FaultInjector
 
 
@@ -54,7 +58,7 @@ async def new_workspace(server: Server, http: aiohttp.ClientSession, name: str) 
 
 def upload_form(name: str, text: str, add_to: str | None = None) -> aiohttp.FormData:
     form = aiohttp.FormData()
-    form.add_field("file", text.encode(), filename=name, content_type="text/plain")
+    form.add_field("file", io.BytesIO(text.encode()), filename=name, content_type="text/plain")
     if add_to is not None:
         form.add_field("addToWorkspaces", add_to)
     return form
@@ -593,3 +597,24 @@ async def test_control_endpoint_refuses_malformed_json(server: Server, http: aio
     ) as r:
         assert r.status == 400
         assert "must be a JSON object" in (await r.json())["error"]
+
+
+# ------------------------------------------------------------ from another thread
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_faults_set_from_the_test_thread_apply_to_an_emulator_thread_exactly() -> None:
+    with EmulatorThread(api_key="KEY") as running:
+        running.emulator.faults.add("GET", "/api/ping", status=503, times=25)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(_status, [running.url + "/api/ping"] * 60))
+        assert statuses.count(503) == 25
+        assert statuses.count(200) == 35
+        assert len(running.emulator.faults.requests) == 60
