@@ -20,8 +20,6 @@ from anythingllm_bridge.testing.wire import EventStream, abort_envelope, json_an
 
 __all__ = ["routes"]
 
-_STREAM_METRIC_ORDER = ("completion_tokens", "prompt_tokens", "total_tokens", "outputTps", "duration")
-
 
 def _chat_500(request: web.Request, exc: Exception) -> web.StreamResponse:
     return json_answer(abort_envelope(str(exc)), 500)
@@ -39,7 +37,14 @@ def _invalid(body: dict[str, Any], workspace: Workspace) -> str | None:
     return None
 
 
-def _run(request: web.Request, workspace: Workspace, body: dict[str, Any], thread: Thread | None) -> Answer:
+def _run(
+    request: web.Request,
+    workspace: Workspace,
+    body: dict[str, Any],
+    thread: Thread | None,
+    *,
+    streamed: bool = False,
+) -> Answer:
     session = body.get("sessionId") if thread is None else None
     return answer(
         request.app[STORE],
@@ -49,6 +54,7 @@ def _run(request: web.Request, workspace: Workspace, body: dict[str, Any], threa
         thread=thread,
         session_id=str(session) if session else None,
         reset=bool(body.get("reset")),
+        streamed=streamed,
     )
 
 
@@ -98,7 +104,6 @@ async def _stream(stream: EventStream, result: Answer) -> web.StreamResponse:
     for token in stream_tokens(result.text):
         await stream.send({**chunk, "textResponse": token, "close": False, "error": False})
     await stream.send({**chunk, "textResponse": "", "close": True, "error": False})
-    metrics = {k: result.metrics[k] for k in _STREAM_METRIC_ORDER} | result.metrics
     await stream.send(
         {
             "uuid": result.uuid,
@@ -106,7 +111,7 @@ async def _stream(stream: EventStream, result: Answer) -> web.StreamResponse:
             "close": True,
             "error": False,
             "chatId": result.chat_id,
-            "metrics": metrics,
+            "metrics": result.metrics,
             "sources": result.sources,
         }
     )
@@ -120,7 +125,7 @@ async def _answer_stream(
     stream = EventStream(request)
     await stream.open()
     try:
-        result = _run(request, workspace, body, thread)
+        result = _run(request, workspace, body, thread, streamed=True)
     except Exception as exc:
         await stream.send(abort_envelope(str(exc)))
         return await stream.close()

@@ -69,14 +69,19 @@ def stream_tokens(text: str) -> list[str]:
     return [words[0], *(" " + w for w in words[1:])]
 
 
-def _metrics(prompt_tokens: int, completion_tokens: int, started: float) -> dict[str, Any]:
+def _metrics(prompt_tokens: int, completion_tokens: int, started: float, *, streamed: bool) -> dict[str, Any]:
+    """The provider's metrics; a streamed completion reports them in another key order (as recorded)."""
     duration = max(round(time.perf_counter() - started, 3), 0.001)
+    tokens = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+    if streamed:
+        tokens = {"completion_tokens": completion_tokens, "prompt_tokens": prompt_tokens}
+    timing = {"duration": duration, "outputTps": completion_tokens / duration}
+    if streamed:
+        timing = {"outputTps": completion_tokens / duration, "duration": duration}
     return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
+        **tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "duration": duration,
-        "outputTps": completion_tokens / duration,
+        **timing,
         "model": MODEL,
         "provider": PROVIDER,
         "timestamp": iso(now()),
@@ -118,6 +123,7 @@ def answer(
     reset: bool = False,
     system_prompt: str | None = None,
     history_override: list[dict[str, Any]] | None = None,
+    streamed: bool = False,
 ) -> Answer:
     """Run one chat turn and store it. ``history_override`` (OpenAI-compatible route) replaces the
     stored history with the caller's messages."""
@@ -193,7 +199,7 @@ def answer(
     else:
         history_text = " ".join(f"{c.prompt} {c.response.get('text', '')}" for c in history)
     prompt_tokens = estimate_tokens(" ".join([prompt, *context, history_text, text_message]))
-    metrics = _metrics(prompt_tokens, estimate_tokens(text), started)
+    metrics = _metrics(prompt_tokens, estimate_tokens(text), started, streamed=streamed)
     chat = store.add_chat(
         workspace,
         prompt=text_message,

@@ -3,8 +3,8 @@
 * Chunks: the server's recursive character splitter (1000 characters, 20 overlap, separators
   ``\\n\\n``, ``\\n``, space, character), each chunk prefixed with the ``<document_metadata>`` header
   naming the source document and its published date, exactly as the recorded sources show.
-* Embedding: a hashed bag of words (lower-cased ``\\w+`` tokens, English stop words dropped, weight
-  ``1 + ln(tf)``) in 1023 buckets, unit length, plus one small constant component so that every two
+* Embedding: a hashed bag of words (lower-cased ``\\w+`` tokens, weight ``1 + ln(tf)``, halved for
+  English stop words) in 1023 buckets, unit length, plus one small constant component so that every two
   texts have a cosine slightly above 0 (like real embedders, whose vectors share a cone). No model, no
   randomness: the same text always gets the same vector.
 * Search: cosine distance (LanceDB's ``_distance``), nearest ``topN`` first, then the similarity
@@ -43,6 +43,7 @@ CHUNK_OVERLAP = 20
 DIMENSIONS = 1024
 _BUCKETS = DIMENSIONS - 1
 _BIAS = 0.1  # the constant component: two unrelated texts have cosine _BIAS**2
+_STOP_WEIGHT = 0.5  # function words count, a little (texts sharing only "the" and "of" stay below 0.25)
 _SEPARATORS = ("\n\n", "\n", " ", "")
 _WORD = re.compile(r"\w+")
 _STOP_WORDS = frozenset(
@@ -130,11 +131,12 @@ def _bucket(token: str) -> int:
 
 def embed(text: str) -> Embedding:
     """The lexical embedding of ``text`` (sparse, unit length)."""
-    counts = Counter(t for t in _WORD.findall(text.lower()) if t not in _STOP_WORDS)
+    counts = Counter(_WORD.findall(text.lower()))
     weights: dict[int, float] = {}
     for token, count in counts.items():
         bucket = _bucket(token)
-        weights[bucket] = weights.get(bucket, 0.0) + 1.0 + math.log(count)
+        weight = (1.0 + math.log(count)) * (_STOP_WEIGHT if token in _STOP_WORDS else 1.0)
+        weights[bucket] = weights.get(bucket, 0.0) + weight
     norm = math.sqrt(sum(w * w for w in weights.values()))
     scale = math.sqrt(1.0 - _BIAS**2) / norm if norm else 0.0
     vector = {bucket: w * scale for bucket, w in weights.items()}

@@ -37,9 +37,9 @@ def _root_url(host: str, port: int) -> str:
 
 
 async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, host, port)
     try:
         await site.start()
     except BaseException:
