@@ -1,0 +1,230 @@
+"""A corpus of good and bad files, generated here, each with the verdict the validator must reach."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from anythingllm_bridge.validation import KNOWN_TYPES, FileValidator
+
+KIB = 1024
+MIB = 1024 * KIB
+LIMIT = 4 * MIB  # the validator's max_file_size in this corpus
+TOO_BIG = "is 4,194,305 bytes (4.0 MiB), more than the limit of 4,194,304 bytes (4.0 MiB)"
+
+ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(200)
+PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48) + b"This program cannot be run"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(64)
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64)
+GIF = b"GIF89a\x10\x00\x10\x00\x80\x00\x00" + bytes(64)
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def zipped(members: dict[str, bytes], *, stored_first: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index, (name, data) in enumerate(members.items()):
+            kind = zipfile.ZIP_STORED if stored_first and index == 0 else zipfile.ZIP_DEFLATED
+            archive.writestr(name, data, compress_type=kind)
+    return buffer.getvalue()
+
+
+def office(main: str) -> bytes:
+    return zipped({"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>", main: b"<x/>"})
+
+
+def odf(mimetype: str) -> bytes:
+    """An EPUB / OpenDocument container: the stored mimetype entry first, as the standards say."""
+    return zipped({"mimetype": mimetype.encode(), "content.xml": b"<c/>"}, stored_first=True)
+
+
+def sparse(head: bytes, tail: bytes, size: int) -> Callable[[Path], None]:
+    """A file of ``size`` bytes with ``head`` and ``tail`` written and a hole between them."""
+
+    def make(path: Path) -> None:
+        with path.open("wb") as out:
+            out.write(head)
+            out.seek(size - len(tail))
+            out.write(tail)
+
+    return make
+
+
+def content(data: bytes) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        path.write_bytes(data)
+
+    return make
+
+
+def big_csv(rows: int) -> bytes:
+    return ("id,name,city\n" + "".join(f"{i},ñame {i},Zürich\n" for i in range(rows))).encode()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    make: Callable[[Path], None]
+    expected: str | None  # None: valid; else a piece of the reason
+
+    def __str__(self) -> str:
+        return self.name
+
+
+CASES = [
+    # ---- good files
+    Case("good.pdf", content(PDF), None),
+    Case("junk-before-header.pdf", content(b"\x00garbage" * 50 + PDF), None),
+    Case("big-sparse.pdf", sparse(b"%PDF-1.4\n", b"\nstartxref\n123\n%%EOF\n", 3 * MIB), None),
+    Case("object.json", content(b'{"a": [1, 2, {"b": null}]}'), None),
+    Case("array-after-space.json", content(b" \n\t [1, 2, 3]\n"), None),
+    Case("bom.json", content(codecs.BOM_UTF8 + '{"name": "café"}'.encode()), None),
+    Case("big.json", content(json.dumps([{"i": i, "t": "x€y"} for i in range(9000)]).encode()), None),
+    Case("plain.csv", content(b"a,b,c\n1,2,3\n4,5,6\n"), None),
+    Case("semicolons.csv", content(b"name;price\nbread;1,20\nmilk;0,99\n"), None),
+    Case("tabs.csv", content(b"a\tb\n1\t2\n"), None),
+    Case("bom.csv", content(codecs.BOM_UTF8 + b"x,y\n1,2\n"), None),
+    Case("quoted-newlines.csv", content(b'id,comment\n1,"two\nlines, with comma"\n2,plain\n'), None),
+    Case("header-only.csv", content(b"first,second,third\n"), None),
+    Case("big-multibyte.csv", content(big_csv(20_000)), None),
+    Case("notes.txt", content("Grüße, 世界 🌍\nline two\n".encode()), None),
+    Case("cut-multibyte.txt", content(("€" * 40_000 + "\n").encode()), None),  # head ends mid-character
+    Case("cut-multibyte-2.txt", content(("€" * 40_001 + "\n\n").encode()), None),  # so does the tail start
+    Case("readme.md", content(b"# Title\n\nSome *markdown*.\n"), None),
+    Case("page.htm", content(b"<!doctype html><html><body><p>hi</p></body></html>"), None),
+    Case("bom.txt", content(codecs.BOM_UTF8 + b"hello\n"), None),
+    Case("mail.mbox", content(b"From alice@example.com Mon Jan  1 00:00:00 2024\nSubject: hi\n\nhi\n"), None),
+    Case("script.py", content(b"print('allowed as text')\n"), None),
+    Case("report.docx", content(office("word/document.xml")), None),
+    Case("sheet.xlsx", content(office("xl/workbook.xml")), None),
+    Case("deck.pptx", content(office("ppt/presentation.xml")), None),
+    Case("book.epub", content(odf("application/epub+zip")), None),
+    Case("letter.odt", content(odf("application/vnd.oasis.opendocument.text")), None),
+    Case("photo.png", content(PNG), None),
+    Case("photo.jpeg", content(JPEG), None),
+    # ---- what the file system says
+    Case("empty.pdf", content(b""), "is empty"),
+    Case("too-big.pdf", sparse(b"%PDF-1.4\n", b"%%EOF\n", LIMIT + 1), TOO_BIG),
+    Case("no-extension", content(b"hello"), "no file extension"),
+    Case("program.exe", content(PE), "not allowed"),
+    # ---- binaries wearing an allowed name
+    Case("elf.pdf", content(ELF), "is really an ELF executable (Linux/Unix program), not a .pdf file"),
+    Case("setup.txt", content(PE), "is really a Windows executable"),
+    Case("archive.csv", content(zipped({"a.txt": b"x"})), "is really a ZIP archive"),
+    Case("image.json", content(PNG), "is really a PNG image, not a .json file"),
+    Case("photo.pdf", content(JPEG), "is really a JPEG image"),
+    Case("anim.md", content(GIF), "is really a GIF image"),
+    Case("word.pdf", content(office("word/document.xml")), "is really a Word document"),
+    Case("pdf.json", content(PDF), "is really a PDF document"),
+    Case("noise.md", content(bytes(range(256)) * 4), "binary data"),
+    Case("text.png", content(b"just some text"), "not a real .png file"),
+    # ---- broken or mislabelled documents
+    Case("truncated.pdf", content(PDF[:-7]), "truncated PDF"),
+    Case("big-truncated.pdf", sparse(b"%PDF-1.4\n", b"stream\nxxxx", 2 * MIB), "truncated PDF"),
+    Case("letter.pdf", content(b"Dear Sir,\nthis is not a PDF.\n"), "not a PDF"),
+    Case("utf16-bom.csv", content("a,b\n1,2\n".encode("utf-16")), "UTF-16"),
+    Case("utf16-no-bom.txt", content("plain words here\n".encode("utf-16-le")), "UTF-16"),
+    Case("latin1.csv", content("name,city\ncafé,Zürich\n".encode("latin-1")), "byte 0xE9 at offset 13"),
+    Case("latin1.txt", content("Grüße\n".encode("latin-1")), "not valid UTF-8"),
+    Case(
+        "latin1-at-the-end.txt",
+        content(b"fine ascii text\n" * 10_000 + "Schlußwort\n".encode("latin-1")),
+        "not valid UTF-8 (byte 0xDF at offset 160005)",
+    ),
+    Case(
+        "nul-at-the-end.html",
+        content(b"<p>text</p>\n" * 10_000 + b"\x00\x00"),
+        "NUL byte at offset 120000",
+    ),
+    Case(
+        "prose.csv",
+        content(b"It was a bright cold day in April, and the clocks were striking thirteen.\n"
+                b"Winston Smith, his chin nuzzled into his breast in an effort to escape the vile wind,\n"
+                b"slipped quickly through the glass doors of Victory Mansions.\n"),
+        "not consistent CSV",
+    ),
+    Case("one-column.csv", content(b"just\nwords\nhere\n"), "no row has a delimiter"),
+    Case("pretty-json.csv", content(json.dumps({"a": 1, "b": 2}, indent=2).encode()), "not consistent CSV"),
+    Case("broken.json", content(b'{"a": }'), "not valid JSON"),
+    Case("prose.json", content(b"hello world"), "not a JSON object or array"),
+    Case("blank.json", content(codecs.BOM_UTF8 + b"   \n"), "no JSON value"),
+    Case("big-truncated.json", content(b"[" + b'{"k": "v"},' * 10_000), "truncated JSON"),
+    Case("sheet-in.docx", content(office("xl/workbook.xml")), "really an Excel workbook (XLSX), not a .docx"),
+    Case("plain-zip.docx", content(zipped({"hello.txt": b"x"})), "no word/document.xml"),
+    Case("cut.docx", content(office("word/document.xml")[:-30]), "truncated ZIP"),
+    Case("no-mimetype.epub", content(zipped({"content.opf": b"<p/>"})), "no application/epub+zip mimetype"),
+    Case("not-a-zip.xlsx", content(b"a,b\n1,2\n"), "not a real .xlsx file (not a ZIP container)"),
+    Case("letter.mbox", content(b"Dear Bob,\n"), "not an mbox"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("corpus")
+    for case in CASES:
+        case.make(folder / case.name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def validator() -> FileValidator:
+    return FileValidator(max_file_size=LIMIT, allowed_file_types=[*sorted(KNOWN_TYPES), "py"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_each_file_gets_the_expected_verdict(case: Case, corpus: Path, validator: FileValidator) -> None:
+    verdict = validator.inspect(corpus / case.name)
+    if case.expected is None:
+        assert verdict.reason is None
+    else:
+        assert verdict.reason is not None, f"{case.name} was accepted"
+        assert case.expected in verdict.reason
+    assert verdict.bytes_read <= 64 * KIB
+
+
+def test_no_file_costs_more_than_64_kib_of_reading(corpus: Path, validator: FileValidator) -> None:
+    read = {case.name: validator.inspect(corpus / case.name).bytes_read for case in CASES}
+    assert max(read.values()) <= 64 * KIB
+    assert read["big-sparse.pdf"] == 20 * KIB  # 16 KiB head + 4 KiB tail of a 3 MiB file
+    assert read["too-big.pdf"] == 0  # refused by size before any content is read
+
+
+def test_missing_folders_links_and_pipes_are_refused_with_a_reason(
+    tmp_path: Path, validator: FileValidator
+) -> None:
+    (tmp_path / "real.pdf").write_bytes(PDF)
+    (tmp_path / "link.pdf").symlink_to(tmp_path / "real.pdf")
+    (tmp_path / "folder.pdf").mkdir()
+    os.mkfifo(tmp_path / "pipe.csv")
+    expected = {
+        "missing.pdf": "does not exist",
+        "link.pdf": "symbolic link",
+        "folder.pdf": "is a folder",
+        "pipe.csv": "not a regular file",
+    }
+    for name, reason in expected.items():
+        ok, error = validator.validate_file(tmp_path / name)
+        assert not ok
+        assert error is not None
+        assert error.startswith(f"{name}: ")
+        assert reason in error
+    assert validator.validate_file(tmp_path / "real.pdf") == (True, None)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
+def test_unreadable_files_are_refused(tmp_path: Path, validator: FileValidator) -> None:
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(PDF)
+    path.chmod(0)
+    ok, error = validator.validate_file(path)
+    assert not ok
+    assert error is not None
+    assert "permission denied" in error
