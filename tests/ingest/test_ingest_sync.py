@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anythingllm_bridge.validation import FileValidator
 from ingest_support import TYPES, Syncer
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
+from anythingllm_bridge.validation import FileValidator
 
 GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
 
@@ -194,9 +194,12 @@ async def test_an_interrupted_sync_resumes_to_the_same_state_without_duplicates(
     assert len(first.uploaded) == 8
 
     faults.clear()
+    start = mark(emulator)
     second = await run_sync(concurrency=3)
     assert second.failed == {}
     assert sorted(second.uploaded) == sorted(first.failed)
+    # the two documents that landed although their answer was lost are adopted, not sent again
+    assert uploads(requests_since(emulator, start)) == 2
     await assert_exactly(client, workspace, keys)
 
     third = await run_sync()
@@ -246,3 +249,18 @@ async def test_a_cancelled_sync_resumes_without_duplicates(
     assert resumed.failed == {}
     await assert_exactly(client, workspace, keys)
     assert len(resumed.uploaded) < len(keys)  # what landed before the interruption was not sent again
+
+
+async def test_a_document_taken_out_of_the_workspace_is_embedded_again_without_upload(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, emulator: Any
+) -> None:
+    first = await run_sync()
+    location = first.outcomes["kittens.pdf"].location
+    assert location is not None
+    await client.update_embeddings(workspace, deletes=[location])
+    start = mark(emulator)
+    second = await run_sync()
+    assert uploads(requests_since(emulator, start)) == 0
+    assert second.unchanged == GOOD
+    assert second.outcomes["kittens.pdf"].detail == "re-embedded"
+    assert location in await docpaths(client, workspace)

@@ -55,7 +55,7 @@ async def run_demo(out: Console, *, settings: Settings | None = None, keep: bool
     key = f"DEMO-{secrets.token_hex(6).upper()}"
     async with run_emulator(api_key=key, host="127.0.0.1", port=0) as running:
         out.print(f"[bold]1. started the built-in AnythingLLM emulator[/] on {running.url}")
-        conf = Settings(_env_file=None, anythingllm_url=running.url, anythingllm_api_key=key)  # type: ignore[call-arg]
+        conf = Settings(_env_file=None, anythingllm_url=running.url, anythingllm_api_key=key)
         await _Demo(out, conf, emulator=running.emulator, cleanup=False).run()
     out.print("[bold]9. stopped the emulator[/]")
 

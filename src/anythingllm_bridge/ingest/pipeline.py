@@ -226,7 +226,7 @@ class _Run:
         )
         self.report.gone = list(plan.gone)
         if dry_run:
-            self._dry_run(plan)
+            await self._dry_run(plan)
             return self.report
         try:
             await self._refresh_unchanged(plan)
@@ -252,15 +252,27 @@ class _Run:
             ) from exc
         return set(workspace.docpaths)
 
-    def _dry_run(self, plan: SyncPlan) -> None:
+    async def _dry_run(self, plan: SyncPlan) -> None:
+        """Report the plan; files that would be sent are validated too (reads only their heads),
+        so the plan shows what would be rejected."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def would_send(item: PlanItem) -> None:
+            assert item.file is not None
+            async with gate, self.source.local_path(item.file) as path:
+                reason = await self._validate(path)
+            if reason is not None:
+                self._outcome(item.key, "rejected", reason, size=item.size)
+            else:
+                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
+                self._outcome(item.key, status, f"would send: {item.reason}", size=item.size)
+
         for item in plan.items:
             if item.action is Action.UNCHANGED:
                 self._outcome(item.key, "unchanged", item.reason, item.entry)
             elif item.action is Action.REMOVE:
                 self._outcome(item.key, "removed", f"would remove: {item.reason}", item.entry)
-            else:
-                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
-                self._outcome(item.key, status, f"would send: {item.reason}", size=item.size)
+        await asyncio.gather(*(would_send(item) for item in plan.to_send))
 
     # ------------------------------------------------------------------ before sending
 
