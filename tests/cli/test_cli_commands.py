@@ -333,3 +333,19 @@ def test_demo_runs_end_to_end(allm: Allm) -> None:
     assert "sources:" in out
     assert "closed" in out
     assert "stopped the emulator" in out
+
+
+def test_demo_real_runs_against_the_configured_server_and_cleans_up(allm: Allm, api: AnythingLLM) -> None:
+    before = {w.slug for w in api.list_workspaces()}
+    documents_before = {d.location for d in api.list_documents()}
+    result = allm("demo", "--real")
+    assert "started the built-in" not in result.stdout
+    assert "uploaded       4" in result.stdout
+    assert "sources:" in result.stdout
+    assert "removed 4 document(s)" in result.stdout
+    assert {w.slug for w in api.list_workspaces()} == before
+    assert {d.location for d in api.list_documents()} == documents_before
+
+
+def test_demo_real_needs_a_key(allm: Allm) -> None:
+    one_line_error(allm("demo", "--real", key=None, check=False), "ANYTHINGLLM_API_KEY")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +25,15 @@ __all__ = [
 ]
 
 ChatModeOption = Literal["chat", "query", "automatic"]
+
+
+_METADATA = re.compile(r"<document_metadata>.*?</document_metadata>", re.DOTALL)
+
+
+def snippet(text: str | None, width: int = 160) -> str:
+    """A chunk's text on one line, without the metadata header AnythingLLM prepends to chunks."""
+    flat = " ".join(_METADATA.sub(" ", text or "").split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def dump(model: Any) -> Any:
@@ -89,6 +99,7 @@ async def answer(
     session: str | None = None,
     stream: bool = True,
     printer: Console | None = None,
+    indent: str = "",
 ) -> dict[str, Any]:
     """Ask; print the answer (as it streams in) and then its sources; return both as JSON data."""
     if stream:
@@ -115,7 +126,7 @@ async def answer(
         if printer is not None:
             printer.print(escape(text))
     if printer is not None:
-        print_sources(printer, sources)
+        print_sources(printer, sources, indent=indent)
     return {"text": text, "sources": dump(list(sources)), "chat_id": chat_id}
 
 

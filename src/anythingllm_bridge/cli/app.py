@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from anythingllm_bridge.cli._errors import CliError, describe
-from anythingllm_bridge.cli._render import ChatModeOption, answer, dump, print_health, print_report
+from anythingllm_bridge.cli._render import ChatModeOption, answer, dump, print_health, print_report, snippet
 from anythingllm_bridge.errors import AnythingLLMBridgeError
 
 if TYPE_CHECKING:
@@ -652,11 +652,8 @@ def search(
         return
     for n, hit in enumerate(results, start=1):
         score = f"{hit.score:.3f}" if hit.score is not None else "-"
-        snippet = " ".join((hit.text or "").split())
-        if len(snippet) > 160:
-            snippet = snippet[:157] + "..."
         out.print(f"{n}. [bold]{escape(hit.title or '?')}[/] (score {score})")
-        out.print(f"   {escape(snippet)}")
+        out.print(f"   {escape(snippet(hit.text))}")
 
 
 @app.command()

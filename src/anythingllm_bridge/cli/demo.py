@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from anythingllm_bridge.cli._render import answer, breaker_text, print_health, print_report
+from anythingllm_bridge.cli._render import answer, breaker_text, print_health, print_report, snippet
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["DEMO_TYPES", "demo_files", "run_demo"]
 
 DEMO_TYPES = ["pdf", "json", "csv", "md", "txt"]
-QUERY = "telescope tour booking"
+QUERY = "book a telescope tour"
 QUESTION = "How do I book a telescope tour, and when is the observatory open?"
 
 
@@ -57,6 +57,7 @@ async def run_demo(out: Console, *, settings: Settings | None = None, keep: bool
         out.print(f"[bold]1. started the built-in AnythingLLM emulator[/] on {running.url}")
         conf = Settings(_env_file=None, anythingllm_url=running.url, anythingllm_api_key=key)
         await _Demo(out, conf, emulator=running.emulator, cleanup=False).run()
+    out.print()
     out.print("[bold]9. stopped the emulator[/]")
 
 
@@ -93,7 +94,8 @@ class _Demo:
 
         name = "Observatory demo" if self.emulator else f"anythingllm-bridge demo {secrets.token_hex(3)}"
         self.step(f"create workspace {name!r}")
-        workspace = await client.create_workspace(name, chat_mode="query")
+        # a low similarity threshold, so the small samples are found by short questions
+        workspace = await client.create_workspace(name, chat_mode="query", similarity_threshold=0.1, top_n=4)
         out.print(f"   slug: {escape(workspace.slug)}")
 
         validator = FileValidator(allowed_file_types=DEMO_TYPES)
@@ -126,15 +128,16 @@ class _Demo:
             out.print(f"   upload requests the emulator received during this sync: {sent}")
 
         self.step(f"search {QUERY!r} (vector search, no LLM)")
-        for n, hit in enumerate(await client.search_workspace(workspace.slug, QUERY, limit=3), start=1):
+        hits = await client.search_workspace(workspace.slug, QUERY, limit=3)
+        if not hits:
+            out.print("   no matches above the workspace's similarity threshold")
+        for n, hit in enumerate(hits, start=1):
             score = f"{hit.score:.3f}" if hit.score is not None else "-"
-            snippet = " ".join((hit.text or "").split())
-            snippet = snippet if len(snippet) <= 100 else snippet[:97] + "..."
-            out.print(f"   {n}. {escape(hit.title or '?')} (score {score}): {escape(snippet)}")
+            out.print(f"   {n}. {escape(hit.title or '?')} (score {score}): {escape(snippet(hit.text, 90))}")
 
         self.step(f"ask {QUESTION!r} (streamed)")
         out.file.write("   ")
-        await answer(client, workspace.slug, QUESTION, mode="query", printer=out)
+        await answer(client, workspace.slug, QUESTION, mode="query", printer=out, indent="   ")
 
         self.step("circuit breaker")
         health = await client.health_check()

@@ -381,7 +381,12 @@ class _Run:
             valid, error = await asyncio.to_thread(self.validator.validate_file, path)
         except FileValidationError as exc:
             return exc.reason
-        return None if valid else (error or "rejected by validation")
+        if valid:
+            return None
+        reason = error or "rejected by validation"
+        for prefix in (f"{path}: ", f"{path.name}: "):  # the report already names the file
+            reason = reason.removeprefix(prefix)
+        return reason
 
     async def _adopt(
         self, item: PlanItem, sha: str, size: int, adoptable: dict[str, list[tuple[str, str]]]
