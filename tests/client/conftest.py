@@ -18,6 +18,7 @@ from client_helpers import NEEDS_REAL, REAL_KEY, REAL_URL, Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMError
+from anythingllm_bridge.testing import run_emulator
 
 
 @pytest.fixture(params=["emulator", pytest.param("real", marks=pytest.mark.integration)])
@@ -26,12 +27,11 @@ async def server(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
         if not (REAL_URL and REAL_KEY):
             pytest.skip(NEEDS_REAL)
         srv = Server(REAL_URL, REAL_KEY)
-    else:
-        running = request.getfixturevalue("emulator")
-        srv = Server(running.url, running.api_key, emulator=running.emulator)
-    yield srv
-    if srv.is_real:
+        yield srv
         await _cleanup(srv)
+    else:
+        async with run_emulator(api_key="TEST-CLIENT-KEY", host="127.0.0.1", port=0) as running:
+            yield Server(running.url, running.api_key, emulator=running.emulator)
 
 
 async def _cleanup(srv: Server) -> None:

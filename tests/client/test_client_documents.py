@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
@@ -237,3 +240,43 @@ async def test_accepted_file_types_and_metadata_schema(client: AnythingLLMClient
     schema = await client.metadata_schema()
     assert "title" in schema
     assert "docAuthor" in schema
+
+
+@pytest.fixture
+async def web_page() -> AsyncIterator[str]:
+    """A page on 127.0.0.1 for the emulator's collector to scrape (it only fetches loopback)."""
+
+    async def page(request: web.Request) -> web.Response:
+        token = request.headers.get("X-Token", "none")
+        html = f"<html><body><h1>Moon base</h1><p>The moon base has {token} airlocks.</p></body></html>"
+        return web.Response(text=html, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/moon/base", page)
+    async with TestServer(app, host="127.0.0.1") as served:
+        yield str(served.make_url("/moon/base"))
+
+
+async def test_upload_link_scrapes_with_headers_and_metadata(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, web_page: str
+) -> None:
+    result = await emu_client.upload_link(
+        web_page,
+        workspaces=emu_workspace.slug,
+        metadata={"title": "Moon Base Page", "docAuthor": "Luna"},
+        scraper_headers={"X-Token": "seven"},
+    )
+    assert result.embedded
+    assert result.document.title == "Moon Base Page"
+    assert result.document.doc_author == "Luna"
+    assert "seven airlocks" in (result.document.page_content or "")
+    assert result.document.chunk_source == f"link://{web_page}"
+
+
+async def test_upload_link_refusals_are_server_errors(emu_client: AnythingLLMClient) -> None:
+    with pytest.raises(AnythingLLMServerError, match=r"Not a valid URL"):
+        await emu_client.upload_link("ftp://example.invalid/file")
+    with pytest.raises(AnythingLLMServerError, match="No URL content found"):
+        await emu_client.upload_link("http://127.0.0.1:9/nothing-here")
+    with pytest.raises(ValueError, match="URL"):
+        await emu_client.upload_link(" ")

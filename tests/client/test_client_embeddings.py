@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_helpers import Server
+from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, DocumentChunk, ProcessedDocument, Workspace
 from anythingllm_bridge.errors import AnythingLLMEmbeddingError, AnythingLLMNotFoundError
@@ -122,18 +122,29 @@ async def test_upload_documents_reports_what_stays_missing(
             assert "repair failed" in (result.error or "")
 
 
+def assert_at_most(limit: int, arrivals: list[float], latency: float) -> None:
+    """Every answer takes at least ``latency``; with at most ``limit`` requests in flight the request
+    ``k + limit`` can only arrive after request ``k`` was answered (a causal bound, not a timing goal)."""
+    arrivals = sorted(arrivals)
+    assert len(arrivals) > limit
+    for k in range(len(arrivals) - limit):
+        assert arrivals[k + limit] - arrivals[k] >= latency
+
+
 async def test_upload_documents_reports_bad_files_and_bounds_concurrency(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
 ) -> None:
     files = make_files(tmp_path, 6)
     missing = tmp_path / "gone.txt"
     emulator.emulator.faults.add("POST", "/api/v1/document/upload", latency=0.05, times=None)
-    results = await emu_client.upload_documents(emu_workspace.slug, [*files, missing], concurrency=2)
+    async with make_client(emulator.url, emulator.api_key, max_connections_per_host=50) as wide:
+        results = await wide.upload_documents(emu_workspace.slug, [*files, missing], concurrency=2)
     assert results[-1].status == "failed"
     assert "does not exist" in (results[-1].error or "")
     assert all(r.status == "embedded" for r in results[:-1])
     uploads = [r for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/upload"]
     assert len(uploads) == 6
+    assert_at_most(2, [r.at for r in uploads], 0.05)
 
 
 async def test_upload_documents_to_unknown_workspace_uploads_nothing(
@@ -195,7 +206,7 @@ async def test_upload_document_sends_every_chunk_with_its_metadata(
     assert meta["chunkSource"] == "handbook-1#c3"
 
 
-async def test_upload_document_sends_at_most_five_at_a_time_and_reports_failures(
+async def test_upload_document_reports_failed_and_repaired_chunks(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any
 ) -> None:
     faults = emulator.emulator.faults
@@ -212,6 +223,21 @@ async def test_upload_document_sends_at_most_five_at_a_time_and_reports_failures
     assert sorted(report.uploaded_chunk_ids + report.failed_chunk_ids) == sorted(f"c{i}" for i in range(12))
     raw = [r for r in faults.requests if r.path == "/api/v1/document/raw-text"]
     assert len(raw) == 12
+
+
+async def test_upload_document_sends_at_most_five_chunks_at_once(
+    emulator: Any, emu_workspace: Workspace
+) -> None:
+    faults = emulator.emulator.faults
+    faults.add("POST", "/api/v1/document/raw-text", latency=0.05, times=None)
+    # a client allowed far more than 5 connections: the bound must come from upload_document
+    async with make_client(
+        emulator.url, emulator.api_key, max_concurrency=50, max_connections_per_host=50
+    ) as wide:
+        report = await wide.upload_document(emu_workspace.slug, processed(12))
+    assert report.successful_uploads == 12
+    raw = [r.at for r in faults.requests if r.path == "/api/v1/document/raw-text"]
+    assert_at_most(5, raw, 0.05)
 
 
 async def test_upload_document_rejects_duplicate_chunk_ids(
