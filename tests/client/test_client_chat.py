@@ -188,10 +188,15 @@ async def test_thread_errors(client: AnythingLLMClient, workspace: Workspace) ->
         await client.send_message(workspace.slug, thread.slug, None, mode="chat")
 
 
-async def test_thread_stream_in_unknown_workspace_is_not_found(client: AnythingLLMClient) -> None:
-    # the server crashes with a 200 abort line ("Cannot read properties of null"); the client says why
-    with pytest.raises(AnythingLLMNotFoundError):
+async def test_thread_stream_in_unknown_workspace_or_thread_is_not_found(
+    client: AnythingLLMClient, workspace: Workspace
+) -> None:
+    # unknown workspace: the server crashes with a 200 abort line ("Cannot read properties of null")
+    with pytest.raises(AnythingLLMNotFoundError, match="no-such-workspace-xyz"):
         await client.stream_thread_message("no-such-workspace-xyz", "no-thread", "hi").collect()
+    # unknown thread: 400 abort "Workspace <slug> or thread <slug> is not valid."
+    with pytest.raises(AnythingLLMNotFoundError, match="no-such-thread"):
+        await client.stream_thread_message(workspace.slug, "no-such-thread", "hi").collect()
 
 
 async def test_duplicate_thread_slug_is_a_validation_error(
