@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from client_helpers import Server
+from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, ChatStream, ChatStreamEvent, Workspace
 from anythingllm_bridge.errors import (
@@ -87,6 +88,23 @@ async def test_stream_chat_collects_text_sources_and_chat_id(
     assert all(not e.sources for e in events if e.type == "textResponseChunk")
     assert stream.chat_id is not None
     assert stream.final is events[-1]
+
+
+async def test_stopping_a_stream_early_gives_the_connection_back(
+    emulator: Any, emu_workspace: Workspace
+) -> None:
+    await_upload = make_client(emulator.url, emulator.api_key, max_concurrency=1)
+    async with await_upload as single:  # one request at a time: a leaked slot would block the next call
+        await single.upload_text("Zorblax", FACT, workspaces=emu_workspace.slug)
+        async with single.stream_chat(
+            emu_workspace.slug, "What handshake phases does Zorblax use?"
+        ) as stream:
+            async for event in stream:
+                assert event.type == "textResponseChunk"
+                break
+        assert stream.completed is False
+        workspaces = await asyncio.wait_for(single.list_workspaces(), timeout=30)  # guard against a hang
+        assert [w.slug for w in workspaces] == [emu_workspace.slug]
 
 
 async def test_stream_chat_query_refusal_is_one_closing_event(

@@ -81,7 +81,9 @@ class ChatMixin(Resource):
             print(stream.sources, stream.chat_id)
 
         The request starts on the first iteration. Sources arrive with the last event. A stream
-        that ends before its closing event raises ``AnythingLLMStreamError``.
+        that ends before its closing event raises ``AnythingLLMStreamError``. To stop early, use
+        ``async with client.stream_chat(...) as stream:`` (or ``await stream.aclose()``) so the
+        connection is given back at once.
         """
         body = chat_body(message, mode=mode, session_id=session_id, attachments=attachments, reset=reset)
         path = f"/v1/workspace/{segment(slug)}/stream-chat"
