@@ -37,18 +37,22 @@ _LAZY: dict[str, str] = {
 __all__ = [*sorted(_LAZY), *_error_names, "__version__"]
 
 if TYPE_CHECKING:
-    from anythingllm_bridge.client import (
-        AnythingLLM,
-        AnythingLLMClient,
-        DocumentChunk,
-        ProcessedDocument,
-        create_anythingllm_client,
-    )
-    from anythingllm_bridge.config import Settings, get_settings
-    from anythingllm_bridge.resilience import CircuitBreaker, CircuitState
-    from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient, StorageClient, StorageFactory
-    from anythingllm_bridge.tracing import current_trace_id, trace_id
-    from anythingllm_bridge.validation import FileValidator
+    from anythingllm_bridge.client import AnythingLLM as AnythingLLM
+    from anythingllm_bridge.client import AnythingLLMClient as AnythingLLMClient
+    from anythingllm_bridge.client import DocumentChunk as DocumentChunk
+    from anythingllm_bridge.client import ProcessedDocument as ProcessedDocument
+    from anythingllm_bridge.client import create_anythingllm_client as create_anythingllm_client
+    from anythingllm_bridge.config import Settings as Settings
+    from anythingllm_bridge.config import get_settings as get_settings
+    from anythingllm_bridge.resilience import CircuitBreaker as CircuitBreaker
+    from anythingllm_bridge.resilience import CircuitState as CircuitState
+    from anythingllm_bridge.storage import LocalStorageClient as LocalStorageClient
+    from anythingllm_bridge.storage import S3StorageClient as S3StorageClient
+    from anythingllm_bridge.storage import StorageClient as StorageClient
+    from anythingllm_bridge.storage import StorageFactory as StorageFactory
+    from anythingllm_bridge.tracing import current_trace_id as current_trace_id
+    from anythingllm_bridge.tracing import trace_id as trace_id
+    from anythingllm_bridge.validation import FileValidator as FileValidator
 
 
 def __getattr__(name: str) -> Any:
