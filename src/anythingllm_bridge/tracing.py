@@ -15,6 +15,7 @@ The library configures no handlers: that is the application's business.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,9 +36,12 @@ _MAX_LENGTH = 200
 _current: ContextVar[str | None] = ContextVar("anythingllm_bridge_trace_id", default=None)
 
 
+_ids = random.Random(secrets.randbits(128))  # ids correlate logs; they need not be unguessable
+
+
 def new_trace_id() -> str:
     """A short random id: 16 hex characters."""
-    return secrets.token_hex(8)
+    return f"{_ids.getrandbits(64):016x}"
 
 
 def _checked(value: str) -> str:

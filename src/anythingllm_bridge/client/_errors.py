@@ -222,10 +222,9 @@ def interpret_response(
     seconds) only matters for a ``Retry-After`` given as an HTTP date.
     """
     mime = _mime(content_type)
-    route = route_of(path)
     body: Any = text
     broken_json = False
-    if _is_json(mime) and text.strip():
+    if _is_json(mime) and text and not text.isspace():
         try:
             body = json.loads(text)
         except ValueError:
@@ -234,11 +233,9 @@ def interpret_response(
     if 200 <= status < 300:
         return Interpretation(
             body,
-            _success_error(status, mime, text, body, broken_json, method, path, route, trace_id, expect),
+            _success_error(status, mime, text, body, broken_json, method, path, trace_id, expect),
         )
-    return Interpretation(
-        body, _failure_error(status, mime, headers, body, method, path, route, trace_id, now)
-    )
+    return Interpretation(body, _failure_error(status, mime, headers, body, method, path, trace_id, now))
 
 
 def _success_error(
@@ -249,14 +246,13 @@ def _success_error(
     broken_json: bool,
     method: str,
     path: str,
-    route: str,
     trace_id: str | None,
     expect: Expect,
 ) -> AnythingLLMError | None:
     if isinstance(body, dict):
         if body.get("type") == "abort":
             return abort_error(body, status=status, method=method, path=path, trace_id=trace_id)
-        if body.get("workspace") == [] and method == "GET" and _WORKSPACE_GET.match(route):
+        if body.get("workspace") == [] and method == "GET" and _WORKSPACE_GET.match(route := route_of(path)):
             return AnythingLLMNotFoundError(
                 _what_is_missing(route), status=status, body=body, method=method, path=path, trace_id=trace_id
             )
@@ -306,10 +302,10 @@ def _failure_error(
     body: Any,
     method: str,
     path: str,
-    route: str,
     trace_id: str | None,
     now: float | None,
 ) -> AnythingLLMError:
+    route = route_of(path)
     said = server_message(body)
     kwargs: dict[str, Any] = {
         "status": status,

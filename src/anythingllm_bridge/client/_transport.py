@@ -30,6 +30,7 @@ from anythingllm_bridge.client._errors import Expect, abort_error, interpret_res
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
+    AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMOutcomeUnknownError,
@@ -38,9 +39,10 @@ from anythingllm_bridge.errors import (
     AnythingLLMTimeoutError,
     ConfigurationError,
 )
-from anythingllm_bridge.resilience.breaker import BreakerEvent, BreakerPermit, CircuitBreaker
+from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitBreaker
 from anythingllm_bridge.resilience.retry import describe, is_retry_safe, retry_delay, should_retry
-from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id, trace_id
+from anythingllm_bridge.tracing import _current as _current_trace
+from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -287,12 +289,16 @@ class Transport:
         self._require_open(method, path)
         if json is not None and form is not None:
             raise ValueError("give either json or form, not both")
-        tid = current_trace_id()
-        if tid is None:
-            with trace_id() as tid:  # the generated id is also the context's while the call runs
-                result = await self._call(method, path, tid, json, params, form, expect, stream=False)
-        else:
+        tid = _current_trace.get()
+        if tid is not None:
             result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+        else:  # a generated id is also the context's while the call runs (breaker logs carry it)
+            tid = new_trace_id()
+            token = _current_trace.set(tid)
+            try:
+                result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+            finally:
+                _current_trace.reset(token)
         assert isinstance(result, ApiResponse)
         return result
 
@@ -374,7 +380,7 @@ class Transport:
             body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
             headers.update(_JSON_HEADERS)
         cfg = self.config
-        safe = is_retry_safe(method, path)
+        safe: bool | None = None  # decided on the first failure
         for attempt in count(1):
             outcome = await self._attempt(
                 method, path, tid, attempt, body, headers, params, form, expect, stream
@@ -396,6 +402,8 @@ class Transport:
             error = outcome.error
             error.method, error.path, error.trace_id, error.attempts = method, path, tid, attempt
             reason = describe(error)
+            if safe is None:
+                safe = is_retry_safe(method, path)
             retry = attempt <= cfg.max_retries and should_retry(error, retry_safe=safe, sent=outcome.sent)
             wait = None
             if retry:
@@ -461,19 +469,76 @@ class Transport:
         expect: Expect,
         stream: bool,
     ) -> ApiResponse | _OpenStream | _Failure:
-        session, slots = self._require_open(method, path)
-        permit = self.breaker.acquire(method=method, path=path, trace_id=tid, attempts=attempt)
+        session, slots = self._session, self._slots
+        if session is None or slots is None or session.closed:
+            session, slots = self._require_open(method, path)  # raises
+        try:
+            permit = self.breaker.acquire()
+        except AnythingLLMCircuitOpenError as exc:
+            exc.method, exc.path, exc.trace_id, exc.attempts = method, path, tid, attempt
+            raise
         handed_over = False
         try:
-            await slots.acquire()
+            if slots.locked():  # waited for a slot: the breaker may have opened meanwhile
+                await slots.acquire()
+                try:
+                    permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
+                except BaseException:
+                    slots.release()
+                    raise
+            else:
+                await slots.acquire()
+            debug = logger.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
             try:
-                permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
-                started = time.perf_counter()
-                outcome = await self._exchange(
-                    session, permit, method, path, tid, body, headers, params, form, expect, stream
-                )
-                handed_over = isinstance(outcome, _OpenStream)
-                if logger.isEnabledFor(logging.DEBUG):
+                outcome: ApiResponse | _OpenStream | _Failure
+                try:
+                    response = await session.request(
+                        method,
+                        self._api + path,
+                        data=form() if form is not None else body,
+                        headers=headers,
+                        params=params,
+                        allow_redirects=False,
+                        timeout=self._stream_timeout if stream else self._timeout,
+                    )
+                except aiohttp.ClientSSLError as exc:  # configuration, not a transient failure
+                    raise AnythingLLMConnectionError(
+                        f"TLS with {self.base_url} failed ({exc}); check verify_ssl / ca_bundle",
+                        method=method,
+                        path=path,
+                        trace_id=tid,
+                    ) from exc
+                except aiohttp.InvalidURL as exc:
+                    raise AnythingLLMError(
+                        f"invalid URL {self._api + path!r}", method=method, path=path, trace_id=tid
+                    ) from exc
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    outcome = self._connection_failure(exc, before_answer=True)
+                else:
+                    try:
+                        if stream and response.status == 200 and response.content_type == "text/event-stream":
+                            permit.success()
+                            handed_over = True
+                            return _OpenStream(response)
+                        raw = await response.read()
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        response.close()
+                        outcome = self._connection_failure(exc, before_answer=False)
+                    except BaseException:
+                        response.close()
+                        raise
+                    else:
+                        response.release()
+                        outcome = self._interpret(response, raw, method, path, tid, expect, stream)
+                if isinstance(outcome, _Failure):
+                    if _counts_as_failure(outcome.error):
+                        permit.failure(describe(outcome.error))
+                    else:
+                        permit.success()
+                else:
+                    permit.success()
+                if debug:
                     result = describe(outcome.error) if isinstance(outcome, _Failure) else "ok"
                     logger.debug(
                         "%s %s attempt %d: %s in %.1f ms",
@@ -491,64 +556,24 @@ class Transport:
         finally:
             permit.release()  # no verdict given (cancelled, caller-side error): neither
 
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        permit: BreakerPermit,
+    @staticmethod
+    def _interpret(
+        response: aiohttp.ClientResponse,
+        raw: bytes,
         method: str,
         path: str,
         tid: str,
-        body: bytes | None,
-        headers: dict[str, str],
-        params: Mapping[str, str | int] | None,
-        form: Callable[[], aiohttp.FormData] | None,
         expect: Expect,
         stream: bool,
-    ) -> ApiResponse | _OpenStream | _Failure:
-        try:
-            response = await session.request(
-                method,
-                self._api + path,
-                data=form() if form is not None else body,
-                headers=headers,
-                params=params,
-                allow_redirects=False,
-                timeout=self._stream_timeout if stream else self._timeout,
-            )
-        except aiohttp.ClientSSLError as exc:
-            permit.release()
-            raise AnythingLLMConnectionError(
-                f"TLS with {self.base_url} failed ({exc}); check verify_ssl / ca_bundle",
-                method=method,
-                path=path,
-                trace_id=tid,
-            ) from exc
-        except aiohttp.InvalidURL as exc:
-            raise AnythingLLMError(f"invalid URL {self._api + path!r}", method=method, path=path) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            failure = self._connection_failure(exc, before_answer=True)
-            permit.failure(describe(failure.error))
-            return failure
-        try:
-            if stream and response.status == 200 and response.content_type == "text/event-stream":
-                permit.success()
-                return _OpenStream(response)
-            raw = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            response.close()
-            failure = self._connection_failure(exc, before_answer=False)
-            permit.failure(describe(failure.error))
-            return failure
-        except BaseException:
-            response.close()
-            raise
-        response.release()
+    ) -> ApiResponse | _Failure:
+        status = response.status
+        content_type = response.content_type
         text = raw.decode(response.charset or "utf-8", errors="replace")
-        if stream and response.status == 200 and text.lstrip().startswith("data:"):
-            expect = "any"
+        if stream and status == 200 and text.lstrip().startswith("data:"):
+            expect = "any"  # a stream route answered with event lines but not as an event stream
         data, error = interpret_response(
-            response.status,
-            response.content_type,
+            status,
+            content_type,
             response.headers,
             text,
             method=method,
@@ -557,21 +582,14 @@ class Transport:
             expect=expect,
         )
         if error is not None:
-            if _counts_as_failure(error):
-                permit.failure(describe(error))
-            else:
-                permit.success()
             return _Failure(error, sent=True)
-        permit.success()
         if stream:
             try:
                 data = decode_all(text) if expect == "any" else [data]
             except SSEDecodeError as exc:
-                return _Failure(
-                    AnythingLLMStreamError(f"the event stream is broken: {exc}", status=response.status),
-                    sent=True,
-                )
-        return ApiResponse(response.status, response.content_type, response.headers, data, tid)
+                broken = AnythingLLMStreamError(f"the event stream is broken: {exc}", status=status)
+                return _Failure(broken, sent=True)
+        return ApiResponse(status, content_type, response.headers, data, tid)
 
     def _connection_failure(self, exc: BaseException, *, before_answer: bool) -> _Failure:
         cfg = self.config
