@@ -45,7 +45,15 @@ def free_port() -> int:
 @contextlib.contextmanager
 def emulator_process() -> Iterator[str]:
     port = free_port()
-    cmd = [sys.executable, "-m", "anythingllm_bridge.testing.emulator", "--host", "127.0.0.1"]
+    cmd = [
+        sys.executable,
+        "-W",
+        "ignore::RuntimeWarning",
+        "-m",
+        "anythingllm_bridge.testing.emulator",
+        "--host",
+        "127.0.0.1",
+    ]
     proc = subprocess.Popen([*cmd, "--port", str(port), "--api-key", KEY], stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -213,6 +213,7 @@ class _Run:
         )
         self.manifest = Manifest(workspace=self.workspace, source=self.source.description)
         self._embed_queue: asyncio.Queue[_Sent | None] = asyncio.Queue()
+        self._adopted: set[str] = set()  # locations found from an interrupted run (maybe embedded)
 
     # ------------------------------------------------------------------ top level
 
@@ -410,6 +411,7 @@ class _Run:
         self.manifest.entries[item.key] = entry
         await self.store.record(self.manifest, item.key)
         logger.info("adopted %s from an interrupted run: %s", item.key, keep)
+        self._adopted.add(keep)
         return keep
 
     async def _archive(self, path: Path, key: str) -> None:
@@ -480,7 +482,12 @@ class _Run:
         confirmed: set[str] = set()
         error = ""
         try:
-            update = await self.client.update_embeddings(self.workspace, adds=locations)
+            # Documents uploaded just now cannot be in the workspace yet: no need for the client
+            # to look first. Adopted ones may be (embedding them twice would duplicate them).
+            fresh = not any(location in self._adopted for location in locations)
+            update = await self.client.update_embeddings(
+                self.workspace, adds=locations, skip_existing=not fresh
+            )
             confirmed = set(update.added) | set(update.skipped)
             if update.missing:
                 # The server answered 200 yet left some out: ask once more for those.
