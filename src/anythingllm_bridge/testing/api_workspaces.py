@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from anythingllm_bridge.testing.express import STORE, express_route, req_body
+from anythingllm_bridge.testing.express import FAULTS, STORE, express_route, req_body
 from anythingllm_bridge.testing.fields import coerce_fields, js_parse_float
 from anythingllm_bridge.testing.state import Store, Workspace
 from anythingllm_bridge.testing.wire import empty_answer, json_answer, status_answer
@@ -126,6 +126,8 @@ async def update_embeddings(request: web.Request) -> web.StreamResponse:
         for location in deletes:
             store.unembed(workspace, str(location))
         for location in adds:
+            if request.app[FAULTS].take_update_embedding_loss():
+                continue  # opt-in fault: the real server skips a failed embed and still answers 200
             store.embed(workspace, str(location))
         found = {
             **workspace_with_documents(store, workspace),

@@ -70,6 +70,8 @@ _ADD_KWARGS = frozenset(
         "latency",
         "drop",
         "cut_stream_after",
+        "probability",
+        "seed",
     }
 )
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -170,9 +172,16 @@ class _Rule:
     drop: DropKind | None
     cut_stream_after: int | None
     hits: int = field(default=0)
+    probability: float = 1.0
+    seed: int = 0
+    rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def matches(self, method: str, path: str) -> bool:
         return fnmatch.fnmatchcase(method, self.method) and fnmatch.fnmatchcase(path, self.path)
+
+    def draw(self) -> bool:
+        """Does this matching request get the fault? Always, unless the rule has a probability."""
+        return self.probability >= 1.0 or self.rng.random() < self.probability
 
     def error_response(self) -> web.Response:
         """The answer for ``status`` (used unless the connection is dropped before the headers)."""
@@ -201,6 +210,7 @@ class _Rule:
 
     def to_dict(self) -> dict[str, Any]:
         body = self.body.decode("utf-8", "replace") if isinstance(self.body, bytes) else self.body
+        chance = {"probability": self.probability, "seed": self.seed} if self.probability < 1.0 else {}
         return {
             "id": self.id,
             "kind": "rule",
@@ -215,6 +225,7 @@ class _Rule:
             "drop": self.drop,
             "cut_stream_after": self.cut_stream_after,
             "hits": self.hits,
+            **chance,
         }
 
 
@@ -252,6 +263,7 @@ class FaultInjector:
         self._loss_seed = 0
         self._loss_rng = random.Random(0)
         self._loss_next_n = 0
+        self._loss_on_update = False
         self._requests: deque[RecordedRequest] = deque(maxlen=max_recorded)
         #: how many uploads had their document left out of the workspace so far
         self.embeddings_lost = 0
@@ -271,12 +283,19 @@ class FaultInjector:
         latency: float = 0.0,
         drop: DropKind | None = None,
         cut_stream_after: int | None = None,
+        probability: float = 1.0,
+        seed: int | None = None,
     ) -> str:
         """Add a rule and return its id. The first live rule matching a request is applied to it.
 
         ``method`` and ``path`` are ``fnmatch`` globs (``"*"`` also matches ``/``). ``body``: a str is
         sent as ``text/plain``, bytes as ``application/octet-stream``, anything else as JSON (override
         with ``content_type``); the default body is ``{"error": "<reason phrase>"}``.
+
+        ``probability`` < 1: each matching request gets the fault with that chance, drawn from the
+        rule's own ``random.Random(seed)`` (default seed: the rule's number), so the same requests in
+        the same order get the same faults; a request not drawn falls through to the later rules.
+        ``times`` counts only the requests the fault was applied to.
         """
         if not isinstance(method, str) or not method:
             raise ValueError(f"method must be an HTTP method or a glob such as '*', got {method!r}")
@@ -301,6 +320,12 @@ class FaultInjector:
             raise ValueError(f"drop must be one of {', '.join(_DROP_KINDS)}, got {drop!r}")
         if cut_stream_after is not None:
             cut_stream_after = _require_int("cut_stream_after", cut_stream_after, minimum=0)
+        if isinstance(probability, bool) or not isinstance(probability, int | float):
+            raise TypeError(f"probability must be a number between 0 and 1, got {probability!r}")
+        if not 0.0 < probability <= 1.0:
+            raise ValueError(f"probability must be > 0 and <= 1, got {probability!r}")
+        if seed is not None:
+            seed = _require_int("seed", seed, minimum=-(2**63))
         if status is None and drop is None and cut_stream_after is None and latency == 0:
             raise ValueError("a fault needs at least one of status, latency, drop or cut_stream_after")
         if drop == "before_headers" and (status is not None or body is not None):
@@ -314,8 +339,10 @@ class FaultInjector:
                 "retry_after, body and content_type shape the answer of a status fault: give status"
             )
         with self._lock:
-            rule_id = f"f{self._next_id}"
+            number = self._next_id
+            rule_id = f"f{number}"
             self._next_id += 1
+            seed = number if seed is None else seed
             self._rules.append(
                 _Rule(
                     id=rule_id,
@@ -329,6 +356,9 @@ class FaultInjector:
                     latency=latency,
                     drop=drop,
                     cut_stream_after=cut_stream_after,
+                    probability=float(probability),
+                    seed=seed,
+                    rng=random.Random(seed),
                 )
             )
         return rule_id
@@ -342,7 +372,7 @@ class FaultInjector:
                 return found
             if fault_id == _LOSS_ID:
                 found = self._loss_active()
-                self._loss_fraction, self._loss_next_n = None, 0
+                self._loss_fraction, self._loss_next_n, self._loss_on_update = None, 0, False
                 return found
             before = len(self._rules)
             self._rules = [r for r in self._rules if r.id != fault_id]
@@ -353,12 +383,12 @@ class FaultInjector:
         with self._lock:
             self._rules.clear()
             self._outage_until = None
-            self._loss_fraction, self._loss_next_n = None, 0
+            self._loss_fraction, self._loss_next_n, self._loss_on_update = None, 0, False
 
     def _take_rule(self, method: str, path: str) -> _Rule | None:
         # Called with the lock held; no await may happen between matching and counting.
         for rule in self._rules:
-            if rule.matches(method, path):
+            if rule.matches(method, path) and rule.draw():
                 rule.hits += 1
                 if rule.remaining is not None:
                     rule.remaining -= 1
@@ -381,18 +411,27 @@ class FaultInjector:
     # -------------------------------------------------------- embedding loss
 
     def lose_embeddings(
-        self, *, fraction: float | None = None, next_n: int | None = None, seed: int = 0
+        self,
+        *,
+        fraction: float | None = None,
+        next_n: int | None = None,
+        seed: int = 0,
+        update_embeddings: bool = False,
     ) -> None:
         """Leave documents out of their workspaces although the upload answers 200.
 
         Give exactly one of ``fraction`` (each upload with ``addToWorkspaces`` is lost with that
         probability, drawn from ``random.Random(seed)``: the same uploads in the same order lose the same
         documents) or ``next_n`` (the next n such uploads are lost, later ones are not). Replaces any
-        earlier setting; ``next_n=0`` or ``fraction=0`` stops the loss.
+        earlier setting; ``next_n=0`` or ``fraction=0`` stops the loss. ``update_embeddings=True``
+        also loses documents added by ``POST /v1/workspace/<slug>/update-embeddings`` (each added
+        location is one draw), for clients that upload first and embed afterwards.
         """
         if (fraction is None) == (next_n is None):
             raise ValueError("give exactly one of fraction or next_n")
         seed = _require_int("seed", seed, minimum=-(2**63))
+        if not isinstance(update_embeddings, bool):
+            raise TypeError(f"update_embeddings must be True or False, got {update_embeddings!r}")
         with self._lock:
             if fraction is not None:
                 if isinstance(fraction, bool) or not isinstance(fraction, int | float):
@@ -405,6 +444,7 @@ class FaultInjector:
                 self._loss_fraction = None
             self._loss_seed = seed
             self._loss_rng = random.Random(seed)
+            self._loss_on_update = update_embeddings
 
     def take_embedding_loss(self) -> bool:
         """Asked by the upload handlers once per upload with ``addToWorkspaces``: lose this one?"""
@@ -419,6 +459,11 @@ class FaultInjector:
             if lost:
                 self.embeddings_lost += 1
             return lost
+
+    def take_update_embedding_loss(self) -> bool:
+        """Asked by ``update-embeddings`` once per location it adds: lose this one? Only when
+        :meth:`lose_embeddings` was given ``update_embeddings=True``."""
+        return self._loss_on_update and self.take_embedding_loss()
 
     def _loss_active(self) -> bool:
         return self._loss_next_n > 0 or bool(self._loss_fraction)
@@ -554,7 +599,7 @@ class FaultInjector:
             elif name == "embedding-loss":
                 if method == "POST":
                     data = await _json_object(request)
-                    _only_keys(data, {"fraction", "next_n", "seed"})
+                    _only_keys(data, {"fraction", "next_n", "seed", "update_embeddings"})
                     self.lose_embeddings(**data)
                     return web.json_response({"embedding_loss": data})
             elif name == "requests":
@@ -591,6 +636,7 @@ class FaultInjector:
                         "fraction": self._loss_fraction,
                         "next_n": self._loss_next_n or None,
                         "seed": self._loss_seed,
+                        **({"update_embeddings": True} if self._loss_on_update else {}),
                     }
                 )
             return faults
