@@ -208,13 +208,21 @@ def test_200_abort_envelope_is_a_chat_error() -> None:
 
 
 def test_thread_stream_crash_line_with_status_200_is_mapped() -> None:
-    path = "/v1/workspace/nope/thread/t/stream-chat"
     crash = 'data: {"uuid":"u","type":"abort","textResponse":null,"sources":[],"close":true,"error":"%s"}\n\n'
-    _, error = _synthetic(200, crash % "Workspace nope is not a valid workspace.", path=path, expect="any")
+    thread = "/v1/workspace/nope/thread/t/stream-chat"
+    _, error = _synthetic(
+        200, crash % "Cannot read properties of null (reading 'id')", path=thread, expect="any"
+    )
     assert isinstance(error, AnythingLLMNotFoundError)
-    _, error = _synthetic(200, crash % "Cannot read properties of null", content_type="text/html", path=path)
+    assert "workspace 'nope' or its thread 't' does not exist" in str(error)
+    assert error.server_message == "Cannot read properties of null (reading 'id')"
+    _, error = _synthetic(
+        200, crash % "Workspace nope is not a valid workspace.", path="/v1/workspace/nope/chat"
+    )
+    assert isinstance(error, AnythingLLMNotFoundError)
+    _, error = _synthetic(200, crash % "LLM exploded", content_type="text/html", path="/v1/workspace/ws/chat")
     assert isinstance(error, AnythingLLMChatError)
-    assert error.server_message == "Cannot read properties of null"
+    assert error.server_message == "LLM exploded"
 
 
 def test_other_catalogue_shapes() -> None:

@@ -1,8 +1,10 @@
-"""The Transport over real HTTP on 127.0.0.1: headers, bodies, mapping, retries, timeouts, streams."""
+"""The Transport against the emulator over real HTTP on 127.0.0.1: headers, bodies, expectations,
+the session lifecycle, retry policy per route, timeouts and streams. (Behaviour the emulator cannot
+produce on demand — multi-megabyte events, stalled or half-sent streams, redirects — is tested in
+test_transport_special_server.py.)"""
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -12,24 +14,22 @@ from typing import Any
 import aiohttp
 import pytest
 from pydantic import SecretStr
-from transport_server import API_KEY, LocalServer
 
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import (
-    AnythingLLMAPIError,
     AnythingLLMAuthenticationError,
     AnythingLLMChatError,
     AnythingLLMConnectionError,
+    AnythingLLMNotFoundError,
     AnythingLLMOutcomeUnknownError,
     AnythingLLMProtocolError,
     AnythingLLMRateLimitError,
     AnythingLLMServerError,
     AnythingLLMSessionError,
-    AnythingLLMStreamError,
     AnythingLLMTimeoutError,
     ConfigurationError,
 )
-from anythingllm_bridge.tracing import trace_id
+from anythingllm_bridge.testing import RunningEmulator
 
 
 class SleepRecorder:
@@ -42,7 +42,7 @@ class SleepRecorder:
 
 @asynccontextmanager
 async def opened(
-    url: str, key: str | SecretStr | None = API_KEY, **config: Any
+    url: str, key: str | SecretStr | None, **config: Any
 ) -> AsyncIterator[tuple[Transport, SleepRecorder]]:
     sleep = SleepRecorder()
     transport = Transport(url, key, ClientConfig(**config), sleep=sleep)
@@ -53,83 +53,122 @@ async def opened(
         await transport.close()
 
 
-def api_requests(server: LocalServer) -> list[Any]:
-    return [r for r in server.faults.requests if r.path.startswith("/api")]
+def on(emulator: RunningEmulator, **config: Any) -> Any:
+    return opened(emulator.url, emulator.api_key, **config)
+
+
+def requests_to(emulator: RunningEmulator, path: str) -> list[Any]:
+    return [r for r in emulator.emulator.faults.requests if r.path == path]
+
+
+async def new_workspace(transport: Transport, name: str = "Transport Tests") -> str:
+    created = await transport.request("POST", "/v1/workspace/new", json={"name": name})
+    return str(created.data["workspace"]["slug"])
 
 
 # ---------------------------------------------------------------- basics
 
 
-async def test_get_returns_decoded_json_with_bearer_key_and_request_id(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
+async def test_get_returns_decoded_json_with_bearer_key_and_request_id(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, _):
         response = await transport.request("GET", "/v1/workspaces")
     assert response.status == 200
     assert response.data == {"workspaces": []}
     assert response.content_type == "application/json"
     assert response.attempts == 1
-    seen = api_requests(local_server)[0]
-    assert seen.headers["Authorization"] == f"Bearer {API_KEY}"
+    seen = requests_to(emulator, "/api/v1/workspaces")[0]
+    assert seen.headers["Authorization"] == f"Bearer {emulator.api_key}"
     assert seen.request_id == response.trace_id
     assert len(response.trace_id) == 16
 
 
 @pytest.mark.parametrize("suffix", ["", "/", "/api", "/api/", "/api/v1", "/api/v1/"])
-async def test_base_url_forms_are_tolerated(local_server: LocalServer, suffix: str) -> None:
-    async with opened(local_server.url + suffix) as (transport, _):
+async def test_base_url_forms_are_tolerated(emulator: RunningEmulator, suffix: str) -> None:
+    async with opened(emulator.url + suffix, emulator.api_key) as (transport, _):
         assert (await transport.request("GET", "/ping")).data == {"online": True}
-    assert transport.base_url == local_server.url
+        assert (await transport.request("GET", "/v1/auth")).data == {"authenticated": True}
+    assert transport.base_url == emulator.url
 
 
-async def test_secret_str_key_works(local_server: LocalServer) -> None:
-    async with opened(local_server.url, SecretStr(API_KEY)) as (transport, _):
-        await transport.request("GET", "/v1/workspaces")
+async def test_secret_str_key_works(emulator: RunningEmulator) -> None:
+    async with opened(emulator.url, SecretStr(emulator.api_key)) as (transport, _):
+        await transport.request("GET", "/v1/auth")
 
 
-async def test_json_body_params_and_non_ascii(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        response = await transport.request(
-            "POST", "/v1/echo", json={"name": "Café ✓"}, params={"limit": 10, "q": "a b"}
+async def test_no_key_reaches_ping_and_is_refused_elsewhere(emulator: RunningEmulator) -> None:
+    async with opened(emulator.url, None) as (transport, sleep):
+        assert (await transport.request("GET", "/ping")).status == 200
+        with pytest.raises(AnythingLLMAuthenticationError, match="ANYTHINGLLM_API_KEY"):
+            await transport.request("GET", "/v1/auth")
+    assert sleep.waits == []
+
+
+async def test_json_body_with_non_ascii_and_query_params(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, _):
+        slug = await new_workspace(transport, "Café ✓ Straße")
+        shown = await transport.request("GET", f"/v1/workspace/{slug}")
+        await transport.request(
+            "GET", f"/v1/workspace/{slug}/chats", params={"apiSessionId": "s 1", "limit": 5}
         )
-    echoed = response.data
-    assert json.loads(echoed["body"]) == {"name": "Café ✓"}
-    assert echoed["headers"]["content-type"] == "application/json"
-    assert echoed["query"] == {"limit": "10", "q": "a b"}
+    assert shown.data["workspace"][0]["name"] == "Café ✓ Straße"
+    new = requests_to(emulator, "/api/v1/workspace/new")[0]
+    assert new.headers["Content-Type"] == "application/json"
+    chats = requests_to(emulator, f"/api/v1/workspace/{slug}/chats")[0]
+    assert chats.query == {"apiSessionId": "s 1", "limit": "5"}
 
 
-async def test_text_answers_with_expect_text(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        response = await transport.request("DELETE", "/v1/workspace/ws", expect="text")
+async def test_text_answers_with_expect_text(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, _):
+        slug = await new_workspace(transport)
+        response = await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
+        with pytest.raises(
+            AnythingLLMNotFoundError, match="does not exist"
+        ):  # 400 "Bad Request" the 2nd time
+            await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
     assert response.data == "OK"
 
 
-async def test_calls_outside_an_open_session_fail_clearly(local_server: LocalServer) -> None:
-    transport = Transport(local_server.url, API_KEY)
+async def test_html_where_json_was_due_is_a_protocol_error_not_retried(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, sleep):
+        with pytest.raises(AnythingLLMProtocolError, match="base URL") as info:
+            await transport.request("GET", "/v1/does-not-exist")
+    assert sleep.waits == []
+    assert info.value.attempts == 1
+    assert info.value.status == 200
+    assert info.value.content_type == "text/html"
+
+
+async def test_calls_outside_an_open_session_fail_clearly(emulator: RunningEmulator) -> None:
+    transport = Transport(emulator.url, emulator.api_key)
     with pytest.raises(AnythingLLMSessionError, match="async with client"):
         await transport.request("GET", "/v1/workspaces")
     await transport.open()
+    await transport.open()  # idempotent
     assert transport.is_open
     await transport.close()
     assert not transport.is_open
     with pytest.raises(AnythingLLMSessionError):
         await transport.request("GET", "/v1/workspaces")
     with pytest.raises(AnythingLLMSessionError):
-        await collect(transport, {})
+        await collect(transport, "/v1/workspace/ws/stream-chat", {"message": "hi"})
+    assert emulator.emulator.faults.requests == []
 
 
-async def test_the_api_key_never_shows(local_server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_api_key_never_shows(emulator: RunningEmulator, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="anythingllm_bridge")
-    local_server.faults.add("GET", "/api/v1/workspaces", status=503, times=1)
-    async with opened(local_server.url, base_delay=0) as (transport, _):
-        assert API_KEY not in repr(transport)
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=503, times=1)
+    async with on(emulator) as (transport, _):
+        assert emulator.api_key not in repr(transport)
         await transport.request("GET", "/v1/workspaces")
-    async with opened(local_server.url, "WRONG-KEY-999") as (transport, _):
+    async with opened(emulator.url, "WRONG-KEY-999") as (transport, _):
         with pytest.raises(AnythingLLMAuthenticationError) as info:
             await transport.request("GET", "/v1/workspaces")
-    assert "WRONG-KEY-999" not in str(info.value)
-    assert "WRONG-KEY-999" not in repr(info.value)
-    assert API_KEY not in caplog.text
-    assert "WRONG-KEY-999" not in caplog.text
-    assert len(caplog.records) >= 3
+    ours = [r for r in caplog.records if not r.name.startswith("anythingllm_bridge.testing")]
+    assert len(ours) >= 3
+    for secret in (emulator.api_key, "WRONG-KEY-999"):
+        assert secret not in str(info.value)
+        assert secret not in repr(info.value)
+        assert all(secret not in r.getMessage() for r in ours)
 
 
 @pytest.mark.parametrize("key", ["", "   ", "two words", "line\nbreak"])
@@ -159,105 +198,72 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
         ClientConfig(**{field: value})
 
 
+def test_config_from_settings_takes_every_knob() -> None:
+    from anythingllm_bridge.config import Settings
+
+    settings = Settings(_env_file=None, anythingllm_timeout=12, max_retries=7, max_concurrency=3)  # type: ignore[call-arg]
+    config = ClientConfig.from_settings(settings)
+    assert (config.timeout, config.max_retries, config.max_concurrency) == (12, 7, 3)
+    assert config.failure_threshold == settings.failure_threshold
+
+
 def test_bad_base_url_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="http:// or https://"):
-        Transport("localhost:3001", API_KEY)
+        Transport("localhost:3001", "KEY")
 
 
-# ---------------------------------------------------------------- mapping, no retries
+# ---------------------------------------------------------------- retry policy per route
 
 
-async def test_html_where_json_was_due_is_a_protocol_error_not_retried(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, sleep):
-        with pytest.raises(AnythingLLMProtocolError, match="base URL") as info:
-            await transport.request("GET", "/v1/does-not-exist")
-    assert sleep.waits == []
-    assert info.value.attempts == 1
-    assert info.value.status == 200
-
-
-async def test_redirects_are_not_followed(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        with pytest.raises(AnythingLLMProtocolError, match=r"elsewhere\.invalid"):
-            await transport.request("GET", "/v1/redirect")
-
-
-@pytest.mark.parametrize("status", [400, 403, 404, 422])
-async def test_client_errors_are_never_retried(local_server: LocalServer, status: int) -> None:
-    local_server.faults.add("*", "/api/v1/echo", status=status, times=None)
-    async with opened(local_server.url) as (transport, sleep):
-        for method in ("GET", "POST"):
-            with pytest.raises(AnythingLLMAPIError) as info:
-                await transport.request(method, "/v1/echo")
-            assert info.value.status == status
-    assert sleep.waits == []
-    assert len(api_requests(local_server)) == 2
-
-
-# ---------------------------------------------------------------- retries
-
-
-async def test_503_twice_then_success(local_server: LocalServer) -> None:
-    local_server.faults.add("GET", "/api/v1/workspaces", status=503, times=2)
-    async with opened(local_server.url, base_delay=1, max_delay=60) as (transport, sleep):
-        response = await transport.request("GET", "/v1/workspaces")
-    assert response.data == {"workspaces": []}
-    assert response.attempts == 3
-    assert len(sleep.waits) == 2
-    assert 0 <= sleep.waits[0] <= 1
-    assert 0 <= sleep.waits[1] <= 2
-    ids = {r.request_id for r in api_requests(local_server)}
-    assert ids == {response.trace_id}  # one id for every attempt of the call
-
-
-async def test_retry_after_is_waited_for(local_server: LocalServer) -> None:
-    local_server.faults.add("GET", "/api/v1/workspaces", status=429, retry_after="2", times=1)
-    async with opened(local_server.url) as (transport, sleep):
-        await transport.request("GET", "/v1/workspaces")
-    assert sleep.waits == [2.0]
-
-
-async def test_retry_after_above_max_delay_fails_at_once_with_the_wait(local_server: LocalServer) -> None:
-    local_server.faults.add("POST", "/api/v1/workspace/ws/chat", status=429, retry_after="120", times=None)
-    async with opened(local_server.url, max_delay=60) as (transport, sleep):
-        with pytest.raises(AnythingLLMRateLimitError) as info:
-            await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
-    assert info.value.retry_after == 120.0
-    assert "max_delay" in str(info.value)
-    assert sleep.waits == []
-    assert len(api_requests(local_server)) == 1
-
-
-async def test_max_retries_bounds_the_attempts(local_server: LocalServer) -> None:
-    local_server.faults.add("GET", "/api/v1/workspaces", status=502, times=None)
-    async with opened(local_server.url, max_retries=2) as (transport, sleep):
+async def test_max_retries_bounds_the_attempts(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=502, times=None)
+    async with on(emulator, max_retries=2) as (transport, sleep):
         with pytest.raises(AnythingLLMServerError) as info:
             await transport.request("GET", "/v1/workspaces")
     assert info.value.attempts == 3
     assert "after 3 attempts" in str(info.value)
     assert len(sleep.waits) == 2
-    assert len(api_requests(local_server)) == 3
+    assert 0 <= sleep.waits[0] <= 1
+    assert 0 <= sleep.waits[1] <= 2
 
 
-async def test_502_on_a_creating_call_is_not_retried(local_server: LocalServer) -> None:
-    local_server.faults.add("POST", "/api/v1/workspace/ws/chat", status=502, times=1)
-    async with opened(local_server.url) as (transport, sleep):
+async def test_no_retries_with_max_retries_0(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=503, times=None)
+    async with on(emulator, max_retries=0) as (transport, sleep):
         with pytest.raises(AnythingLLMServerError):
-            await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
+            await transport.request("GET", "/v1/workspaces")
     assert sleep.waits == []
 
 
-async def test_not_online_500_on_upload_is_retried_with_a_fresh_form(local_server: LocalServer) -> None:
-    local_server.faults.add(
-        "POST",
-        "/api/v1/document/upload",
-        status=500,
-        body={
-            "success": False,
-            "error": "Document processing API is not online. Document a.txt will not be "
-            "processed automatically.",
-        },
-        times=1,
+async def test_502_on_a_chat_is_not_retried(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, sleep):
+        slug = await new_workspace(transport)
+        emulator.emulator.faults.add("POST", f"/api/v1/workspace/{slug}/chat", status=502, times=1)
+        with pytest.raises(AnythingLLMServerError):
+            await transport.request("POST", f"/v1/workspace/{slug}/chat", json={"message": "hi"})
+    assert sleep.waits == []
+
+
+async def test_429_on_a_chat_is_retried_and_a_long_wait_fails_at_once(emulator: RunningEmulator) -> None:
+    async with on(emulator, max_delay=30) as (transport, sleep):
+        slug = await new_workspace(transport)
+        chat = f"/api/v1/workspace/{slug}/chat"
+        emulator.emulator.faults.add("POST", chat, status=429, retry_after="3", times=1)
+        answer = await transport.request("POST", chat[4:], json={"message": "hi", "mode": "chat"})
+        assert answer.data["type"] == "textResponse"
+        emulator.emulator.faults.add("POST", chat, status=429, retry_after="31", times=1)
+        with pytest.raises(AnythingLLMRateLimitError, match="max_delay") as info:
+            await transport.request("POST", chat[4:], json={"message": "hi", "mode": "chat"})
+    assert sleep.waits == [3.0]
+    assert info.value.retry_after == 31.0
+
+
+NOT_ONLINE = "Document processing API is not online. Document a.txt will not be processed automatically."
+
+
+async def test_not_online_500_on_upload_is_retried_with_a_fresh_form(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add(
+        "POST", "/api/v1/document/upload", status=500, body={"success": False, "error": NOT_ONLINE}, times=2
     )
     built = 0
 
@@ -265,61 +271,41 @@ async def test_not_online_500_on_upload_is_retried_with_a_fresh_form(local_serve
         nonlocal built
         built += 1
         data = aiohttp.FormData(quote_fields=False)
-        data.add_field("file", b"hello world", filename="résumé.txt", content_type="text/plain")
+        data.add_field("file", b"hello world\n", filename="résumé.txt", content_type="text/plain")
         return data
 
-    async with opened(local_server.url) as (transport, sleep):
+    async with on(emulator) as (transport, sleep):
         response = await transport.request("POST", "/v1/document/upload", form=form)
-    assert built == 2
-    assert len(sleep.waits) == 1
-    assert response.data["documents"] == [{"name": "file", "filename": "résumé.txt", "size": 11}]
+    assert built == 3
+    assert len(sleep.waits) == 2
+    assert response.data["documents"][0]["title"] == "résumé.txt"
 
 
-async def test_other_500_on_upload_is_not_retried(local_server: LocalServer) -> None:
-    local_server.faults.add("POST", "/api/v1/document/upload", status=500, times=1)
-    async with opened(local_server.url) as (transport, sleep):
-        with pytest.raises(AnythingLLMServerError):
+async def test_other_500_on_upload_is_not_retried(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, sleep):
+        with pytest.raises(AnythingLLMServerError) as info:  # no file at all: the server's plain 500
             await transport.request("POST", "/v1/document/upload", form=aiohttp.FormData)
+    assert info.value.status == 500
     assert sleep.waits == []
 
 
-async def test_dropped_connection_on_a_get_is_retried(local_server: LocalServer) -> None:
-    local_server.faults.add("GET", "/api/v1/workspaces", drop="before_headers", times=1)
-    async with opened(local_server.url) as (transport, sleep):
-        response = await transport.request("GET", "/v1/workspaces")
-    assert response.attempts == 2
-    assert len(sleep.waits) == 1
-    assert len(api_requests(local_server)) == 2
-
-
-@pytest.mark.parametrize("drop", ["before_headers", "after_headers"])
-async def test_dropped_connection_after_a_creating_call_was_sent_is_outcome_unknown(
-    local_server: LocalServer, drop: str
-) -> None:
-    local_server.faults.add("POST", "/api/v1/workspace/ws/chat", drop=drop, times=1)  # type: ignore[arg-type]
-    async with opened(local_server.url) as (transport, sleep):
-        with pytest.raises(AnythingLLMOutcomeUnknownError, match="outcome is unknown") as info:
-            await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
-    assert sleep.waits == []
-    assert info.value.attempts == 1
-    assert len(api_requests(local_server)) == 1
-
-
-async def test_read_timeout_on_a_get_is_retried_then_raised(local_server: LocalServer) -> None:
-    local_server.faults.add("GET", "/api/v1/workspaces", latency=30, times=None)
-    async with opened(local_server.url, read_timeout=0.05, max_retries=1) as (transport, sleep):
+async def test_read_timeout_on_a_get_is_retried_then_raised(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=None)
+    async with on(emulator, read_timeout=0.05, max_retries=1) as (transport, sleep):
         with pytest.raises(AnythingLLMTimeoutError, match="read_timeout") as info:
             await transport.request("GET", "/v1/workspaces")
     assert info.value.attempts == 2
     assert len(sleep.waits) == 1
+    assert len(requests_to(emulator, "/api/v1/workspaces")) == 2
 
 
-async def test_total_timeout_on_a_creating_call_is_outcome_unknown(local_server: LocalServer) -> None:
-    local_server.faults.add("POST", "/api/v1/workspace/ws/chat", latency=30, times=None)
-    async with opened(local_server.url, timeout=0.05) as (transport, sleep):
+async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("POST", "/api/v1/workspace/new", latency=30, times=None)
+    async with on(emulator, timeout=0.05) as (transport, sleep):
         with pytest.raises(AnythingLLMOutcomeUnknownError, match="timeout"):
-            await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
+            await transport.request("POST", "/v1/workspace/new", json={"name": "slow"})
     assert sleep.waits == []
+    assert len(requests_to(emulator, "/api/v1/workspace/new")) == 1
 
 
 def _closed_port() -> int:
@@ -330,7 +316,7 @@ def _closed_port() -> int:
 
 async def test_refused_connection_is_retried_even_for_creating_calls() -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
-    async with opened(url, max_retries=2) as (transport, sleep):
+    async with opened(url, "KEY", max_retries=2) as (transport, sleep):
         with pytest.raises(AnythingLLMConnectionError, match="cannot connect") as info:
             await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
     assert not isinstance(info.value, AnythingLLMOutcomeUnknownError)
@@ -338,30 +324,8 @@ async def test_refused_connection_is_retried_even_for_creating_calls() -> None:
     assert len(sleep.waits) == 2
 
 
-# ---------------------------------------------------------------- trace ids
-
-
-async def test_trace_id_from_context_reaches_header_logs_and_error(
-    local_server: LocalServer, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG, logger="anythingllm_bridge")
-    local_server.faults.add("GET", "/api/v1/workspaces", status=503, times=None)
-    async with opened(local_server.url, max_retries=1) as (transport, _):
-        with trace_id("job-42"), pytest.raises(AnythingLLMServerError) as info:
-            await transport.request("GET", "/v1/workspaces")
-    assert info.value.trace_id == "job-42"
-    assert "job-42" in str(info.value)
-    assert {r.request_id for r in api_requests(local_server)} == {"job-42"}
-    assert caplog.records
-    ours = [r for r in caplog.records if not r.name.startswith("anythingllm_bridge.testing")]
-    assert {getattr(r, "trace_id", None) for r in ours} == {"job-42"}
-    retry_log = next(r for r in caplog.records if "retrying" in r.getMessage())
-    assert retry_log.attempt == 1  # type: ignore[attr-defined]
-    assert "503" in retry_log.reason  # type: ignore[attr-defined]
-
-
-async def test_generated_ids_differ_per_call(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
+async def test_generated_ids_differ_per_call(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, _):
         first = await transport.request("GET", "/v1/workspaces")
         second = await transport.request("GET", "/v1/workspaces")
     assert first.trace_id != second.trace_id
@@ -370,86 +334,64 @@ async def test_generated_ids_differ_per_call(local_server: LocalServer) -> None:
 # ---------------------------------------------------------------- streams
 
 
-STREAM = "/v1/workspace/ws/stream-chat"
-
-
-async def collect(transport: Transport, spec: dict[str, Any], seen: list[Any] | None = None) -> list[Any]:
+async def collect(
+    transport: Transport, path: str, body: dict[str, Any], seen: list[Any] | None = None
+) -> list[Any]:
     events: list[Any] = [] if seen is None else seen
-    async with aclosing(transport.stream("POST", STREAM, json=spec)) as stream:
+    async with aclosing(transport.stream("POST", path, json=body)) as stream:
         async for event in stream:
             events.append(event)
     return events
 
 
-async def test_stream_yields_events_in_order(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        events = await collect(transport, {"message": "hi", "tokens": 4})
-    assert [e["type"] for e in events] == ["textResponseChunk"] * 4 + ["finalizeResponseStream"]
-    assert "".join(e.get("textResponse", "") for e in events) == "t0 t1 t2 t3 "
+async def test_stream_yields_events_until_the_server_closes(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, _):
+        slug = await new_workspace(transport)
+        events = await collect(
+            transport, f"/v1/workspace/{slug}/stream-chat", {"message": "hello", "mode": "chat"}
+        )
+    assert events[0]["type"] == "textResponseChunk"
+    assert events[-1]["type"] == "finalizeResponseStream"
+    assert "hello" in "".join(e.get("textResponse") or "" for e in events)
 
 
-async def test_stream_event_larger_than_aiohttp_line_limit_arrives_whole(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        events = await collect(transport, {"message": "hi", "big": 3_000_000})
-    assert len(events[-1]["sources"][0]["text"]) == 3_000_000
-
-
-async def test_stream_abort_event_raises_chat_error_after_earlier_events(local_server: LocalServer) -> None:
-    seen: list[Any] = []
-    async with opened(local_server.url) as (transport, _):
-        with pytest.raises(AnythingLLMChatError, match="vector search failed") as info:
-            await collect(transport, {"message": "hi", "abort": "vector search failed"}, seen)
-    assert len(seen) == 3
-    assert info.value.status == 200
-    assert info.value.trace_id
-
-
-async def test_stream_error_before_streaming_is_mapped(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, sleep):
+async def test_stream_error_before_streaming_is_mapped(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, sleep):
+        slug = await new_workspace(transport)
         with pytest.raises(AnythingLLMChatError, match="Message is empty"):
-            await collect(transport, {"message": ""})
+            await collect(transport, f"/v1/workspace/{slug}/stream-chat", {"message": ""})
+        with pytest.raises(AnythingLLMNotFoundError, match="not a valid workspace"):
+            await collect(transport, "/v1/workspace/nope/stream-chat", {"message": "hi"})
     assert sleep.waits == []
 
 
-async def test_stream_crash_line_with_status_200_is_mapped(local_server: LocalServer) -> None:
-    crash = {
-        "uuid": "u",
-        "type": "abort",
-        "textResponse": None,
-        "close": True,
-        "error": "Workspace nope is not a valid workspace.",
-    }
-    async with opened(local_server.url) as (transport, _):
-        with pytest.raises(Exception, match="not a valid workspace") as info:
-            await collect(transport, {"message": "hi", "crash_line": crash})
-    assert type(info.value).__name__ == "AnythingLLMNotFoundError"
+async def test_thread_stream_crash_line_on_a_missing_workspace_is_not_found(
+    emulator: RunningEmulator,
+) -> None:
+    async with on(emulator) as (transport, _):
+        with pytest.raises(AnythingLLMNotFoundError, match="workspace 'nope'") as info:
+            await collect(transport, "/v1/workspace/nope/thread/t/stream-chat", {"message": "hi"})
+    assert info.value.status == 200
 
 
-async def test_stream_idle_timeout(local_server: LocalServer) -> None:
-    async with opened(local_server.url, read_timeout=0.1) as (transport, _):
-        with pytest.raises(AnythingLLMTimeoutError, match="read_timeout"):
-            await collect(transport, {"message": "hi", "stall": True})
-
-
-async def test_stream_cut_mid_event_raises(local_server: LocalServer) -> None:
-    async with opened(local_server.url) as (transport, _):
-        with pytest.raises(AnythingLLMStreamError):
-            await collect(transport, {"message": "hi", "cut": True})
-
-
-async def test_stream_503_before_start_is_retried(local_server: LocalServer) -> None:
-    local_server.faults.add("POST", "/api/v1/workspace/*/stream-chat", status=503, times=1)
-    async with opened(local_server.url) as (transport, sleep):
-        events = await collect(transport, {"message": "hi"})
+async def test_stream_503_before_start_is_retried(emulator: RunningEmulator) -> None:
+    async with on(emulator) as (transport, sleep):
+        slug = await new_workspace(transport)
+        emulator.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", status=503, times=1)
+        events = await collect(
+            transport, f"/v1/workspace/{slug}/stream-chat", {"message": "hi", "mode": "chat"}
+        )
     assert events[-1]["type"] == "finalizeResponseStream"
     assert len(sleep.waits) == 1
 
 
-async def test_stream_gives_back_its_slot_when_abandoned(local_server: LocalServer) -> None:
-    async with opened(local_server.url, max_concurrency=1) as (transport, _):
+async def test_stream_gives_back_its_slot_when_abandoned(emulator: RunningEmulator) -> None:
+    async with on(emulator, max_concurrency=1) as (transport, _):
+        slug = await new_workspace(transport)
         for _ in range(3):
+            body = {"message": "tell me a long story please", "mode": "chat"}
             async with aclosing(
-                transport.stream("POST", STREAM, json={"message": "hi", "tokens": 50})
+                transport.stream("POST", f"/v1/workspace/{slug}/stream-chat", json=body)
             ) as stream:
                 async for _event in stream:
                     break

@@ -1,7 +1,6 @@
-"""A tiny local AnythingLLM-like server for transport tests: real HTTP on 127.0.0.1, the fault
-injector in front, and an in-flight counter. It serves what the emulator does not need to
-(multi-megabyte events, stalled streams, redirects, an echo route); the acceptance tests against
-the emulator live in tests/resilience."""
+"""A tiny local server for the transport behaviour the emulator does not produce on demand:
+multi-megabyte events, an abort mid-stream, a stream that stalls or breaks inside an event, a
+redirect. Real HTTP on 127.0.0.1; everything else is tested against the emulator."""
 
 from __future__ import annotations
 
@@ -15,20 +14,12 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from anythingllm_bridge.testing.faults import FaultInjector
-
 API_KEY = "TEST-KEY-1234567"
 
 
 @dataclass
 class LocalServer:
     url: str
-    faults: FaultInjector
-    in_flight: int = 0
-    max_in_flight: int = 0
-    open_connections: set[Any] = field(default_factory=set)
-    max_connections: int = 0
-    bodies: list[bytes] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -37,109 +28,27 @@ def sse(event: dict[str, Any]) -> bytes:
 
 
 def build_app(state: LocalServer) -> web.Application:
-    @web.middleware
-    async def count_in_flight(request: web.Request, handler: Any) -> web.StreamResponse:
-        state.in_flight += 1
-        state.max_in_flight = max(state.max_in_flight, state.in_flight)
-        state.open_connections.add(request.transport)
-        state.max_connections = max(state.max_connections, len(state.open_connections))
-        try:
-            return await handler(request)
-        finally:
-            state.in_flight -= 1
-            state.open_connections.discard(request.transport)
-
-    @web.middleware
-    async def auth(request: web.Request, handler: Any) -> web.StreamResponse:
-        if (
-            request.path.startswith("/api/v1/")
-            and request.headers.get("Authorization") != f"Bearer {API_KEY}"
-        ):
-            return web.json_response({"error": "No valid api key found."}, status=403)
-        return await handler(request)
-
-    async def ping(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"online": True})
-
-    async def workspaces(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"workspaces": []})
-
-    async def echo(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        state.bodies.append(body)
-        return web.json_response(
-            {
-                "method": request.method,
-                "query": dict(request.query),
-                "headers": {k.lower(): v for k, v in request.headers.items() if k.lower() != "authorization"},
-                "body": body.decode("utf-8", "replace"),
-            }
-        )
-
-    async def upload(request: web.Request) -> web.StreamResponse:
-        reader = await request.multipart()
-        files = []
-        async for part in reader:
-            data = await part.read()  # type: ignore[union-attr]
-            files.append({"name": part.name, "filename": part.filename, "size": len(data)})  # type: ignore[union-attr]
-        return web.json_response({"success": True, "error": None, "documents": files})
-
-    async def delete_ok(request: web.Request) -> web.StreamResponse:
-        return web.Response(text="OK")
-
-    async def html(request: web.Request) -> web.StreamResponse:
-        return web.Response(text="<!DOCTYPE html><html><body>web UI</body></html>", content_type="text/html")
-
     async def redirect(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently("https://elsewhere.invalid/api/v1/auth")
 
     async def stream_chat(request: web.Request) -> web.StreamResponse:
         spec = await request.json()
-        if not spec.get("message"):
-            return web.json_response(
-                {
-                    "id": "x",
-                    "type": "abort",
-                    "textResponse": None,
-                    "sources": [],
-                    "close": True,
-                    "error": "Message is empty",
-                },
-                status=400,
-            )
-        if spec.get("crash_line"):  # the thread route's crash: one data line, status 200, not SSE
-            return web.Response(
-                text="data: " + json.dumps(spec["crash_line"]) + "\n\n", content_type="text/html"
-            )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
         for i in range(int(spec.get("tokens", 3))):
-            await resp.write(
-                sse(
-                    {
-                        "uuid": "u",
-                        "type": "textResponseChunk",
-                        "textResponse": f"t{i} ",
-                        "close": False,
-                        "error": False,
-                    }
-                )
-            )
+            chunk = {"uuid": "u", "type": "textResponseChunk", "textResponse": f"t{i} ", "close": False}
+            await resp.write(sse(chunk))
         if spec.get("stall"):
-            await state.release.wait()  # never set during the test: the client's idle timeout fires
+            await state.release.wait()  # set only at teardown: the client's idle timeout fires first
         if spec.get("abort"):
-            await resp.write(
-                sse(
-                    {
-                        "uuid": "u",
-                        "type": "abort",
-                        "textResponse": None,
-                        "sources": [],
-                        "close": True,
-                        "error": spec["abort"],
-                    }
-                )
-            )
+            abort = {
+                "uuid": "u",
+                "type": "abort",
+                "textResponse": None,
+                "close": True,
+                "error": spec["abort"],
+            }
+            await resp.write(sse(abort))
             return resp
         if spec.get("cut"):
             await resp.write(b'data: {"uuid": "u", "type": "textRes')
@@ -152,7 +61,6 @@ def build_app(state: LocalServer) -> web.Application:
             "uuid": "u",
             "type": "finalizeResponseStream",
             "close": True,
-            "error": False,
             "chatId": 1,
             "sources": sources,
         }
@@ -161,15 +69,7 @@ def build_app(state: LocalServer) -> web.Application:
             await resp.write(payload[i : i + 7919])
         return resp
 
-    app = web.Application(middlewares=[count_in_flight, state.faults.middleware, auth])
-    app.router.add_get("/api/ping", ping)
-    app.router.add_get("/api/v1/workspaces", workspaces)
-    app.router.add_route("*", "/api/v1/echo", echo)
-    app.router.add_post("/api/v1/workspace/{slug}/chat", echo)
-    app.router.add_post("/api/v1/workspace/{slug}/vector-search", echo)
-    app.router.add_post("/api/v1/document/upload", upload)
-    app.router.add_delete("/api/v1/workspace/{slug}", delete_ok)
-    app.router.add_get("/api/v1/does-not-exist", html)
+    app = web.Application()
     app.router.add_get("/api/v1/redirect", redirect)
     app.router.add_post("/api/v1/workspace/{slug}/stream-chat", stream_chat)
     return app
@@ -177,7 +77,7 @@ def build_app(state: LocalServer) -> web.Application:
 
 @asynccontextmanager
 async def serve() -> AsyncIterator[LocalServer]:
-    state = LocalServer(url="", faults=FaultInjector())
+    state = LocalServer(url="")
     server = TestServer(build_app(state), host="127.0.0.1")
     await server.start_server()
     state.url = str(server.make_url("")).rstrip("/")

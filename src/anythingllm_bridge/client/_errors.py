@@ -20,6 +20,7 @@ other 403 (e.g. deletion blocked by the admin)          AnythingLLMAPIError
 404                                                     AnythingLLMNotFoundError
 abort body / event saying "not a valid workspace",
 "not found"                                             AnythingLLMNotFoundError
+200 "data: {abort}" line from thread stream-chat        AnythingLLMNotFoundError (unknown workspace)
 abort body / event (200 or 4xx)                         AnythingLLMChatError
 4xx message "... not a valid workspace" / "not found"   AnythingLLMNotFoundError
 400 text ``Bad Request`` on ``/v1/workspace/<slug>...``  AnythingLLMNotFoundError
@@ -68,6 +69,7 @@ _MAX_TEXT = 2000  # longest text body kept on an error
 _NOT_FOUND = re.compile(r"not a valid workspace|\bnot found\b|does not exist", re.IGNORECASE)
 _WORKSPACE_ROUTE = re.compile(r"^/v1/workspace/(?P<slug>[^/]+)(?:/thread/(?P<thread>[^/]+))?")
 _WORKSPACE_GET = re.compile(r"^/v1/workspace/[^/]+$")
+_THREAD_STREAM = re.compile(r"^/v1/workspace/[^/]+/thread/[^/]+/stream-chat$")
 _HTML_TEXT = tuple(
     re.compile(rf"<{tag}[^>]*>(.*?)</{tag}>", re.IGNORECASE | re.DOTALL) for tag in ("pre", "h1", "title")
 )
@@ -266,7 +268,20 @@ def _success_error(
             events = []
         for event in events:
             if event.get("type") == "abort":
-                return abort_error(event, status=status, method=method, path=path, trace_id=trace_id)
+                error = abort_error(event, status=status, method=method, path=path, trace_id=trace_id)
+                route = route_of(path)
+                if _THREAD_STREAM.match(route) and not isinstance(error, AnythingLLMNotFoundError):
+                    # 1.16.0 crashes this way (and only this way) on an unknown workspace
+                    return AnythingLLMNotFoundError(
+                        f"{_what_is_missing(route)} (the server crashed on it: {error.server_message})",
+                        status=status,
+                        body=error.body,
+                        server_message=error.server_message,
+                        method=method,
+                        path=path,
+                        trace_id=trace_id,
+                    )
+                return error
         if expect == "json":
             problem = "expected JSON but the server sent an event stream"
     elif broken_json:
