@@ -236,9 +236,15 @@ class _Run:
             await self._send_all(to_send, adoptable)
             removals = plan.of(Action.REMOVE)
             if to_send or removals or any(e.stale for e in self.manifest.entries.values()):
-                docpaths = await self._workspace_docpaths()
-                await self._remove_old_versions(docpaths)
-                await self._prune(removals, docpaths)
+                try:
+                    docpaths = await self._workspace_docpaths()
+                except AnythingLLMError as exc:  # what was sent is reported; removals wait
+                    logger.warning("workspace unreadable after sending; removal waits for next sync: %s", exc)
+                    for item in removals:
+                        self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
+                else:
+                    await self._remove_old_versions(docpaths)
+                    await self._prune(removals, docpaths)
         finally:
             await self.store.flush(self.manifest)
         return self.report
