@@ -28,6 +28,11 @@ pytest: install
 
 test: lint typecheck pytest
 
+# The built-in emulator, a workspace, two syncs, search and a streamed answer (see README "Demo").
+.PHONY: demo
+demo: install
+	$(BIN)/allm demo
+
 # The client tests against a real AnythingLLM: needs ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY.
 test-real: install
 	$(BIN)/python -m pytest -q -m integration
