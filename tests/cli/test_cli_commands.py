@@ -349,3 +349,29 @@ def test_demo_real_runs_against_the_configured_server_and_cleans_up(allm: Allm, 
 
 def test_demo_real_needs_a_key(allm: Allm) -> None:
     one_line_error(allm("demo", "--real", key=None, check=False), "ANYTHINGLLM_API_KEY")
+
+
+def test_verbose_logs_carry_the_trace_id_the_server_received(allm: Allm, emu: Any) -> None:
+    start = len(emu.emulator.faults.requests)
+    result = allm("--verbose", "workspaces", "list")
+    (request,) = [r for r in list(emu.emulator.faults.requests)[start:] if r.path == "/api/v1/workspaces"]
+    assert request.request_id
+    assert f"[trace {request.request_id}]" in result.stderr
+    assert "GET /v1/workspaces" in result.stderr
+    assert KEY not in result.stderr
+
+
+def test_sync_prints_plain_progress_lines_when_not_on_a_terminal(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Progress lines").slug
+    folder = write_samples(tmp_path / "samples")
+    result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json")
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("sending 3 file(s)")
+    assert sorted(line.split()[1] for line in lines if line.startswith("uploaded")) == [
+        "faq.md",
+        "telescopes.json",
+        "visitors.csv",
+    ]
+    assert "\x1b[" not in result.stderr  # no terminal control codes in a pipe
