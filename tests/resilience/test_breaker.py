@@ -46,7 +46,7 @@ def test_opens_after_threshold_consecutive_failures(clock: FakeClock) -> None:
     assert breaker.state is CircuitState.CLOSED
     assert breaker.failure_count == 2
     fail(breaker, 1, "timeout")
-    assert breaker.state is CircuitState.OPEN
+    assert breaker.snapshot().state is CircuitState.OPEN
     assert breaker.last_failure is not None
     assert breaker.last_failure.reason == "timeout"
     with pytest.raises(AnythingLLMCircuitOpenError) as info:
@@ -88,7 +88,7 @@ def test_half_open_lets_exactly_one_probe_through(clock: FakeClock) -> None:
             breaker.acquire()
         assert info.value.retry_in == 0.0
     probe.success()
-    assert breaker.state is CircuitState.CLOSED
+    assert breaker.snapshot().state is CircuitState.CLOSED
     assert breaker.failure_count == 0
     breaker.acquire().success()
 

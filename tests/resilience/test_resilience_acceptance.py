@@ -338,7 +338,7 @@ async def test_a_cancelled_probe_lets_the_next_call_probe(emulator: RunningEmula
             await probe
         assert transport.breaker.state is CircuitState.HALF_OPEN
         await transport.request("GET", "/v1/workspaces")
-    assert transport.breaker.state is CircuitState.CLOSED
+    assert transport.breaker.snapshot().state is CircuitState.CLOSED
 
 
 async def test_breakers_are_per_transport(emulator: RunningEmulator) -> None:
@@ -365,7 +365,8 @@ async def counted_emulator() -> AsyncIterator[tuple[RunningEmulator, dict[str, i
         connections[request.transport] = connections.get(request.transport, 0) + 1
         seen["max_connections"] = max(seen["max_connections"], len(connections))
         try:
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         finally:
             seen["in_flight"] -= 1
             connections[request.transport] -= 1

@@ -43,7 +43,7 @@ async def test_concurrent_tasks_keep_their_own_ids() -> None:
             await asyncio.sleep(0)
             return current_trace_id()
 
-    assert await asyncio.gather(work("a"), work("b"), work("c")) == ["a", "b", "c"]
+    assert list(await asyncio.gather(work("a"), work("b"), work("c"))) == ["a", "b", "c"]
 
 
 def test_package_loggers_stamp_records_with_the_trace_id(caplog: pytest.LogCaptureFixture) -> None:

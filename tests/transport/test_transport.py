@@ -201,7 +201,7 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
 def test_config_from_settings_takes_every_knob() -> None:
     from anythingllm_bridge.config import Settings
 
-    settings = Settings(_env_file=None, anythingllm_timeout=12, max_retries=7, max_concurrency=3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, anythingllm_timeout=12, max_retries=7, max_concurrency=3)
     config = ClientConfig.from_settings(settings)
     assert (config.timeout, config.max_retries, config.max_concurrency) == (12, 7, 3)
     assert config.failure_threshold == settings.failure_threshold

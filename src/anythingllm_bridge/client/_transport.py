@@ -18,7 +18,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -302,7 +302,9 @@ class Transport:
         assert isinstance(result, ApiResponse)
         return result
 
-    async def stream(self, method: str, path: str, *, json: Any = None) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, method: str, path: str, *, json: Any = None
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each server-sent event's JSON object as it arrives.
 
         An error answer before the stream starts raises its mapped error (retried like any call);
