@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import tempfile
@@ -23,6 +24,7 @@ from anythingllm_bridge.errors import (
     StoragePermissionError,
 )
 from anythingllm_bridge.storage import LocalStorageClient
+from anythingllm_bridge.storage._files import COPY_BUFFER
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -240,3 +242,16 @@ def test_no_key_ever_reads_or_writes_outside_the_base_path(key: str) -> None:
                     outside,
                 ), path
         shutil.rmtree(base)
+
+
+async def test_files_larger_than_the_copy_buffers_round_trip_exactly(tmp_path: Path) -> None:
+    data = os.urandom(2 * COPY_BUFFER + 4 * 1024 * 1024 + 123)  # three buffers' worth, and a ragged end
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    store = LocalStorageClient(tmp_path / "store")
+    stored = await store.upload_file(source, "big.bin")
+    assert stored.size == len(data)
+    assert stored.checksum == hashlib.sha256(data).hexdigest()
+    back = await store.download_file("big.bin", tmp_path / "back" / "big.bin")
+    assert back.read_bytes() == data
+    assert sorted(p.name for p in back.parent.iterdir()) == ["big.bin"]

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-__all__ = ["Chunk", "Chunks", "Sha256", "aiter_chunks", "rechunk"]
+__all__ = ["Chunk", "Chunks", "Sha256", "aiter_chunks", "read_ahead", "rechunk"]
 
 Chunk = bytes | bytearray | memoryview
 Chunks = AsyncIterable[Chunk] | Iterable[Chunk]
@@ -39,6 +40,20 @@ def _as_bytes(chunk: object) -> bytes:
     raise TypeError(f"put_stream() chunks must be bytes, got {type(chunk).__name__}")
 
 
+async def read_ahead(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
+    """Yield ``chunks``, already fetching the next one while the consumer handles the current one."""
+    pending = asyncio.ensure_future(anext(chunks, None))
+    try:
+        while (chunk := await pending) is not None:
+            pending = asyncio.ensure_future(anext(chunks, None))
+            yield chunk
+    finally:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+
+
 async def rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
     """Regroup ``chunks`` into pieces of exactly ``size`` bytes (the last one may be shorter)."""
     buffer = bytearray()
@@ -61,7 +76,7 @@ class Sha256:
         self._hash: _Hash = hashlib.sha256()
         self.size = 0
 
-    async def update(self, chunk: bytes) -> None:
+    async def update(self, chunk: Chunk) -> None:
         if len(chunk) >= _HASH_IN_THREAD:
             await asyncio.to_thread(self._hash.update, chunk)
         else:

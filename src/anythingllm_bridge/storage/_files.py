@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
@@ -12,31 +13,41 @@ from pathlib import Path
 
 import aiofiles
 import aiofiles.os
+from aiofiles.threadpool.binary import AsyncBufferedIOBase as Writer
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StoragePermissionError
-from anythingllm_bridge.storage._chunks import Sha256
+from anythingllm_bridge.storage._chunks import Sha256, read_ahead
 
-__all__ = ["TMP_PREFIX", "read_file", "source_errors", "write_atomically", "write_download"]
+__all__ = [
+    "TMP_PREFIX",
+    "ErrorMap",
+    "copy_atomically",
+    "destination_errors",
+    "read_file",
+    "source_errors",
+    "write_atomically",
+    "write_download",
+]
 
 TMP_PREFIX = ".allm-tmp-"
 """Name prefix of temporary files; listings skip them and keys may not use it."""
 
 
-async def write_atomically(
-    folder: str,
-    name: str,
-    chunks: AsyncIterator[bytes],
-    *,
-    errors: Callable[[], AbstractContextManager[None]],
-    fsync: bool,
-    digest: Sha256 | None = None,
-) -> None:
-    """Write ``chunks`` to a temporary file in ``folder``, then rename it to ``name``.
+ErrorMap = Callable[[], AbstractContextManager[None]]
+"""A context manager factory that turns ``OSError`` into the right :class:`StorageError`."""
 
-    ``errors()`` wraps every file-system call (turning ``OSError`` into the right
-    :class:`StorageError`); what ``chunks`` raises is the caller's and passes unchanged. With
-    ``digest``, every chunk is also hashed, in a thread while it is being written. On any failure
-    (or cancellation) the temporary file is removed and ``name`` is left as it was.
+COPY_BUFFER = 4 * 1024 * 1024
+"""Size of each of the two buffers a file-to-file copy cycles through."""
+_KERNEL_COPY = 64 * 1024 * 1024
+_NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF})
+
+
+@contextlib.asynccontextmanager
+async def _temporary(folder: str, name: str, *, errors: ErrorMap, fsync: bool) -> AsyncIterator[Writer]:
+    """A new temporary file in ``folder``; renamed to ``name`` if the block succeeds, else removed.
+
+    ``errors()`` wraps every file-system call. With ``fsync``, the file (and then the folder) is
+    flushed to disk before the rename is reported done.
     """
     tmp = os.path.join(folder, f"{TMP_PREFIX}{secrets.token_hex(8)}")
     with errors():
@@ -44,12 +55,7 @@ async def write_atomically(
         out = await aiofiles.open(tmp, "xb")
     try:
         try:
-            async for chunk in chunks:
-                with errors():
-                    if digest is None:
-                        await out.write(chunk)
-                    else:
-                        await asyncio.gather(out.write(chunk), digest.update(chunk))
+            yield out
             with errors():
                 await out.flush()
                 if fsync:
@@ -65,6 +71,96 @@ async def write_atomically(
     if fsync:
         with errors():
             await asyncio.to_thread(_fsync_folder, folder)
+
+
+async def write_atomically(
+    folder: str,
+    name: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    errors: ErrorMap,
+    fsync: bool,
+    digest: Sha256 | None = None,
+) -> None:
+    """Write ``chunks`` to ``folder/name`` through a temporary file (see :func:`_temporary`).
+
+    What ``chunks`` raises is the caller's and passes unchanged. The next chunk is fetched while
+    the current one is written (and, with ``digest``, hashed in a thread at the same time).
+    """
+    async with (
+        _temporary(folder, name, errors=errors, fsync=fsync) as out,
+        contextlib.aclosing(read_ahead(chunks)) as ahead,
+    ):
+        async for chunk in ahead:
+            with errors():
+                if digest is None:
+                    await out.write(chunk)
+                else:
+                    await asyncio.gather(out.write(chunk), digest.update(chunk))
+
+
+async def copy_atomically(
+    source: str,
+    folder: str,
+    name: str,
+    *,
+    source_errors: ErrorMap,
+    errors: ErrorMap,
+    fsync: bool,
+    digest: Sha256 | None = None,
+) -> None:
+    """Copy the local file ``source`` to ``folder/name`` through a temporary file.
+
+    A missing or unreadable source fails (through ``source_errors()``) before anything is created.
+    Without ``digest`` the kernel copies (``copy_file_range``) where it can. Otherwise reading the
+    next block, writing this one and hashing it run at once, cycling through two reused buffers:
+    memory stays at ``2 × COPY_BUFFER`` and no buffer is allocated per block.
+    """
+    with source_errors():
+        src = await aiofiles.open(source, "rb", buffering=0)
+    try:
+        async with _temporary(folder, name, errors=errors, fsync=fsync) as out:
+            if digest is None and await _kernel_copy(src.fileno(), out.fileno(), errors):
+                return
+            buffers = (bytearray(COPY_BUFFER), bytearray(COPY_BUFFER))
+
+            async def read(into: bytearray) -> int:
+                with source_errors():
+                    return await src.readinto(into) or 0
+
+            async def write(view: memoryview) -> None:
+                with errors():
+                    await out.write(view)
+
+            async def hash_(view: memoryview) -> None:
+                if digest is not None:
+                    await digest.update(view)
+
+            size = await read(buffers[0])
+            turn = 0
+            while size:
+                view = memoryview(buffers[turn])[:size]
+                turn = 1 - turn
+                size, _, _ = await asyncio.gather(read(buffers[turn]), write(view), hash_(view))
+    finally:
+        await src.close()
+
+
+async def _kernel_copy(src: int, dst: int, errors: ErrorMap) -> bool:
+    """Copy all of ``src`` to ``dst`` in the kernel; ``False`` if this system cannot (nothing copied)."""
+    copy_file_range = getattr(os, "copy_file_range", None)
+    if copy_file_range is None:
+        return False
+    copied = 0
+    with errors():
+        try:
+            while step := await asyncio.to_thread(copy_file_range, src, dst, _KERNEL_COPY):
+                copied += step
+        except OSError as exc:
+            if copied or exc.errno not in _NO_KERNEL_COPY:
+                raise
+            return False
+    return True
 
 
 def _fsync_folder(folder: str) -> None:
@@ -91,7 +187,7 @@ async def write_download(chunks: AsyncGenerator[bytes, None], destination: str |
                     yield chunk
 
         await write_atomically(
-            str(dest.parent), dest.name, everything(), errors=lambda: _destination_errors(dest), fsync=False
+            str(dest.parent), dest.name, everything(), errors=lambda: destination_errors(dest), fsync=False
         )
     finally:
         await chunks.aclose()
@@ -99,7 +195,7 @@ async def write_download(chunks: AsyncGenerator[bytes, None], destination: str |
 
 
 @contextlib.contextmanager
-def _destination_errors(dest: Path) -> Iterator[None]:
+def destination_errors(dest: Path) -> Iterator[None]:
     """Turn an ``OSError`` about a download destination into a :class:`StorageError` naming it."""
     try:
         yield

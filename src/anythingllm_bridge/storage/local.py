@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,13 @@ from anythingllm_bridge.errors import (
     StoragePermissionError,
 )
 from anythingllm_bridge.storage._chunks import Chunks, Sha256, aiter_chunks
-from anythingllm_bridge.storage._files import TMP_PREFIX, read_file, write_atomically
+from anythingllm_bridge.storage._files import (
+    TMP_PREFIX,
+    copy_atomically,
+    destination_errors,
+    source_errors,
+    write_atomically,
+)
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
     StorageClient,
@@ -104,27 +110,45 @@ class LocalStorageClient(StorageClient):
 
     async def put_stream(self, key: str, chunks: Chunks) -> StoredObject:
         target = self._target(key)
-        return await self._store(target, aiter_chunks(chunks))
-
-    async def upload_file(self, file_path: str | os.PathLike[str], key: str) -> StoredObject:
-        target = self._target(key)
-        chunks = read_file(Path(file_path), DEFAULT_CHUNK_SIZE)
-        try:
-            return await self._store(target, chunks)
-        finally:
-            await chunks.aclose()
-
-    async def _store(self, target: _Target, chunks: AsyncIterator[bytes]) -> StoredObject:
         digest = Sha256()
         await write_atomically(
             target.folder,
             target.name,
-            chunks,
-            errors=lambda: _errors(target.key, writing=True),
+            aiter_chunks(chunks),
+            errors=lambda: _errors(key, writing=True),
             fsync=self._fsync,
             digest=digest,
         )
-        return StoredObject(key=target.key, size=digest.size, checksum=digest.hexdigest())
+        return StoredObject(key=key, size=digest.size, checksum=digest.hexdigest())
+
+    async def upload_file(self, file_path: str | os.PathLike[str], key: str) -> StoredObject:
+        target = self._target(key)
+        source = Path(file_path)
+        digest = Sha256()
+        await copy_atomically(
+            str(source),
+            target.folder,
+            target.name,
+            source_errors=lambda: source_errors(source),
+            errors=lambda: _errors(key, writing=True),
+            fsync=self._fsync,
+            digest=digest,
+        )
+        return StoredObject(key=key, size=digest.size, checksum=digest.hexdigest())
+
+    async def download_file(self, key: str, destination: str | os.PathLike[str]) -> Path:
+        """Copy the object to ``destination`` (in the kernel where the system can); see the base class."""
+        target = self._target(key)
+        dest = Path(os.path.abspath(destination))  # noqa: ASYNC240 - string work, no I/O wait
+        await copy_atomically(
+            target.real,
+            str(dest.parent),
+            dest.name,
+            source_errors=lambda: _errors(key, writing=False),
+            errors=lambda: destination_errors(dest),
+            fsync=False,
+        )
+        return dest
 
     async def delete_file(self, key: str) -> bool:
         target = self._target(key)
