@@ -47,9 +47,18 @@ class Allm:
         self.url = url
         self.home = home
 
-    def __call__(self, *args: str, key: str | None = KEY, url: str | None = None, check: bool = True) -> Any:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYTHINGLLM_", "AWS_", "S3_"))}
-        env.update(
+    def __call__(
+        self,
+        *args: str,
+        key: str | None = KEY,
+        url: str | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> Any:
+        environment = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ANYTHINGLLM_", "AWS_", "S3_"))
+        }
+        environment.update(
             ANYTHINGLLM_URL=url or self.url,
             HOME=str(self.home),
             XDG_STATE_HOME=str(self.home / "state"),
@@ -58,12 +67,13 @@ class Allm:
             COLUMNS="200",
         )
         if key is not None:
-            env["ANYTHINGLLM_API_KEY"] = key
+            environment["ANYTHINGLLM_API_KEY"] = key
+        environment.update(env or {})
         result = subprocess.run(
             [sys.executable, "-m", "anythingllm_bridge.cli", *args],
             capture_output=True,
             text=True,
-            env=env,
+            env=environment,
             cwd=self.home,
             timeout=120,
         )
@@ -375,3 +385,130 @@ def test_sync_prints_plain_progress_lines_when_not_on_a_terminal(
         "visitors.csv",
     ]
     assert "\x1b[" not in result.stderr  # no terminal control codes in a pipe
+
+
+def test_sync_archives_sent_files_into_the_configured_storage(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Archive CLI").slug
+    folder = write_samples(tmp_path / "samples")
+    storage = tmp_path / "storage"
+    allm(
+        "sync",
+        str(folder),
+        "--workspace",
+        slug,
+        "--types",
+        "md,csv,json",
+        "--archive",
+        env={"STORAGE_TYPE": "local", "STORAGE_PATH": str(storage)},
+    )
+    archived = sorted(str(p.relative_to(storage)) for p in storage.rglob("*") if p.is_file())
+    assert archived == ["processed/csv/visitors.csv", "processed/json/telescopes.json", "processed/md/faq.md"]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, moto_endpoint: str) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3.create_bucket(Bucket="cli-docs")
+    s3.put_object(Bucket="cli-docs", Key="team/faq.md", Body=b"# FAQ\n\nTours are booked two days ahead.\n")
+    s3.put_object(Bucket="cli-docs", Key="team/visitors.csv", Body=b"month,visitors\nJanuary,412\n")
+    s3.put_object(Bucket="cli-docs", Key="other/skip.csv", Body=b"a,b\n1,2\n")
+    slug = api.create_workspace("S3 CLI").slug
+    env = {
+        "S3_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "S3_REGION": "us-east-1",
+    }
+    args = ("sync", "s3://cli-docs/team", "--workspace", slug, "--types", "md,csv", "--json")
+    first = json.loads(allm(*args, env=env).stdout)
+    assert first["uploaded"] == ["faq.md", "visitors.csv"]
+    assert api.get_workspace(slug).docpaths == set(first["locations"].values())
+    second = json.loads(allm(*args, env=env).stdout)
+    assert second["uploaded"] == []
+    assert second["counts"]["unchanged"] == 2
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cli-docs")["Contents"]]
+    assert any(k.startswith(".anythingllm-bridge/manifests/") for k in keys)  # the manifest is in the bucket
+
+
+def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
+    allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path, home: Path
+) -> None:
+    import signal
+    import time
+
+    slug = api.create_workspace("Ctrl-C").slug
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(8):
+        (folder / f"note-{n}.md").write_text(f"# note {n}\n\nsome text {n}\n")
+    faults = emu.emulator.faults
+    slow = faults.add(method="POST", path="/api/v1/document/upload", latency=0.5, times=None)
+    start = len(faults.requests)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYTHINGLLM_")}
+    env.update(ANYTHINGLLM_URL=emu.url, ANYTHINGLLM_API_KEY=KEY, XDG_STATE_HOME=str(home / "state"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "anythingllm_bridge.cli",
+            "sync",
+            str(folder),
+            "-w",
+            slug,
+            "--types",
+            "md",
+            "-c",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=home,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while uploads_since(emu, start) < 3:  # wait until the sync is under way
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        faults.remove(slow)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert "interrupted; the manifest is saved" in err.strip().splitlines()[-1]
+    before = len(api.get_workspace(slug).documents)
+    assert before < 8
+
+    resumed = allm.json("sync", str(folder), "--workspace", slug, "--types", "md", "-c", "1")
+    assert resumed["failed"] == {}
+    assert len(api.get_workspace(slug).documents) == 8
+    ours = [d for d in api.list_documents() if (d.doc_source or "").startswith("anythingllm-bridge:")]
+    notes = sorted(d.title or "" for d in ours if (d.title or "").startswith("note-"))
+    assert notes == sorted(f"note-{n}.md" for n in range(8))  # each file once: nothing sent twice

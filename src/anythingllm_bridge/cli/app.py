@@ -103,13 +103,13 @@ def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
     return create_anythingllm_client(settings, **overrides)
 
 
-def run(work: Callable[[], Awaitable[T]]) -> T:
+def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -> T:
     """Run one coroutine; turn expected failures into one line on stderr and exit code 1."""
     settings = STATE._settings
     try:
         return asyncio.run(_as_coroutine(work))
     except KeyboardInterrupt:
-        fail("interrupted", code=130)
+        fail(interrupted, code=130)
     except CliError as exc:
         fail(exc.message, code=exc.code)
     except (AnythingLLMBridgeError, ValueError) as exc:
@@ -614,7 +614,7 @@ def sync(
             if archive_to is not None:
                 await archive_to.close()
 
-    report = run(work)
+    report = run(work, interrupted="interrupted; the manifest is saved: run the same command again to resume")
     if as_json:
         emit_json(report.to_json())
     else:
