@@ -33,7 +33,7 @@ def test_every_recorded_change_survives_a_crash_before_flush(tmp_path: Path) -> 
         store.record_sync(manifest, key)
     del manifest.entries["b.txt"]
     store.record_sync(manifest, "b.txt")
-    # no flush, no close: the process "dies" here
+    store.close_sync()  # the process "dies" here: no flush (dying releases the lock too)
     reloaded = FileManifestStore(tmp_path / "m.json").load_sync(workspace="docs", source="/src")
     assert sorted(reloaded.entries) == ["a.txt", "c.txt"]
     assert reloaded.entries["c.txt"].location == "custom-documents/c.txt-3.json"
@@ -45,7 +45,7 @@ def test_a_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
     manifest = store.load_sync(workspace="docs", source="/src")
     manifest.entries["a.txt"] = _entry("a.txt", 1)
     store.record_sync(manifest, "a.txt")
-    store.close()
+    store.close_sync()
     with open(tmp_path / "m.json.journal", "ab") as fh:
         fh.write(b'{"sync_id":"' + manifest.sync_id.encode() + b'","key":"b.txt","entry":{"sha2')
     reloaded = FileManifestStore(tmp_path / "m.json").load_sync(workspace="docs", source="/src")
@@ -59,7 +59,7 @@ def test_flush_folds_the_journal_into_one_atomic_file(tmp_path: Path) -> None:
     store.record_sync(manifest, "a.txt")
     store.flush_sync(manifest)
     assert not (tmp_path / "m.json.journal").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.json.lock"]  # no temporary file
     data = json.loads((tmp_path / "m.json").read_text())
     assert data["entries"]["a.txt"]["location"] == "custom-documents/a.txt-1.json"
 
@@ -70,6 +70,7 @@ def test_the_journal_is_compacted_when_it_grows(tmp_path: Path) -> None:
     for n in range(12):
         manifest.entries[f"f{n}"] = _entry(f"f{n}", n + 1)
         store.record_sync(manifest, f"f{n}")
+    store.close_sync()
     journal = tmp_path / "m.json.journal"
     lines = journal.read_bytes().count(b"\n") if journal.exists() else 0
     assert lines < 12
@@ -81,6 +82,7 @@ def test_a_manifest_of_another_workspace_is_refused(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
     manifest = store.load_sync(workspace="docs", source="/src")
     store.flush_sync(manifest)
+    store.close_sync()
     with pytest.raises(IngestError, match="belongs to workspace 'docs'"):
         FileManifestStore(tmp_path / "m.json").load_sync(workspace="other", source="/src")
 
@@ -92,3 +94,12 @@ def test_a_corrupt_manifest_gives_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text('{"some": "thing"}')
     with pytest.raises(IngestError, match="not an anythingllm-bridge manifest"):
         FileManifestStore(tmp_path / "m.json").load_sync(workspace="docs", source="/src")
+
+
+def test_two_syncs_cannot_use_one_manifest_at_once(tmp_path: Path) -> None:
+    first = FileManifestStore(tmp_path / "m.json")
+    first.load_sync(workspace="docs", source="/src")
+    with pytest.raises(IngestError, match="another sync is using the manifest"):
+        FileManifestStore(tmp_path / "m.json").load_sync(workspace="docs", source="/src")
+    first.close_sync()
+    FileManifestStore(tmp_path / "m.json").load_sync(workspace="docs", source="/src")  # free again

@@ -8,6 +8,8 @@ manifest (``<manifest>.journal``) before the pipeline moves on, and the journal 
 manifest with an atomic rename (write a temporary file, ``fsync``, ``os.replace``) at the end of a
 run and whenever it grows large. A torn last journal line (a crash mid-write) is ignored on load.
 So an interrupted run loses at most the change it was writing, and the next run resumes.
+While a sync holds a manifest it keeps an exclusive lock on ``<manifest>.lock``: a second sync of
+the same source into the same workspace is refused instead of sending the same files twice.
 
 Where there is no local file system for the manifest (a bucket source), :class:`StorageManifestStore`
 keeps it as one object in the storage and rewrites it after every change.
@@ -27,6 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from anythingllm_bridge.errors import IngestError, StorageFileNotFoundError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, one sync at a time is up to the user
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from anythingllm_bridge.storage import StorageClient
@@ -143,6 +150,10 @@ class ManifestStore(Protocol):
         """Write the whole manifest in its compact form (end of a run)."""
         ...
 
+    async def close(self) -> None:
+        """Release what ``load`` took (the lock that keeps two syncs off one manifest)."""
+        ...
+
 
 def _check_identity(manifest: Manifest, *, workspace: str, where: str) -> Manifest:
     if manifest.workspace != workspace:
@@ -159,6 +170,8 @@ class FileManifestStore:
     def __init__(self, path: str | os.PathLike[str], *, compact_every: int = 2000) -> None:
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_file: Any = None
         self.description = str(self.path)
         self._compact_every = compact_every
         self._journal_lines = 0
@@ -173,6 +186,7 @@ class FileManifestStore:
         return self.load_sync(workspace=workspace, source=source)
 
     def load_sync(self, *, workspace: str, source: str) -> Manifest:
+        self._lock()
         manifest = self._read_base(workspace=workspace, source=source)
         self._apply_journal(manifest)
         self._sync_id = manifest.sync_id if self.path.exists() else None
@@ -260,10 +274,35 @@ class FileManifestStore:
         self._dirty = False
         self._sync_id = manifest.sync_id
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        self.close_sync()
+
+    def close_sync(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the lock
+            self._lock_file = None
+
+    def _lock(self) -> None:
+        """Hold an exclusive lock on ``<manifest>.lock`` until :meth:`close`: two syncs working on
+        one manifest at once would both send the same new files."""
+        if self._lock_file is not None or fcntl is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_path, "a+b")  # noqa: SIM115 - held until close()
+        except OSError as exc:
+            raise IngestError(f"cannot open {self.lock_path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise IngestError(
+                f"another sync is using the manifest {self.path}; wait for it to finish"
+            ) from None
+        self._lock_file = handle
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
@@ -331,6 +370,9 @@ class StorageManifestStore:
         self._version += 1
         async with self._lock:
             await self._write(manifest)
+
+    async def close(self) -> None:
+        pass
 
     async def _write(self, manifest: Manifest) -> None:
         version = self._version

@@ -221,33 +221,39 @@ class _Run:
         self.report.dry_run = dry_run
         docpaths = await self._workspace_docpaths()
         self.manifest = await self.store.load(workspace=self.workspace, source=self.source.description)
-        files = await self.source.scan()
-        plan = await make_plan(
-            files, self.manifest, self.source.sha256, prune=prune, workspace_docpaths=docpaths
-        )
-        self.report.gone = list(plan.gone)
-        if dry_run:
-            await self._dry_run(plan)
-            return self.report
         try:
-            await self._refresh_unchanged(plan)
-            to_send = await self._reembed_missing(plan)
-            adoptable = await self._adoptable(to_send)
-            await self._send_all(to_send, adoptable)
-            removals = plan.of(Action.REMOVE)
-            if to_send or removals or any(e.stale for e in self.manifest.entries.values()):
+            files = await self.source.scan()
+            plan = await make_plan(
+                files, self.manifest, self.source.sha256, prune=prune, workspace_docpaths=docpaths
+            )
+            self.report.gone = list(plan.gone)
+            if dry_run:
+                await self._dry_run(plan)
+            else:
                 try:
-                    docpaths = await self._workspace_docpaths()
-                except AnythingLLMError as exc:  # what was sent is reported; removals wait
-                    logger.warning("workspace unreadable after sending; removal waits for next sync: %s", exc)
-                    for item in removals:
-                        self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
-                else:
-                    await self._remove_old_versions(docpaths)
-                    await self._prune(removals, docpaths)
+                    await self._apply(plan)
+                finally:
+                    await self.store.flush(self.manifest)
         finally:
-            await self.store.flush(self.manifest)
+            await self.store.close()
         return self.report
+
+    async def _apply(self, plan: SyncPlan) -> None:
+        await self._refresh_unchanged(plan)
+        to_send = await self._reembed_missing(plan)
+        adoptable = await self._adoptable(to_send)
+        await self._send_all(to_send, adoptable)
+        removals = plan.of(Action.REMOVE)
+        if to_send or removals or any(e.stale for e in self.manifest.entries.values()):
+            try:
+                docpaths = await self._workspace_docpaths()
+            except AnythingLLMError as exc:  # what was sent is reported; removals wait
+                logger.warning("workspace unreadable after sending; removal waits for next sync: %s", exc)
+                for item in removals:
+                    self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
+            else:
+                await self._remove_old_versions(docpaths)
+                await self._prune(removals, docpaths)
 
     async def _workspace_docpaths(self) -> set[str]:
         try:
