@@ -38,6 +38,7 @@ def test_bars_on_a_terminal_show_uploads_with_bytes_and_embedding() -> None:
     assert "upload" in text
     assert "embed" in text
     assert "3.0 kB/3.0 kB" in text
+    assert "B/s" in text  # the byte rate
     assert "3/3" in text
     assert "b.pdf: is really a PNG image" in text
 

@@ -7,6 +7,7 @@ The pipeline calls a :class:`Progress`; it never prints by itself. ``rich`` is i
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Protocol, TextIO
 
 __all__ = ["LineProgress", "NullProgress", "Progress", "RichProgress", "make_progress"]
@@ -79,18 +80,16 @@ class LineProgress:
 
 
 class RichProgress:
-    """Two bars on a terminal: uploads (files, bytes, rate, ETA) and embedding (documents)."""
+    """Two bars on a terminal: uploads (files, bytes, byte rate, ETA) and embedding (documents)."""
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            DownloadColumn,
             MofNCompleteColumn,
             TaskProgressColumn,
             TextColumn,
             TimeRemainingColumn,
-            TransferSpeedColumn,
         )
         from rich.progress import Progress as RichBars
 
@@ -105,20 +104,25 @@ class RichProgress:
             console=self.console,
             transient=False,
         )
-        self._bytes_columns = (DownloadColumn(), TransferSpeedColumn())
         self._upload: Any = None
         self._embed: Any = None
         self._total_bytes = 0
         self._done_bytes = 0
+        self._started = time.monotonic()
 
     def start(self, files: int, total_bytes: int) -> None:
         self._total_bytes = total_bytes
+        self._started = time.monotonic()
         self._bars.start()
         self._upload = self._bars.add_task("upload", total=files, extra=self._bytes_text())
         self._embed = self._bars.add_task("embed", total=files, extra="")
 
     def _bytes_text(self) -> str:
-        return f"{human_bytes(self._done_bytes)}/{human_bytes(self._total_bytes)}"
+        text = f"{human_bytes(self._done_bytes)}/{human_bytes(self._total_bytes)}"
+        elapsed = time.monotonic() - self._started
+        if self._done_bytes and elapsed > 0:
+            text += f" {human_bytes(int(self._done_bytes / elapsed))}/s"
+        return text
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
         self._done_bytes += size
