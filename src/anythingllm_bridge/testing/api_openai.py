@@ -87,7 +87,10 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     workspace = store.workspace(str(body.get("model")))
     if workspace is None:
         return empty_answer(401)
-    messages = list(body.get("messages") or [])
+    messages = body.get("messages", [])
+    if not isinstance(messages, list):
+        return empty_answer(500)  # `messages.pop()` is not a function
+    messages = list(messages)
     last = messages.pop() if messages else None
     if not isinstance(last, dict) or last.get("role") != "user":
         return json_answer(abort_envelope(_NO_USER_PROMPT), 400)

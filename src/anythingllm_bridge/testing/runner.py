@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -133,7 +134,7 @@ class EmulatorThread:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m anythingllm_bridge.testing.emulator``: serve until interrupted."""
+    """``python -m anythingllm_bridge.testing.emulator``: serve until SIGINT (Ctrl-C) or SIGTERM."""
     parser = argparse.ArgumentParser(
         prog="python -m anythingllm_bridge.testing.emulator",
         description="Serve an AnythingLLM-compatible emulator (ready when GET /api/ping answers).",
@@ -153,10 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     emulator = Emulator(args.api_key, seed=args.seed)
 
     async def serve() -> None:
+        stop = asyncio.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
+                asyncio.get_running_loop().add_signal_handler(signum, stop.set)
         runner, port = await _start(emulator, args.host, args.port)
         print(f"AnythingLLM emulator listening on {_root_url(args.host, port)}", flush=True)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await runner.cleanup()
 
