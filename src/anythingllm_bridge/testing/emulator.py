@@ -37,6 +37,7 @@ Retrieval is real (chunks, a lexical embedding, cosine distance, ``topN`` and th
 deterministic, built from the retrieved chunks. Fault injection (statuses, latency, dropped connections,
 cut streams, outages, lost embeddings) is :attr:`Emulator.faults`, also reachable over HTTP under
 ``/_emulator/`` without a key: see ``docs/faults.md``. State is in memory, one store per emulator.
+More in ``docs/emulator.md``.
 """
 
 from __future__ import annotations
