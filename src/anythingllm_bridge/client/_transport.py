@@ -312,6 +312,8 @@ class Transport:
         raises AnythingLLMTimeoutError; a connection broken mid-stream raises AnythingLLMStreamError.
         Whether the stream was complete is the caller's business. Close the iterator (``aclosing``)
         when stopping early, so the connection and the concurrency slot are given back at once.
+        For the breaker, a stream succeeds when its event stream starts (status 200); what happens
+        later in the stream is the chat's outcome, not the server's health.
         """
         method = method.upper()
         _, slots = self._require_open(method, path)
@@ -420,6 +422,13 @@ class Transport:
                     )
             if wait is None:
                 if outcome.sent and not safe and isinstance(error, AnythingLLMConnectionError):
+                    logger.warning(
+                        "%s %s: no answer after sending (%s); not retried, the outcome is unknown",
+                        method,
+                        path,
+                        reason,
+                        extra={"trace_id": tid, "attempt": attempt, "reason": reason},
+                    )
                     raise self._outcome_unknown(error) from error
                 if attempt > 1:
                     logger.warning(
