@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hashlib import _Hash
 
-__all__ = ["Chunk", "Chunks", "Sha256", "aiter_chunks", "read_ahead", "rechunk"]
+__all__ = ["Chunk", "Chunks", "Part", "Sha256", "aiter_chunks", "read_ahead", "rechunk"]
 
 Chunk = bytes | bytearray | memoryview
+Part = bytes | bytearray  # what botocore takes as a body without copying it
 Chunks = AsyncIterable[Chunk] | Iterable[Chunk]
 """What ``put_stream`` accepts: any (async) iterable of bytes-like chunks."""
 
@@ -54,8 +55,11 @@ async def read_ahead(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None
                 await pending
 
 
-async def rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[bytes]:
-    """Regroup ``chunks`` into pieces of exactly ``size`` bytes (the last one may be shorter)."""
+async def rechunk(chunks: AsyncIterator[Part], size: int) -> AsyncIterator[Part]:
+    """Regroup ``chunks`` into pieces of exactly ``size`` bytes (the last one may be shorter).
+
+    A chunk that already has the right size passes through untouched (no copy).
+    """
     buffer = bytearray()
     async for chunk in chunks:
         if not buffer and len(chunk) == size:
@@ -63,10 +67,10 @@ async def rechunk(chunks: AsyncIterator[bytes], size: int) -> AsyncIterator[byte
             continue
         buffer += chunk
         while len(buffer) >= size:
-            yield bytes(buffer[:size])
+            yield buffer[:size]
             del buffer[:size]
     if buffer:
-        yield bytes(buffer)
+        yield buffer
 
 
 class Sha256:

@@ -33,7 +33,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Chunks, Sha256, aiter_chunks, rechunk
+from anythingllm_bridge.storage._chunks import Chunks, Part, Sha256, aiter_chunks, rechunk
 from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -252,7 +252,7 @@ class S3StorageClient(StorageClient):
             await chunks.aclose()
 
     async def _put(
-        self, key: str, chunks: AsyncIterator[bytes], part_size: int, size: int | None = None
+        self, key: str, chunks: AsyncIterator[Part], part_size: int, size: int | None = None
     ) -> StoredObject:
         """One PUT up to the threshold, else multipart; ``size`` (when known) skips the buffering."""
         client = await self._client()
@@ -260,7 +260,7 @@ class S3StorageClient(StorageClient):
         hashed = _hashing(chunks, digest)
         if size is not None and size > self._threshold:
             return await self._multipart(client, key, hashed, digest, part_size)
-        head: list[bytes] = []
+        head: list[Part] = []
         buffered = 0
         async for chunk in hashed:
             head.append(chunk)
@@ -272,14 +272,14 @@ class S3StorageClient(StorageClient):
         return StoredObject(key=key, size=digest.size, checksum=digest.hexdigest())
 
     async def _multipart(
-        self, client: Any, key: str, chunks: AsyncIterator[bytes], digest: Sha256, part_size: int
+        self, client: Any, key: str, chunks: AsyncIterator[Part], digest: Sha256, part_size: int
     ) -> StoredObject:
         with self._errors("start an upload to", key):
             upload_id = (await client.create_multipart_upload(Bucket=self.bucket, Key=key))["UploadId"]
         etags: dict[int, str] = {}
         pending: set[asyncio.Task[None]] = set()
 
-        async def send(number: int, body: bytes) -> None:
+        async def send(number: int, body: Part) -> None:
             with self._errors("upload a part to", key):
                 answer = await client.upload_part(
                     Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
@@ -393,13 +393,13 @@ class S3StorageClient(StorageClient):
         return keys
 
 
-async def _hashing(chunks: AsyncIterator[bytes], digest: Sha256) -> AsyncIterator[bytes]:
+async def _hashing(chunks: AsyncIterator[Part], digest: Sha256) -> AsyncIterator[Part]:
     async for chunk in chunks:
         await digest.update(chunk)
         yield chunk
 
 
-async def _prepend(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _prepend(first: list[Part], rest: AsyncIterator[Part]) -> AsyncIterator[Part]:
     for chunk in first:
         yield chunk
     async for chunk in rest:
