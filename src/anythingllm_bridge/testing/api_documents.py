@@ -10,6 +10,7 @@ loses its embedding, in which case the answer is the same 200 and the document s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = ["routes"]
 _FILENAME_STAR = re.compile(r"""filename\*\s*=\s*([^']*)'[^']*'([^;\s]+)""", re.IGNORECASE)
 _FILENAME = re.compile(r"""filename\s*=\s*(?:"((?:\\.|[^"\\])*)"|([^;\s]+))""", re.IGNORECASE)
 _CHUNK = 1 << 16
+_IN_THREAD = 1 << 20
 
 
 @dataclass
@@ -92,8 +94,9 @@ def _add_to_workspaces(request: web.Request, slugs_field: str, document: StoredD
         return  # the real server's silent failure: the answer is still 200
     store = request.app[STORE]
     with store.locked():
-        for workspace in [w for w in store.workspaces.values() if w.slug in slugs]:
-            store.embed(workspace, document.location)
+        targets = [w for w in store.workspaces.values() if w.slug in slugs]
+    for workspace in targets:
+        store.embed(workspace, document.location)
 
 
 def _type_error(value: Any) -> web.Response:
@@ -118,8 +121,13 @@ async def _upload(request: web.Request, folder: str | None) -> web.StreamRespons
         return _type_error(add)
     metadata = lenient_json(upload.fields["metadata"][0]) if "metadata" in upload.fields else {}
     store = request.app[STORE]
+    big = len(upload.data) > _IN_THREAD  # parse and embed big files off the event loop
     try:
-        document = process_file(store, sanitize_filename(upload.filename), upload.data, metadata)
+        name = sanitize_filename(upload.filename)
+        if big:
+            document = await asyncio.to_thread(process_file, store, name, upload.data, metadata)
+        else:
+            document = process_file(store, name, upload.data, metadata)
     except CollectorError as exc:
         return json_answer({"success": False, "error": str(exc), "documents": []}, 500)
     view = document.upload_view()
@@ -128,7 +136,10 @@ async def _upload(request: web.Request, folder: str | None) -> web.StreamRespons
             return status_answer(500)  # the move throws after parsing; the document stays put
         store.move_document(document, folder)
         view |= {"location": document.location, "name": document.filename}
-    _add_to_workspaces(request, add[0], document)
+    if big:
+        await asyncio.to_thread(_add_to_workspaces, request, add[0], document)
+    else:
+        _add_to_workspaces(request, add[0], document)
     return json_answer({"success": True, "error": None, "documents": [view]})
 
 

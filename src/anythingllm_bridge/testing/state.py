@@ -385,23 +385,30 @@ class Store:
     # ------------------------------------------------------------------ embeddings
 
     def chunks_for(self, document: StoredDocument) -> list[tuple[str, dict[int, float]]]:
-        """The document's chunks and their embeddings, from the vector cache when it has them."""
+        """The document's chunks and their embeddings, from the vector cache when it has them.
+
+        Computed outside the lock (pure, and long for big documents), stored under it.
+        """
+        location = document.location
         with self._lock:
-            cached = self.vector_cache.get(document.location)
-            if cached is None:
-                texts = document_chunks(
-                    document.page_content, document.meta["title"], document.meta["published"]
-                )
-                cached = [(text, embed(text)) for text in texts]
-                self.vector_cache[document.location] = cached
-            return cached
+            cached = self.vector_cache.get(location)
+        if cached is None:
+            meta = document.meta
+            texts = document_chunks(document.page_content, meta["title"], meta["published"])
+            computed = [(text, embed(text)) for text in texts]
+            with self._lock:
+                cached = self.vector_cache.setdefault(location, computed)
+        return cached
 
     def embed(self, workspace: Workspace, location: str) -> bool:
         """Embed one document into a workspace (a duplicate row if it is already there, as the server
         does). Unknown locations are skipped silently; returns whether anything was embedded."""
+        document = self.document_at(location)
+        if document is None:
+            return False
+        chunks = self.chunks_for(document)
         with self._lock:
-            document = self.document_at(location)
-            if document is None or workspace.id not in self.workspaces:
+            if workspace.id not in self.workspaces or self.document_at(location) is not document:
                 return False
             metadata = document.metadata()
             row_id, row_doc_id, moment = self.next_id("workspace_documents"), self.new_uuid(), now()
@@ -418,7 +425,7 @@ class Store:
             )
             vector_metadata = {k: v for k, v in metadata.items() if k != "id"}
             namespace = self.vectors.setdefault(workspace.id, [])
-            for text, embedding in self.chunks_for(document):
+            for text, embedding in chunks:
                 namespace.append(
                     Vector(self.new_uuid(), text, vector_metadata, embedding, location, row_doc_id)
                 )

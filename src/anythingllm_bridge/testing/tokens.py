@@ -18,8 +18,17 @@ _COMMON = frozenset(
 )
 
 
+_SAMPLE = 1 << 18  # longer texts are estimated from a sample of this many characters and scaled
+
+
 def estimate_tokens(text: str) -> int:
     """Estimated ``cl100k_base`` token count of ``text``."""
+    if len(text) > 4 * _SAMPLE:
+        return round(_count(text[:_SAMPLE]) * len(text) / _SAMPLE)
+    return _count(text)
+
+
+def _count(text: str) -> int:
     count = 0
     for piece in _PIECES.findall(text):
         word = piece.strip()
