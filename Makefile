@@ -39,3 +39,8 @@ test-real: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Side by side with apything and a bare aiohttp loop, in its own venv (bench/compare/.venv).
+.PHONY: bench-compare
+bench-compare:
+	bench/compare/run.sh
