@@ -38,7 +38,10 @@ def _root_url(host: str, port: int) -> str:
 
 
 async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+    # Node's default keepAliveTimeout: an idle pooled connection is closed after 5 s, as on the real server
+    runner = web.AppRunner(
+        emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5, keepalive_timeout=5.0
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:
