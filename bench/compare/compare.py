@@ -35,6 +35,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from readme_section import write_section  # noqa: E402  (bench/readme_section.py)
+
 README = HERE.parent / "README.md"
 SECTION = "## Side-by-side comparison (`bench/compare`)"
 KEY = "BENCH-COMPARE-KEY"
@@ -357,19 +360,6 @@ Run {dt.date.today().isoformat()} ({seconds:.0f} s) on {about}.
 """
 
 
-def write_readme(text: str) -> None:
-    """Replace our section (up to the next ``## `` heading) or append it; others' sections stay."""
-    current = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    start = current.find(SECTION)
-    if start < 0:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = current.find("\n## ", start + len(SECTION))
-        rest = current[end + 1 :] if end >= 0 else ""
-        updated = current[:start] + text.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
-    README.write_text(updated, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -392,7 +382,7 @@ def main() -> None:
     text = section(body, missed, args, about, time.perf_counter() - started)
     print(text)
     if not args.no_readme:
-        write_readme(text)
+        write_section(README, SECTION, text)
         print(f"written to {README.relative_to(HERE.parent.parent)}", file=sys.stderr)
 
 
