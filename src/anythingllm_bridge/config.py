@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         8 * MIB, gt=0, description="Uploads larger than this many bytes go to S3 in parts"
     )
     s3_multipart_chunksize: int = Field(
-        8 * MIB, ge=5 * MIB, le=5 * 1024 * MIB, description="Bytes per part of a multipart upload (5 MiB..5 GiB)"
+        8 * MIB, ge=5 * MIB, le=5 * 1024 * MIB, description="Bytes per S3 multipart part (5 MiB..5 GiB)"
     )
 
     # --- validation

@@ -25,6 +25,7 @@ PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48) +
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(64)
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(64)
 GIF = b"GIF89a\x10\x00\x10\x00\x80\x00\x00" + bytes(64)
+OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"\xec\xa5\xc1\x00" + bytes(512)  # legacy Word
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -110,6 +111,8 @@ CASES = [
     Case("letter.odt", content(odf("application/vnd.oasis.opendocument.text")), None),
     Case("photo.png", content(PNG), None),
     Case("photo.jpeg", content(JPEG), None),
+    Case("legacy.doc", content(OLE_DOC), None),  # a binary type the user allowed, whose magic fits
+    Case("bundle.zip", content(zipped({"a.txt": b"x"})), None),
     # ---- what the file system says
     Case("empty.pdf", content(b""), "is empty"),
     Case("too-big.pdf", sparse(b"%PDF-1.4\n", b"%%EOF\n", LIMIT + 1), TOO_BIG),
@@ -126,6 +129,7 @@ CASES = [
     Case("pdf.json", content(PDF), "is really a PDF document"),
     Case("noise.md", content(bytes(range(256)) * 4), "binary data"),
     Case("text.png", content(b"just some text"), "not a real .png file"),
+    Case("program.doc", content(PE), "is really a Windows executable (.exe/.dll), not a .doc file"),
     # ---- broken or mislabelled documents
     Case("truncated.pdf", content(PDF[:-7]), "truncated PDF"),
     Case("big-truncated.pdf", sparse(b"%PDF-1.4\n", b"stream\nxxxx", 2 * MIB), "truncated PDF"),
@@ -176,7 +180,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def validator() -> FileValidator:
-    return FileValidator(max_file_size=LIMIT, allowed_file_types=[*sorted(KNOWN_TYPES), "py"])
+    return FileValidator(max_file_size=LIMIT, allowed_file_types=[*sorted(KNOWN_TYPES), "py", "doc", "zip"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -226,9 +226,7 @@ class S3StorageClient(StorageClient):
             yield
         except StorageError:
             raise
-        except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
+        except Exception as exc:  # (cancellation and exits are BaseException: they pass)
             raise map_s3_error(exc, bucket=self.bucket, key=key, action=action) from exc
 
     # ------------------------------------------------------------------ writing

@@ -24,6 +24,7 @@ __all__ = [
     "check_media",
     "check_pdf",
     "check_text",
+    "magic_says",
     "really",
 ]
 
@@ -241,6 +242,12 @@ def _column_counts(text: str, delimiter: str) -> list[int]:
     """The number of columns of each of the first (non-blank) rows."""
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     return [len(row) for row in itertools.islice((row for row in rows if row), CSV_ROWS)]
+
+
+def magic_says(sample: Sample, claimed: str) -> bool:
+    """Whether the magic bytes name exactly the claimed type (a real .doc, .zip, .gz, ...)."""
+    kind = filetype.guess(sample.head)
+    return kind is not None and kind.extension == claimed
 
 
 def check_media(sample: Sample, claimed: str) -> str | None:

@@ -34,6 +34,7 @@ from anythingllm_bridge.validation._content import (
     check_media,
     check_pdf,
     check_text,
+    magic_says,
 )
 from anythingllm_bridge.validation._zip import MIMETYPES, OOXML_PARTS, ReadAt, check_zip
 
@@ -54,7 +55,8 @@ _TEXT_TYPES = ("txt", "md", "org", "adoc", "rst", "html")
 KNOWN_TYPES: frozenset[str] = frozenset(
     {"pdf", "json", "csv", "mbox", *_TEXT_TYPES, *OOXML_PARTS, *MIMETYPES, *MEDIA_KINDS}
 )
-"""Types with a dedicated content check; any other allowed type is checked as UTF-8 text."""
+"""Types with a dedicated content check. Any other allowed type passes if its magic bytes name it
+(``doc``, ``zip``, ``gz``... as the ``filetype`` package knows them), else it is checked as text."""
 
 
 def canonical_type(name: str) -> str:
@@ -135,6 +137,8 @@ def check_content(file_type: str, sample: Sample, read_at: ReadAt) -> str | None
         return check_zip(sample, file_type, read_at)
     if file_type in MEDIA_KINDS:
         return check_media(sample, file_type)
+    if magic_says(sample, file_type):  # another binary type the user allowed, and it is one
+        return None
     return check_text(sample, file_type)
 
 
