@@ -1,0 +1,214 @@
+"""Fault-storm soak: sync ``SOAK_DOCS`` documents (default 1,000) into the emulator while it fails at
+random with a fixed seed, then check that the workspace holds each document exactly once.
+
+The storm, on every ``/api`` request: 20 % answer 503, 5 % 429 with ``Retry-After: 1``, 2.5 % drop the
+connection before answering (the request was read, not handled), 2.5 % drop it after the answer's headers
+(the request was handled, the answer is lost), 3 % are 50 ms slower and 1 % 300 ms slower; 5 % of the
+documents added to the workspace are silently left out (200 all the same); and a 3-second outage (every
+request 503) starts when half the documents have landed.
+
+The client runs with its defaults (3 retries, breaker at 5 failures) except a fast retry sleep (waits are
+recorded, not slept) and a 0.25 s breaker recovery, so the run takes seconds, not minutes.
+
+A sync is what a user runs: ``anythingllm_bridge.ingest.sync``. One run cannot get every file in under
+this storm, by design of the pipeline: when the breaker opens, every file still queued fails at once
+(reported as failed, resumable), and an upload whose answer was lost is reported as failed with an unknown
+outcome (the next run adopts it by its marker instead of uploading it twice). So the soak does what a
+user (or a scheduler) does: run the sync again until a run reports no failure, waiting out an open breaker
+(``retry_in``) between runs, and at most ``MAX_RUNS`` runs. Every run's report must account for every
+file, and a failure may only be one of the kinds above.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hardening_support import SUMMARY, FastSleep
+
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.errors import AnythingLLMCircuitOpenError, AnythingLLMError
+from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, SyncReport, sync
+from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
+from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
+from anythingllm_bridge.testing import run_emulator
+from anythingllm_bridge.testing.faults import FaultInjector
+from anythingllm_bridge.validation import FileValidator
+
+SOAK_API_KEY = "SOAK-TEST-API-KEY"
+DOCS = int(os.environ.get("SOAK_DOCS", "1000"))
+MAX_RUNS = 60
+OUTAGE_SECONDS = 3.0
+RECOVERY_TIMEOUT = 0.25
+SEED = 20261122
+
+
+def storm(faults: FaultInjector) -> list[str]:
+    """Add the random faults (first matching rule wins, so each chance is given relative to what the
+    earlier rules left) and the embedding loss; returns the rule ids."""
+    rules = [
+        faults.add("*", "/api/*", status=503, probability=0.20, seed=SEED + 1, times=None),
+        faults.add(
+            "*", "/api/*", status=429, retry_after="1", probability=0.05 / 0.80, seed=SEED + 2, times=None
+        ),
+        faults.add("*", "/api/*", drop="before_headers", probability=0.025 / 0.75, seed=SEED + 3, times=None),
+        faults.add("*", "/api/*", drop="after_headers", probability=0.025 / 0.725, seed=SEED + 4, times=None),
+        faults.add("*", "/api/*", latency=0.05, probability=0.03 / 0.70, seed=SEED + 5, times=None),
+        faults.add("*", "/api/*", latency=0.3, probability=0.01 / 0.67, seed=SEED + 6, times=None),
+    ]
+    faults.lose_embeddings(fraction=0.05, seed=SEED + 7, update_embeddings=True)
+    return rules
+
+
+class OutageHalfway(NullProgress):
+    """Starts the outage when half of the documents have been uploaded (counted over all runs)."""
+
+    def __init__(self, faults: FaultInjector, at: int) -> None:
+        self.faults, self.at, self.uploaded = faults, at, 0
+        self.started_at: float | None = None
+
+    def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
+        if status in ("uploaded", "replaced"):
+            self.uploaded += 1
+            if self.uploaded == self.at and self.started_at is None:
+                self.started_at = time.monotonic()
+                self.faults.outage(OUTAGE_SECONDS)
+
+
+def failure_kind(detail: str) -> str:
+    if "circuit breaker" in detail and ("is open" in detail or "is half-open" in detail):
+        return "breaker open or probing"
+    if "outcome is unknown" in detail:
+        return "answer lost (outcome unknown)"
+    if "but not embedded" in detail:
+        return "uploaded, not embedded"
+    if "after 4 attempts" in detail:
+        return "retries exhausted"
+    return f"UNEXPECTED: {detail}"
+
+
+@dataclass
+class Runs:
+    """Every sync run: its report, or why it could not start."""
+
+    reports: list[SyncReport] = field(default_factory=list)
+    not_started: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def count(self) -> int:
+        return len(self.reports) + sum(self.not_started.values())
+
+
+async def sync_until_complete(
+    client: AnythingLLMClient, root: Path, manifest: Path, slug: str, progress: NullProgress, runs: Runs
+) -> SyncReport:
+    """Run the sync again and again, as a user would, until a run reports no failure."""
+    while runs.count < MAX_RUNS:
+        try:
+            report = await sync(
+                client,
+                FolderSource(root),
+                FileManifestStore(manifest),
+                workspace=slug,
+                validator=FileValidator(allowed_file_types=["txt"]),
+                progress=progress,
+            )
+        except AnythingLLMError as exc:  # it could not start: the outage, or the breaker is open
+            runs.not_started[type(exc).__name__] += 1
+            if isinstance(exc, AnythingLLMCircuitOpenError):
+                await asyncio.sleep(exc.retry_in)  # what the error's retry_in is for
+            continue
+        runs.reports.append(report)
+        runs.failures.update(failure_kind(detail) for detail in report.failed.values())
+        if report.ok:
+            return report
+        if client.breaker.state is not CircuitState.CLOSED:
+            await asyncio.sleep(client.breaker.snapshot().retry_in)
+    raise AssertionError(f"no complete sync after {MAX_RUNS} runs: {runs}")
+
+
+@pytest.mark.soak
+async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path: Path) -> None:
+    started = time.monotonic()
+    root = tmp_path / "docs"
+    keys = []
+    for i in range(DOCS):
+        key = f"part-{i // 100:03}/doc-{i:05}.txt"
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_text(f"Document {i} of the soak. It mentions the number {i * 7919 % 10007}.\n")
+        keys.append(key)
+    manifest = tmp_path / "state" / "manifest.json"
+    events: list[BreakerEvent] = []
+    sleep = FastSleep()
+
+    async with (
+        run_emulator(api_key=SOAK_API_KEY) as running,
+        AnythingLLMClient(
+            running.url,
+            running.api_key,
+            sleep=sleep,
+            recovery_timeout=RECOVERY_TIMEOUT,
+            on_breaker_change=events.append,
+        ) as client,
+    ):
+        faults = running.emulator.faults
+        slug = (await client.create_workspace("Soak")).slug
+        rules = storm(faults)
+        outage = OutageHalfway(faults, DOCS // 2)
+        runs = Runs()
+
+        final = await sync_until_complete(client, root, manifest, slug, outage, runs)
+
+        # every run that started accounts for every file, and failed only in the expected ways
+        for report in runs.reports:
+            assert sorted(report.outcomes) == keys
+            assert report.rejected == {}
+        unexpected = [kind for kind in runs.failures if kind.startswith("UNEXPECTED")]
+        assert unexpected == []
+        assert sorted(final.uploaded + final.replaced + final.unchanged) == keys
+
+        # the storm really happened
+        hits = {rule["id"]: rule["hits"] for rule in faults.list() if rule["kind"] == "rule"}
+        assert sorted(hits) == sorted(rules)
+        assert all(hits.values()), hits
+        outage_answers = sum(1 for r in faults.requests if r.fault == "outage")
+        assert outage.started_at is not None
+        assert outage_answers > 0
+        assert faults.embeddings_lost > 0
+        assert 1.0 in sleep.waits  # Retry-After: 1 was honoured
+        opened = sum(e.old_state is CircuitState.CLOSED and e.new_state is CircuitState.OPEN for e in events)
+        closed = sum(e.new_state is CircuitState.CLOSED for e in events)
+        assert opened >= 1
+        assert closed >= 1
+        requests = len(faults.requests) if len(faults.requests) < 10_000 else "over 10,000"
+
+        # a second sync (the storm still on) uploads nothing and embeds nothing
+        faults.clear_requests()
+        second = await sync_until_complete(client, root, manifest, slug, NullProgress(), Runs())
+        assert second.unchanged == keys
+        assert [(r.method, r.path) for r in faults.requests if r.method != "GET"] == []
+        assert {r.path for r in faults.requests} == {f"/api/v1/workspace/{slug}"}
+
+        # the workspace holds exactly the documents: none lost, none twice, no stray copy on the server
+        workspace = await client.get_workspace(slug)
+        docpaths = [doc.docpath for doc in workspace.documents]
+        ours = [d for d in await client.list_documents() if (d.doc_source or "").startswith(MARKER_PREFIX)]
+        assert len(docpaths) == len(set(docpaths)) == DOCS
+        assert sorted(docpaths) == sorted(d.location for d in ours if d.location)
+        assert Counter(d.title for d in ours) == Counter(Path(k).name for k in keys)
+        assert {second.outcomes[k].location for k in keys} == set(docpaths)  # the manifest agrees
+
+    elapsed = time.monotonic() - started
+    SUMMARY.append(
+        f"soak: {DOCS} documents in {elapsed:.1f} s; {len(runs.reports)} sync runs reported + "
+        f"{sum(runs.not_started.values())} could not start ({dict(runs.not_started)}); "
+        f"{requests} requests: {sum(hits.values())} hit by a random fault, {outage_answers} by the outage; "
+        f"{faults.embeddings_lost} embeddings lost; breaker opened {opened}x, closed {closed}x; "
+        f"failed files per kind over all runs: {dict(runs.failures)}; unchanged re-sync: 0 uploads"
+    )
