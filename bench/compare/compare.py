@@ -99,9 +99,20 @@ def http(url: str, method: str = "GET", body: dict[str, Any] | None = None) -> A
         return json.loads(response.read())
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the emulator process so far (clock-tick resolution)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def emulator(log: Path) -> Iterator[str]:
-    """A fresh emulator process on a free 127.0.0.1 port; yields its root URL."""
+def emulator(log: Path) -> Iterator[Server]:
+    """A fresh emulator process on a free 127.0.0.1 port."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "anythingllm_bridge.testing.emulator"]
@@ -118,7 +129,7 @@ def emulator(log: Path) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the emulator did not start; see {log}") from None
                 time.sleep(0.05)
-        yield url
+        yield Server(url, process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -138,6 +149,7 @@ class Cell:
     concurrency: int
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0  # summed over the ok rounds
     rss: float | None = None
     requests: int = 0
     supported: bool = True
@@ -199,9 +211,10 @@ def run_all(args: argparse.Namespace, work: Path) -> dict[tuple[str, str, int], 
     log = work / "stderr.log"
     for c in args.concurrency:
         with ExitStack() as stack:
-            bases = {}
+            bases, servers = {}, {}
             for name in args.contenders:  # each contender its own fresh emulator
-                url = stack.enter_context(emulator(log))
+                servers[name] = server = stack.enter_context(emulator(log))
+                url = server.url
                 bases[name] = {
                     "url": url,
                     "key": KEY,
@@ -227,11 +240,16 @@ def run_all(args: argparse.Namespace, work: Path) -> dict[tuple[str, str, int], 
                 names = list(children)
                 for r in range(args.rounds):  # interleaved, rotating: load drift hits everyone alike
                     for name in names[r % len(names) :] + names[: r % len(names)]:
-                        cell, outcome = cells[(task, name, c)], children[name].ask(f"go {r}")
+                        cell, server_cpu = cells[(task, name, c)], servers[name].cpu_seconds()
+                        outcome = children[name].ask(f"go {r}")
+                        server_cpu = servers[name].cpu_seconds() - server_cpu
+                        if args.verbose:
+                            print(f"    {task} c={c} round {r} {name}: {outcome}", file=sys.stderr)
                         cell.requests = outcome["requests"]
                         if outcome["ok"]:
                             cell.walls.append(outcome["wall"])
                             cell.cpus.append(outcome["cpu"])
+                            cell.server_cpu += server_cpu
                         else:
                             cell.failures.append(outcome["error"] or "wrong result")
                 for name, child in children.items():
@@ -254,8 +272,8 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str]]:
     """The markdown table and the list of missed targets."""
     rows = [
         "| task | contender | conc. | requests | wall s, median (p25–p75) | req/s | speed ÷ ceiling "
-        "| speed ÷ apything | client CPU µs/req | peak RSS MiB | notes |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| speed ÷ apything | client CPU µs/req | server CPU µs/req | peak RSS MiB | notes |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     missed = []
     titles = {"upload": "(a) upload + embed", "chat": "(b) chat", "search": "(c) vector search"}
@@ -270,10 +288,10 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str]]:
             notes.append(f"{len(cell.failures)} failed round(s): {cell.failures[0]}")
         label = f"| {titles[task]} | {LABELS[name]} | {c} |"
         if not cell.supported:
-            rows.append(f"{label} — | cannot: {cell.why} | — | — | — | — | — | |")
+            rows.append(f"{label} — | cannot: {cell.why} | — | — | — | — | — | — | |")
             continue
         if wall is None:
-            rows.append(f"{label} — | FAILED | — | — | — | — | — | {'; '.join(notes)} |")
+            rows.append(f"{label} — | FAILED | — | — | — | — | — | — | {'; '.join(notes)} |")
             if name == "ours":
                 missed.append(f"{task} c={c}: our client failed: {'; '.join(notes)}")
             continue
@@ -282,9 +300,10 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str]]:
         vs_peer = ratio(peer_wall, wall) if peer_wall else ("n/a" if peer and not peer.supported else "—")
         rss = f"{cell.rss:.1f}" if cell.rss else "—"
         cpu = f"{statistics.median(cell.cpus) / cell.requests * 1e6:.0f}"
+        server = f"{cell.server_cpu / (cell.requests * len(cell.walls)) * 1e6:.0f}"
         rows.append(
             f"{label} {cell.requests} | {spread} | {cell.requests / wall:.0f} | "
-            f"{ratio(ceiling_wall, wall)} | {vs_peer} | {cpu} | {rss} | {'; '.join(notes)} |"
+            f"{ratio(ceiling_wall, wall)} | {vs_peer} | {cpu} | {server} | {rss} | {'; '.join(notes)} |"
         )
         if name == "ours":
             if ceiling_wall and ceiling_wall / wall < CEILING_TARGET:
@@ -372,8 +391,12 @@ def main() -> None:
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
+    parser.add_argument("--verbose", action="store_true", help="print every round")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
+    if "upload" not in args.tasks:  # chat and search run in the workspace the upload phase fills
+        args.tasks.insert(0, "upload")
+    args.tasks = [task for task in TASKS if task in args.tasks]
     about = machine()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
