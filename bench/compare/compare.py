@@ -8,7 +8,7 @@ POST), and each task runs in its own contender process (so its peak RSS is its o
 the contenders' timed rounds are interleaved (A B C, B C A, ...) so that load from elsewhere on the
 machine hits them alike; the table keeps the median round.
 
-    bench/compare/run.sh                          # 9 rounds (~1.5 min on 2 cores), writes bench/README.md
+    bench/compare/run.sh                          # 15 rounds (~1.5 min on 2 cores), writes bench/README.md
     bench/compare/run.sh --rounds 3 --no-readme   # a quick look
 """
 
@@ -149,6 +149,7 @@ class Cell:
     concurrency: int
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
+    by_round: dict[int, float] = field(default_factory=dict)  # round -> wall, ok rounds only
     server_cpu: float = 0.0  # summed over the ok rounds
     rss: float | None = None
     requests: int = 0
@@ -248,6 +249,7 @@ def run_all(args: argparse.Namespace, work: Path) -> dict[tuple[str, str, int], 
                         cell.requests = outcome["requests"]
                         if outcome["ok"]:
                             cell.walls.append(outcome["wall"])
+                            cell.by_round[r] = outcome["wall"]
                             cell.cpus.append(outcome["cpu"])
                             cell.server_cpu += server_cpu
                         else:
@@ -264,26 +266,36 @@ def run_all(args: argparse.Namespace, work: Path) -> dict[tuple[str, str, int], 
 # ------------------------------------------------------------------------------ the table
 
 
-def ratio(reference: float | None, wall: float | None) -> str:
-    return f"{reference / wall:.2f}" if reference and wall else "—"
+def paired_ratio(reference: Cell | None, cell: Cell) -> float | None:
+    """Median over the rounds of reference wall ÷ this wall. The two ran one after the other in
+    each round, so they saw the same load: steadier than a ratio of medians."""
+    if reference is None or not reference.supported:
+        return None
+    pairs = [reference.by_round[r] / wall for r, wall in cell.by_round.items() if r in reference.by_round]
+    return statistics.median(pairs) if pairs else None
 
 
-def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str]]:
-    """The markdown table and the list of missed targets."""
+def show(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str], list[str]]:
+    """The markdown table, the missed targets, and the notes the contender processes reported."""
     rows = [
         "| task | contender | conc. | requests | wall s, median (p25–p75) | req/s | speed ÷ ceiling "
         "| speed ÷ apything | client CPU µs/req | server CPU µs/req | peak RSS MiB | notes |",
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    missed = []
+    missed: list[str] = []
+    reported: list[str] = []
     titles = {"upload": "(a) upload + embed", "chat": "(b) chat", "search": "(c) vector search"}
     for (task, name, c), cell in cells.items():
         ceiling = cells.get((task, "aiohttp", c))
         peer = cells.get((task, "apything", c))
-        ceiling_wall = ceiling.wall if ceiling else None
-        peer_wall = peer.wall if peer and peer.supported else None
+        vs_ceiling, vs_peer = paired_ratio(ceiling, cell), paired_ratio(peer, cell)
         wall = cell.wall
-        notes = list(cell.notes)
+        notes = ["workspace made by a plain POST (see below)"] if cell.notes else []
+        reported.extend(note for note in cell.notes if note not in reported)
         if cell.failures:
             notes.append(f"{len(cell.failures)} failed round(s): {cell.failures[0]}")
         label = f"| {titles[task]} | {LABELS[name]} | {c} |"
@@ -297,21 +309,22 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str]]:
             continue
         quartiles = statistics.quantiles(cell.walls, n=4) if len(cell.walls) > 1 else [wall, wall, wall]
         spread = f"{wall:.3f} ({quartiles[0]:.3f}–{quartiles[2]:.3f})"
-        vs_peer = ratio(peer_wall, wall) if peer_wall else ("n/a" if peer and not peer.supported else "—")
         rss = f"{cell.rss:.1f}" if cell.rss else "—"
         cpu = f"{statistics.median(cell.cpus) / cell.requests * 1e6:.0f}"
         server = f"{cell.server_cpu / (cell.requests * len(cell.walls)) * 1e6:.0f}"
         rows.append(
             f"{label} {cell.requests} | {spread} | {cell.requests / wall:.0f} | "
-            f"{ratio(ceiling_wall, wall)} | {vs_peer} | {cpu} | {server} | {rss} | {'; '.join(notes)} |"
+            f"{show(vs_ceiling)} | {'n/a' if peer and not peer.supported else show(vs_peer)} | {cpu} | "
+            f"{server} | {rss} | {'; '.join(notes)} |"
         )
         if name == "ours":
-            if ceiling_wall and ceiling_wall / wall < CEILING_TARGET:
-                share = ceiling_wall / wall
-                missed.append(f"{task} c={c}: {share:.2f} of the ceiling's speed (target ≥ {CEILING_TARGET})")
-            if peer_wall and peer_wall / wall <= 1:
-                missed.append(f"{task} c={c}: not ahead of apything ({peer_wall / wall:.2f}×)")
-    return "\n".join(rows), missed
+            if vs_ceiling is not None and vs_ceiling < CEILING_TARGET:
+                missed.append(
+                    f"{task} c={c}: {vs_ceiling:.2f} of the ceiling's speed (target ≥ {CEILING_TARGET})"
+                )
+            if vs_peer is not None and vs_peer <= 1:
+                missed.append(f"{task} c={c}: not ahead of apything ({vs_peer:.2f}×)")
+    return "\n".join(rows), missed, reported
 
 
 def machine() -> str:
@@ -330,13 +343,17 @@ def machine() -> str:
     )
 
 
-def section(body: str, missed: list[str], args: argparse.Namespace, about: str, seconds: float) -> str:
+def section(
+    body: str, missed: list[str], reported: list[str], args: argparse.Namespace, about: str, seconds: float
+) -> str:
     verdict = (
         "Targets met: our client is ahead of apything on every task it can do and within 15 % of the "
         "bare-aiohttp ceiling (speed ÷ ceiling ≥ 0.85) at both concurrencies."
         if not missed
-        else "Missed targets:\n" + "\n".join(f"- {m}" for m in missed)
+        else "Missed targets (causes, profile and the fix: `bench/compare/README.md`):\n"
+        + "\n".join(f"- {m}" for m in missed)
     )
+    probe = "; ".join(reported) or "nothing"
     command = "bench/compare/run.sh" + (" " + " ".join(args.argv) if args.argv else "")
     return f"""{SECTION}
 
@@ -352,9 +369,11 @@ included), which first does {WARMUP} warm-up operations at the same concurrency.
 rounds per contender, interleaved and rotating (A B C, B C A, …) so that load from other work on this
 shared machine hits all contenders alike; uploads of round r go to workspace r, chats and searches use
 the first workspace. Wall time = median round (interquartile range in brackets); speed ÷ ceiling =
-ceiling wall ÷ wall (1.00 = as fast as bare aiohttp); speed ÷ apything = apything wall ÷ wall, same
-concurrency; client CPU = user + system CPU time of the contender process per request (median round) —
-steadier than wall time when the machine is shared.
+median over the rounds of ceiling wall ÷ wall in the same round (1.00 = as fast as bare aiohttp);
+speed ÷ apything likewise with apything's wall, same concurrency. Client CPU = user + system CPU
+time of the contender process per request (median round), steadier than wall time when the machine
+is shared; server CPU = the emulator process's CPU time per request (`/proc`, 10 ms ticks, summed
+over the rounds): what each contender's requests cost the server.
 
 Same requests for ours and the ceiling: upload = GET workspace, one multipart upload per file with
 `addToWorkspaces`, GET workspace (the embedding check `upload_documents` makes); chat = `POST …/chat`
@@ -363,9 +382,9 @@ with message, mode, sessionId; search = `POST …/vector-search`. Our client:
 `max_connections_per_host` set to N (the ceiling's connector gets `limit_per_host=N`). apything is
 synchronous: concurrency 1 = its documented sequential use, 8 = 8 threads with one `APIClient` each;
 it uploads with `documents.upload_file` and embeds with one `workspaces.update_embeddings` (as its
-`ChatSession.embed` does), so it sends {args.files + 1} requests for (a). Its `create_workspace` and
-`get_workspace` raise `TypeError` on the `router_id` field current servers send (the notes show the
-live error), so every contender's workspace is made with a plain `POST /v1/workspace/new`.
+`ChatSession.embed` does), so it sends {args.files + 1} requests for (a); it has no vector search.
+Asked in this run to make and read a workspace itself, apything reported: {probe}. So every
+contender's workspaces are made with a plain `POST /v1/workspace/new`.
 
 ```bash
 {command}
@@ -383,7 +402,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per contender and task (median)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per contender and task")
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--chats", type=int, default=100)
     parser.add_argument("--searches", type=int, default=200)
@@ -392,6 +411,7 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     parser.add_argument("--verbose", action="store_true", help="print every round")
+    parser.add_argument("--raw", metavar="FILE", help="also write every round's times to FILE (JSON)")
     args = parser.parse_args()
     args.argv = sys.argv[1:]
     if "upload" not in args.tasks:  # chat and search run in the workspace the upload phase fills
@@ -401,8 +421,11 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         cells = run_all(args, Path(tmp))
-    body, missed = table(cells)
-    text = section(body, missed, args, about, time.perf_counter() - started)
+    if args.raw:
+        raw = {f"{t} {n} c={c}": {"walls": x.by_round, "cpus": x.cpus} for (t, n, c), x in cells.items()}
+        Path(args.raw).write_text(json.dumps(raw, indent=1))
+    body, missed, reported = table(cells)
+    text = section(body, missed, reported, args, about, time.perf_counter() - started)
     print(text)
     if not args.no_readme:
         write_section(README, SECTION, text)

@@ -31,12 +31,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-CHAT_MODE = "chat"
+CHAT_MODE: Final = "chat"
 TOP_N = 4
 
 Round = Callable[[int], Awaitable[bool]]  # the warm-up is round -1
