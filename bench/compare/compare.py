@@ -294,7 +294,7 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str], list
         peer = cells.get((task, "apything", c))
         vs_ceiling, vs_peer = paired_ratio(ceiling, cell), paired_ratio(peer, cell)
         wall = cell.wall
-        notes = ["workspace made by a plain POST (see below)"] if cell.notes else []
+        notes = ["workspace made by a plain POST (see above)"] if cell.notes else []
         reported.extend(note for note in cell.notes if note not in reported)
         if cell.failures:
             notes.append(f"{len(cell.failures)} failed round(s): {cell.failures[0]}")
@@ -327,6 +327,10 @@ def table(cells: dict[tuple[str, str, int], Cell]) -> tuple[str, list[str], list
     return "\n".join(rows), missed, reported
 
 
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -336,11 +340,24 @@ def machine() -> str:
     mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
     packages = ("aiohttp", "pydantic", "apything", "requests")
     versions = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = load_average()
     return (
         f"{os.cpu_count()} cores ({model}), {mem_kib / 2**20:.0f} GiB RAM, Linux {platform.release()}, "
         f"Python {platform.python_version()}; {versions}; load average at start {load} (shared machine)"
     )
+
+
+def recorded_options(argv: list[str]) -> list[str]:
+    """The command-line options that change the results (not --raw FILE, --verbose, --no-readme)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--raw":
+            skip = True
+        elif not arg.startswith(("--raw=", "--verbose", "--no-readme")):
+            kept.append(arg)
+    return kept
 
 
 def section(
@@ -354,7 +371,7 @@ def section(
         + "\n".join(f"- {m}" for m in missed)
     )
     probe = "; ".join(reported) or "nothing"
-    command = "bench/compare/run.sh" + (" " + " ".join(args.argv) if args.argv else "")
+    command = " ".join(["bench/compare/run.sh", *recorded_options(args.argv)])
     return f"""{SECTION}
 
 What: the same three jobs done by anythingllm-bridge, by apything (the existing PyPI client, installed
@@ -390,7 +407,7 @@ contender's workspaces are made with a plain `POST /v1/workspace/new`.
 {command}
 ```
 
-Run {dt.date.today().isoformat()} ({seconds:.0f} s) on {about}.
+Run {dt.date.today().isoformat()} ({seconds:.0f} s) on {about}; load average at the end {load_average()}.
 
 {body}
 
