@@ -239,5 +239,5 @@ async def read_file(source: Path, size: int) -> AsyncGenerator[bytearray, None]:
                     filled += got
                 if not filled:
                     return
-                del block[filled:]
-                yield block
+                # (a short last block is copied, not shrunk: a worker thread may still hold a view)
+                yield block if filled == size else block[:filled]
