@@ -229,7 +229,7 @@ def interpret_response(
     if _is_json(mime) and text and not text.isspace():
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             broken_json = True
 
     if 200 <= status < 300:

@@ -122,7 +122,7 @@ class SSEDecoder:
             return None
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
             raise SSEDecodeError("an event's data is not valid JSON", raw) from None
         if not isinstance(value, dict):
             raise SSEDecodeError(f"an event's data is JSON {type(value).__name__}, not an object", raw)

@@ -579,7 +579,7 @@ class Transport:
     ) -> ApiResponse | _Failure:
         status = response.status
         content_type = response.content_type
-        text = raw.decode(response.charset or "utf-8", errors="replace")
+        text = _decode(raw, response.charset)
         if stream and status == 200 and text.lstrip().startswith("data:"):
             expect = "any"  # a stream route answered with event lines but not as an event stream
         data, error = interpret_response(
@@ -627,3 +627,11 @@ class Transport:
         else:
             message = f"connection error: {type(exc).__name__}: {exc}"
         return _Failure(AnythingLLMConnectionError(message), sent=True)
+
+
+def _decode(raw: bytes, charset: str | None) -> str:
+    """The body as text. An unknown charset (``charset=nonsense``) is read as UTF-8: never raises."""
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
