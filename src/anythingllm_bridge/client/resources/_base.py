@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
 
 from anythingllm_bridge.client.models import Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
@@ -12,7 +14,35 @@ from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProto
 if TYPE_CHECKING:
     from anythingllm_bridge.client._transport import Transport
 
-__all__ = ["Resource", "folder_segment", "join_slugs", "segment"]
+__all__ = ["Resource", "folder_segment", "join_slugs", "parse", "parse_list", "segment"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """A server answer as ``model``. One that does not fit (a field of the wrong type, not an object)
+    raises ``AnythingLLMProtocolError`` naming the model and the field, never pydantic's error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = exc.errors()
+        where = ".".join(str(part) for part in problems[0]["loc"]) if problems else ""
+        said = problems[0]["msg"] if problems else str(exc)
+        raise AnythingLLMProtocolError(
+            f"the server's answer does not fit {model.__name__}: {where or 'the answer'}: {said}",
+            body=str(data)[:200],
+        ) from None
+
+
+def parse_list(model: type[M], items: Any) -> list[M]:
+    """A list answer (``None`` or empty: ``[]``) as a list of ``model``."""
+    if not items:
+        return []
+    if not isinstance(items, list):
+        raise AnythingLLMProtocolError(
+            f"expected a list of {model.__name__}, got {type(items).__name__}", body=str(items)[:200]
+        )
+    return [parse(model, item) for item in items]
 
 
 def segment(value: str, what: str = "slug") -> str:
@@ -77,7 +107,7 @@ class Resource:
                 method="GET",
                 path=path,
             )
-        return Workspace.model_validate(raw)
+        return parse(Workspace, raw)
 
     async def _missing_from(self, location: str, slugs: Iterable[str]) -> list[str]:
         """The workspaces (of ``slugs``) whose ``documents[].docpath`` lacks ``location``.

@@ -15,6 +15,7 @@ from anythingllm_bridge.client.models import (
     OpenAIChatChunk,
     Source,
 )
+from anythingllm_bridge.client.resources._base import parse
 from anythingllm_bridge.errors import (
     AnythingLLMChatError,
     AnythingLLMConnectionError,
@@ -126,7 +127,7 @@ class ChatStream(EventStream[ChatStreamEvent]):
         self.final: ChatStreamEvent | None = None
 
     def _parse(self, data: dict[str, Any]) -> ChatStreamEvent:
-        return ChatStreamEvent.model_validate(data)
+        return parse(ChatStreamEvent, data)
 
     def _absorb(self, event: ChatStreamEvent) -> None:
         if event.type in ("textResponseChunk", "textResponse") and event.text:
@@ -163,7 +164,7 @@ class OpenAIChatStream(EventStream[OpenAIChatChunk]):
         self.usage: dict[str, Any] | None = None
 
     def _parse(self, data: dict[str, Any]) -> OpenAIChatChunk:
-        return OpenAIChatChunk.model_validate(data)
+        return parse(OpenAIChatChunk, data)
 
     def _absorb(self, event: OpenAIChatChunk) -> None:
         self.text += event.delta

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anythingllm_bridge.client.models import Attachment, ChatMode, ChatResponse
-from anythingllm_bridge.client.resources._base import Resource, segment
+from anythingllm_bridge.client.resources._base import Resource, parse, segment
 from anythingllm_bridge.client.resources._streams import ChatStream
 
 __all__ = ["ChatMixin", "chat_body"]
@@ -61,7 +61,7 @@ class ChatMixin(Resource):
         """
         body = chat_body(message, mode=mode, session_id=session_id, attachments=attachments, reset=reset)
         data = await self._object("POST", f"/v1/workspace/{segment(slug)}/chat", json=body)
-        return ChatResponse.model_validate(data)
+        return parse(ChatResponse, data)
 
     def stream_chat(
         self,

@@ -13,8 +13,14 @@ from typing import Any
 import aiohttp
 
 from anythingllm_bridge.client.models import Document, FolderListing, UploadResult
-from anythingllm_bridge.client.resources._base import Resource, folder_segment, join_slugs, segment
-from anythingllm_bridge.errors import AnythingLLMServerError, FileValidationError
+from anythingllm_bridge.client.resources._base import (
+    Resource,
+    folder_segment,
+    join_slugs,
+    parse,
+    segment,
+)
+from anythingllm_bridge.errors import AnythingLLMProtocolError, AnythingLLMServerError, FileValidationError
 
 __all__ = ["DocumentsMixin", "check_upload_file"]
 
@@ -177,11 +183,11 @@ class DocumentsMixin(Resource):
             return (await self.list_folder(folder)).documents
         tree = await self._object("GET", "/v1/documents", "localFiles")
         documents: list[Document] = []
-        for folder_item in (tree or {}).get("items") or []:
+        for folder_item in _tree_items(tree):
             folder_name = folder_item.get("name")
-            for item in folder_item.get("items") or []:
+            for item in _tree_items(folder_item):
                 if item.get("type", "file") == "file":
-                    documents.append(_with_location(Document.model_validate(item), folder_name))
+                    documents.append(_with_location(parse(Document, item), str(folder_name or "") or None))
         return documents
 
     async def list_folder(self, folder: str, *, offset: int = 0, limit: int | None = None) -> FolderListing:
@@ -189,7 +195,7 @@ class DocumentsMixin(Resource):
         params: dict[str, str | int] = {"offset": int(offset)}
         params["limit"] = "all" if limit is None else int(limit)
         data = await self._object("GET", f"/v1/documents/folder/{folder_segment(folder)}", params=params)
-        listing = FolderListing.model_validate(data)
+        listing = parse(FolderListing, data)
         listing.documents = [_with_location(doc, listing.folder) for doc in listing.documents]
         return listing
 
@@ -198,7 +204,7 @@ class DocumentsMixin(Resource):
         folder, _, file_name = name.rpartition("/")
         path = f"/v1/document/{segment(file_name, 'document name')}"
         document = await self._object("GET", path, "document")
-        return _with_location(Document.model_validate(document), folder or None)
+        return _with_location(parse(Document, document), folder or None)
 
     async def remove_documents(self, locations: Iterable[str]) -> None:
         """Delete documents for good: the files, their vector caches, and their embeddings in
@@ -244,10 +250,21 @@ class DocumentsMixin(Resource):
         return dict(schema)
 
     async def _upload_result(self, data: dict[str, Any], slugs: str | None) -> UploadResult:
-        result = UploadResult.model_validate(data)
+        result = parse(UploadResult, data)
         if slugs and result.documents and result.documents[0].location:
             result.missing_from = await self._missing_from(result.documents[0].location, slugs.split(","))
         return result
+
+
+def _tree_items(node: Any) -> list[dict[str, Any]]:
+    """The ``items`` of a folder node of ``GET /v1/documents`` (none when empty); a node of another
+    shape is a protocol error."""
+    items = node.get("items") if isinstance(node, dict) else node
+    if not items:
+        return []
+    if not (isinstance(node, dict) and isinstance(items, list) and all(isinstance(i, dict) for i in items)):
+        raise AnythingLLMProtocolError(f"the document list is not a tree of folders: {str(node)[:200]!r}")
+    return items
 
 
 def _with_location(document: Document, folder: str | None) -> Document:

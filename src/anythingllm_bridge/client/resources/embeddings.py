@@ -23,7 +23,7 @@ from anythingllm_bridge.client.models import (
     ProcessedDocument,
     UploadResult,
 )
-from anythingllm_bridge.client.resources._base import segment
+from anythingllm_bridge.client.resources._base import parse, segment
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, FileValidationError
 
@@ -118,7 +118,7 @@ class EmbeddingsMixin(DocumentsMixin):
             async with limit:
                 try:
                     data = await self._send_file(path, slug, meta_field, folder, None)
-                    result = UploadResult.model_validate(data)
+                    result = parse(UploadResult, data)
                     location = result.location
                 except (AnythingLLMError, ValueError) as exc:
                     return FileUploadResult(path=str(path), status="failed", error=str(exc))
@@ -153,7 +153,7 @@ class EmbeddingsMixin(DocumentsMixin):
             async with limit:
                 try:
                     data = await self._send_text(meta["title"], chunk.content, meta, slug)
-                    return chunk.chunk_id, UploadResult.model_validate(data).location, None
+                    return chunk.chunk_id, parse(UploadResult, data).location, None
                 except (AnythingLLMError, ValueError) as exc:
                     return chunk.chunk_id, None, f"chunk {chunk.chunk_id}: {exc}"
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 from anythingllm_bridge.client.models import OpenAIChatCompletion, OpenAIEmbeddings, OpenAIModel
-from anythingllm_bridge.client.resources._base import Resource
+from anythingllm_bridge.client.resources._base import Resource, parse, parse_list
 from anythingllm_bridge.client.resources._streams import OpenAIChatStream
 
 __all__ = ["OpenAIMixin"]
@@ -54,7 +54,7 @@ class OpenAIMixin(Resource):
         """``openai_chat`` without streaming (one method, one return type)."""
         body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": False}
         data = await self._object("POST", CHAT_PATH, json=body)
-        return OpenAIChatCompletion.model_validate(data)
+        return parse(OpenAIChatCompletion, data)
 
     def openai_chat_stream(
         self, model: str, messages: Sequence[Message], *, temperature: float = 0.7
@@ -68,7 +68,7 @@ class OpenAIMixin(Resource):
     async def openai_models(self) -> list[OpenAIModel]:
         """Every workspace as an OpenAI model entry."""
         data = await self._object("GET", "/v1/openai/models", "data")
-        return [OpenAIModel.model_validate(item) for item in data or []]
+        return parse_list(OpenAIModel, data)
 
     async def openai_embeddings(self, inputs: str | Sequence[str]) -> OpenAIEmbeddings:
         """Embed text with the server's embedder (``.vectors`` in input order)."""
@@ -76,7 +76,7 @@ class OpenAIMixin(Resource):
         if not items or not all(isinstance(item, str) and item for item in items):
             raise ValueError("openai_embeddings needs one or more non-empty strings")
         data = await self._object("POST", "/v1/openai/embeddings", json={"input": items})
-        return OpenAIEmbeddings.model_validate(data)
+        return parse(OpenAIEmbeddings, data)
 
     async def openai_vector_stores(self) -> list[dict[str, Any]]:
         """Workspaces as OpenAI vector stores (``id`` = slug, ``file_counts``)."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anythingllm_bridge.client.models import ChatMessage, ChatMode, ChatResponse, Thread
-from anythingllm_bridge.client.resources._base import Resource, segment
+from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment
 from anythingllm_bridge.client.resources._streams import ChatStream
 from anythingllm_bridge.client.resources.chat import AttachmentLike, chat_body
 from anythingllm_bridge.errors import (
@@ -68,7 +68,7 @@ class ThreadsMixin(Resource):
         """Chat inside a thread (the thread keeps the history)."""
         body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
         data = await self._object("POST", f"{_thread_path(slug, thread_slug)}/chat", json=body)
-        return ChatResponse.model_validate(data)
+        return parse(ChatResponse, data)
 
     def stream_thread_message(
         self,
@@ -115,7 +115,7 @@ class ThreadsMixin(Resource):
     async def get_thread_history(self, slug: str, thread_slug: str) -> list[ChatMessage]:
         """Every (non-reset) turn of a thread, oldest first."""
         history = await self._object("GET", f"{_thread_path(slug, thread_slug)}/chats", "history")
-        return [ChatMessage.model_validate(item) for item in history or []]
+        return parse_list(ChatMessage, history)
 
     @staticmethod
     def _thread_from(data: dict[str, Any], method: str, path: str) -> Thread:
@@ -126,4 +126,4 @@ class ThreadsMixin(Resource):
             raise AnythingLLMValidationError(
                 message, status=200, body=data, server_message=message, method=method, path=path
             )
-        return Thread.model_validate(raw)
+        return parse(Thread, raw)

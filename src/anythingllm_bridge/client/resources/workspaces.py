@@ -14,7 +14,7 @@ from anythingllm_bridge.client.models import (
     Workspace,
     WorkspaceDocument,
 )
-from anythingllm_bridge.client.resources._base import Resource, segment
+from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
 
 __all__ = ["WorkspacesMixin"]
@@ -33,7 +33,7 @@ class WorkspacesMixin(Resource):
     async def list_workspaces(self) -> list[Workspace]:
         """Every workspace, each with its threads (slug and name). No documents here."""
         items = await self._object("GET", "/v1/workspaces", "workspaces")
-        return [Workspace.model_validate(item) for item in items or []]
+        return parse_list(Workspace, items)
 
     async def get_workspace(self, slug: str) -> Workspace:
         """One workspace with its ``documents`` and ``threads``.
@@ -187,7 +187,7 @@ class WorkspacesMixin(Resource):
         history = await self._object(
             "GET", f"/v1/workspace/{segment(slug)}/chats", "history", params=params or None
         )
-        return [ChatMessage.model_validate(item) for item in history or []]
+        return parse_list(ChatMessage, history)
 
     async def search_workspace(
         self, slug: str, query: str, limit: int = 20, score_threshold: float | None = None
@@ -205,7 +205,7 @@ class WorkspacesMixin(Resource):
             body["scoreThreshold"] = score_threshold
         path = f"/v1/workspace/{segment(slug)}/vector-search"
         results = await self._object("POST", path, "results", json=body)
-        return [SearchResult.model_validate(item) for item in results or []]
+        return parse_list(SearchResult, results)
 
     @staticmethod
     def _workspace_from(data: dict[str, Any], method: str, path: str) -> Workspace:
@@ -217,4 +217,4 @@ class WorkspacesMixin(Resource):
             raise AnythingLLMValidationError(
                 str(message), status=200, body=data, server_message=str(message), method=method, path=path
             )
-        return Workspace.model_validate(raw)
+        return parse(Workspace, raw)
