@@ -28,6 +28,7 @@ class Answer:
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
     pieces: int = 1  # the body is written in this many parts (chunked, no Content-Length) when > 1
+    stall: float = 0.0  # seconds to wait, connection open, after the body and before ending it
 
 
 async def _no_wait(_: float) -> None:
@@ -110,5 +111,7 @@ class HostileHarness:
         size = max(1, -(-len(body) // max(1, answer.pieces)))
         for start in range(0, len(body), size):
             await response.write(body[start : start + size])
+        if answer.stall:
+            await asyncio.sleep(answer.stall)
         await response.write_eof()
         return response

@@ -191,6 +191,10 @@ async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path
         # a second sync (the storm still on) uploads nothing and embeds nothing
         faults.clear_requests()
         second = await sync_until_complete(client, root, manifest, slug, NullProgress(), Runs())
+        sent_again = {
+            k: (o.status, o.detail, o.location) for k, o in second.outcomes.items() if o.status != "unchanged"
+        }
+        assert sent_again == {}
         assert second.unchanged == keys
         assert [r.path for r in faults.requests if r.method == "POST"] == []  # no upload, no embedding
         # it may still erase copies an earlier run could not remove (the report of that run was ok:

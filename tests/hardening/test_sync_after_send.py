@@ -57,3 +57,39 @@ async def test_a_failure_after_sending_is_reported_not_raised(
         docpaths = (await client.get_workspace(slug)).docpaths
         assert new in docpaths
         assert old not in docpaths
+
+
+async def test_a_document_re_embedded_after_a_failed_replace_is_not_sent_again(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by the soak: an upload cut while the file's document was out of the workspace left the
+    manifest entry *pending*; the next run re-embedded the document and reported the file unchanged, yet
+    the entry stayed pending, so the run after that uploaded the unchanged file again."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "note.txt").write_text("a note\n")
+    manifest = FileManifestStore(tmp_path / "manifest.json")
+    faults = emulator.emulator.faults
+    embed = "/api/v1/workspace/*/update-embeddings"
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+        slug = (await client.create_workspace("Pending")).slug
+
+        async def run() -> Any:
+            return await sync(client, FolderSource(root), manifest, workspace=slug)
+
+        faults.add("POST", embed, status=500, times=1)  # uploaded, not embedded
+        assert "not embedded" in (await run()).failed["note.txt"]
+        faults.add("POST", embed, status=500, times=1)  # the re-embed fails, so it is sent again ...
+        faults.add("POST", "/api/v1/document/upload", status=500, times=1)  # ... and that upload fails
+        assert "note.txt" in (await run()).failed
+        third = await run()  # the interrupted replace is finished
+        assert third.ok
+        assert third.replaced == ["note.txt"]
+
+        faults.clear_requests()
+        fourth = await run()
+        assert fourth.unchanged == ["note.txt"]
+        assert [r.path for r in faults.requests if r.method != "GET"] == []
+        docpaths = (await client.get_workspace(slug)).docpaths
+        assert docpaths == {third.outcomes["note.txt"].location}
+        assert [d.location for d in await client.list_documents()] == [third.outcomes["note.txt"].location]

@@ -301,10 +301,13 @@ class _Run:
         """Documents we uploaded that are not in the workspace (a run cut between upload and
         embed, or someone took them out) are embedded again; only what that does not bring back
         is uploaded again. Returns what is left to send."""
-        missing = {
-            i.entry.location: i
+        missing = {  # an entry with an upload in flight is resumed as a replace instead (adoption
+            i.entry.location: i  # finds its copy if it landed); re-embedding would leave it pending
             for i in plan.items
-            if i.reason == "missing from the workspace" and i.entry is not None and i.entry.location
+            if i.reason == "missing from the workspace"
+            and i.entry is not None
+            and i.entry.location
+            and not i.entry.pending
         }
         back: set[str] = set()
         if missing:
