@@ -13,6 +13,7 @@ without receiving data (also the idle limit of a stream), ``timeout`` for one wh
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json as jsonlib
 import logging
 import random
@@ -378,80 +379,158 @@ class Transport:
         *,
         stream: bool,
     ) -> ApiResponse | _OpenStream:
+        """The retry loop with each attempt written inline (one coroutine frame on the hot path)."""
         body: bytes | None = None
         headers = {"X-Request-ID": tid}
         if json is not None:
             body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
             headers.update(_JSON_HEADERS)
-        cfg = self.config
-        safe: bool | None = None  # decided on the first failure
+        url = self._api + path
+        timeout = self._stream_timeout if stream else self._timeout
+        debug = logger.isEnabledFor(logging.DEBUG)
         for attempt in count(1):
-            outcome = await self._attempt(
-                method, path, tid, attempt, body, headers, params, form, expect, stream
-            )
+            session, slots = self._session, self._slots
+            if session is None or slots is None or session.closed:
+                session, slots = self._require_open(method, path)  # raises
+            # 1. the breaker's guard
+            try:
+                permit = self.breaker.acquire()
+            except AnythingLLMCircuitOpenError as exc:
+                exc.method, exc.path, exc.trace_id, exc.attempts = method, path, tid, attempt
+                raise
+            handed_over = False
+            try:
+                # 2. the concurrency limit
+                if slots.locked():  # we wait for a slot: the breaker may open meanwhile
+                    await slots.acquire()
+                    try:
+                        permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
+                    except BaseException:
+                        slots.release()
+                        raise
+                else:
+                    await slots.acquire()
+                started = time.perf_counter() if debug else 0.0
+                try:
+                    # 3-5. timeouts, trace id header, the request
+                    outcome: ApiResponse | _OpenStream | _Failure
+                    try:
+                        response = await session.request(
+                            method,
+                            url,
+                            data=form() if form is not None else body,
+                            headers=headers,
+                            params=params,
+                            allow_redirects=False,
+                            timeout=timeout,
+                        )
+                    except aiohttp.ClientSSLError as exc:  # configuration, not a transient failure
+                        raise AnythingLLMConnectionError(
+                            f"TLS with {self.base_url} failed ({exc}); check verify_ssl / ca_bundle",
+                            method=method,
+                            path=path,
+                            trace_id=tid,
+                        ) from exc
+                    except aiohttp.InvalidURL as exc:
+                        raise AnythingLLMError(
+                            f"invalid URL {url!r}", method=method, path=path, trace_id=tid
+                        ) from exc
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        outcome = self._connection_failure(exc, before_answer=True)
+                    else:
+                        try:
+                            if (
+                                stream
+                                and response.status == 200
+                                and response.content_type == "text/event-stream"
+                            ):
+                                permit.success()
+                                handed_over = True
+                                return _OpenStream(response, attempt)
+                            raw = await response.read()
+                        except (aiohttp.ClientError, TimeoutError) as exc:
+                            response.close()
+                            outcome = self._connection_failure(exc, before_answer=False)
+                        except BaseException:
+                            response.close()
+                            raise
+                        else:
+                            response.release()
+                            # 6. error mapping
+                            outcome = self._interpret(response, raw, method, path, tid, expect, stream)
+                    if isinstance(outcome, _Failure) and _counts_as_failure(outcome.error):
+                        permit.failure(describe(outcome.error))
+                    else:
+                        permit.success()
+                    # 7. logging
+                    if debug:
+                        result = describe(outcome.error) if isinstance(outcome, _Failure) else "ok"
+                        logger.debug(
+                            "%s %s attempt %d: %s in %.1f ms",
+                            method,
+                            path,
+                            attempt,
+                            result,
+                            (time.perf_counter() - started) * 1000,
+                            extra={"trace_id": tid, "attempt": attempt},
+                        )
+                finally:
+                    if not handed_over:
+                        slots.release()
+            finally:
+                permit.release()  # no verdict given (cancelled, caller-side error): neither
             if not isinstance(outcome, _Failure):
                 if attempt > 1:
-                    if isinstance(outcome, ApiResponse):
-                        outcome = ApiResponse(
-                            outcome.status,
-                            outcome.content_type,
-                            outcome.headers,
-                            outcome.data,
-                            tid,
-                            attempt,
-                        )
-                    else:
-                        outcome.attempts = attempt
+                    outcome = dataclasses.replace(outcome, attempts=attempt)
                 return outcome
-            error = outcome.error
-            error.method, error.path, error.trace_id, error.attempts = method, path, tid, attempt
-            reason = describe(error)
-            if safe is None:
-                safe = is_retry_safe(method, path)
-            retry = attempt <= cfg.max_retries and should_retry(error, retry_safe=safe, sent=outcome.sent)
-            wait = None
-            if retry:
-                wait = retry_delay(
-                    error, attempt, base_delay=cfg.base_delay, max_delay=cfg.max_delay, rng=self._rng
-                )
-                if wait is None:
-                    asked = error.retry_after if isinstance(error, AnythingLLMAPIError) else None
-                    error.message += (
-                        f"; the server asked to wait {asked:g} s, more than max_delay ({cfg.max_delay:g} s), "
-                        "so the call was not retried"
-                    )
-            if wait is None:
-                if outcome.sent and not safe and isinstance(error, AnythingLLMConnectionError):
-                    logger.warning(
-                        "%s %s: no answer after sending (%s); not retried, the outcome is unknown",
-                        method,
-                        path,
-                        reason,
-                        extra={"trace_id": tid, "attempt": attempt, "reason": reason},
-                    )
-                    raise self._outcome_unknown(error) from error
-                if attempt > 1:
-                    logger.warning(
-                        "%s %s failed after %d attempts: %s",
-                        method,
-                        path,
-                        attempt,
-                        reason,
-                        extra={"trace_id": tid, "attempt": attempt, "reason": reason},
-                    )
-                raise error
-            logger.warning(
-                "%s %s attempt %d/%d failed: %s; retrying in %.2f s",
-                method,
-                path,
-                attempt,
-                cfg.max_retries + 1,
-                reason,
-                wait,
-                extra={"trace_id": tid, "attempt": attempt, "wait": wait, "reason": reason},
-            )
-            await self._sleep(wait)
+            await self._sleep(self._retry_wait(outcome, method, path, tid, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retry_wait(self, failure: _Failure, method: str, path: str, tid: str, attempt: int) -> float:
+        """The wait before the next attempt (logged), or raise the failure's error (final)."""
+        cfg = self.config
+        error = failure.error
+        error.method, error.path, error.trace_id, error.attempts = method, path, tid, attempt
+        reason = describe(error)
+        safe = is_retry_safe(method, path)
+        wait = None
+        if attempt <= cfg.max_retries and should_retry(error, retry_safe=safe, sent=failure.sent):
+            wait = retry_delay(
+                error, attempt, base_delay=cfg.base_delay, max_delay=cfg.max_delay, rng=self._rng
+            )
+            if wait is None:
+                asked = error.retry_after if isinstance(error, AnythingLLMAPIError) else None
+                error.message += (
+                    f"; the server asked to wait {asked:g} s, more than max_delay ({cfg.max_delay:g} s), "
+                    "so the call was not retried"
+                )
+        extra = {"trace_id": tid, "attempt": attempt, "reason": reason}
+        if wait is None:
+            if failure.sent and not safe and isinstance(error, AnythingLLMConnectionError):
+                logger.warning(
+                    "%s %s: no answer after sending (%s); not retried, the outcome is unknown",
+                    method,
+                    path,
+                    reason,
+                    extra=extra,
+                )
+                raise self._outcome_unknown(error) from error
+            if attempt > 1:
+                logger.warning(
+                    "%s %s failed after %d attempts: %s", method, path, attempt, reason, extra=extra
+                )
+            raise error
+        logger.warning(
+            "%s %s attempt %d/%d failed: %s; retrying in %.2f s",
+            method,
+            path,
+            attempt,
+            cfg.max_retries + 1,
+            reason,
+            wait,
+            extra={**extra, "wait": wait},
+        )
+        return wait
 
     @staticmethod
     def _outcome_unknown(error: AnythingLLMError) -> AnythingLLMOutcomeUnknownError:
@@ -464,108 +543,6 @@ class Transport:
             trace_id=error.trace_id,
             attempts=error.attempts,
         )
-
-    # ------------------------------------------------------------------ one attempt
-
-    async def _attempt(
-        self,
-        method: str,
-        path: str,
-        tid: str,
-        attempt: int,
-        body: bytes | None,
-        headers: dict[str, str],
-        params: Mapping[str, str | int] | None,
-        form: Callable[[], aiohttp.FormData] | None,
-        expect: Expect,
-        stream: bool,
-    ) -> ApiResponse | _OpenStream | _Failure:
-        session, slots = self._session, self._slots
-        if session is None or slots is None or session.closed:
-            session, slots = self._require_open(method, path)  # raises
-        try:
-            permit = self.breaker.acquire()
-        except AnythingLLMCircuitOpenError as exc:
-            exc.method, exc.path, exc.trace_id, exc.attempts = method, path, tid, attempt
-            raise
-        handed_over = False
-        try:
-            if slots.locked():  # waited for a slot: the breaker may have opened meanwhile
-                await slots.acquire()
-                try:
-                    permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
-                except BaseException:
-                    slots.release()
-                    raise
-            else:
-                await slots.acquire()
-            debug = logger.isEnabledFor(logging.DEBUG)
-            started = time.perf_counter() if debug else 0.0
-            try:
-                outcome: ApiResponse | _OpenStream | _Failure
-                try:
-                    response = await session.request(
-                        method,
-                        self._api + path,
-                        data=form() if form is not None else body,
-                        headers=headers,
-                        params=params,
-                        allow_redirects=False,
-                        timeout=self._stream_timeout if stream else self._timeout,
-                    )
-                except aiohttp.ClientSSLError as exc:  # configuration, not a transient failure
-                    raise AnythingLLMConnectionError(
-                        f"TLS with {self.base_url} failed ({exc}); check verify_ssl / ca_bundle",
-                        method=method,
-                        path=path,
-                        trace_id=tid,
-                    ) from exc
-                except aiohttp.InvalidURL as exc:
-                    raise AnythingLLMError(
-                        f"invalid URL {self._api + path!r}", method=method, path=path, trace_id=tid
-                    ) from exc
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    outcome = self._connection_failure(exc, before_answer=True)
-                else:
-                    try:
-                        if stream and response.status == 200 and response.content_type == "text/event-stream":
-                            permit.success()
-                            handed_over = True
-                            return _OpenStream(response)
-                        raw = await response.read()
-                    except (aiohttp.ClientError, TimeoutError) as exc:
-                        response.close()
-                        outcome = self._connection_failure(exc, before_answer=False)
-                    except BaseException:
-                        response.close()
-                        raise
-                    else:
-                        response.release()
-                        outcome = self._interpret(response, raw, method, path, tid, expect, stream)
-                if isinstance(outcome, _Failure):
-                    if _counts_as_failure(outcome.error):
-                        permit.failure(describe(outcome.error))
-                    else:
-                        permit.success()
-                else:
-                    permit.success()
-                if debug:
-                    result = describe(outcome.error) if isinstance(outcome, _Failure) else "ok"
-                    logger.debug(
-                        "%s %s attempt %d: %s in %.1f ms",
-                        method,
-                        path,
-                        attempt,
-                        result,
-                        (time.perf_counter() - started) * 1000,
-                        extra={"trace_id": tid, "attempt": attempt},
-                    )
-                return outcome
-            finally:
-                if not handed_over:
-                    slots.release()
-        finally:
-            permit.release()  # no verdict given (cancelled, caller-side error): neither
 
     @staticmethod
     def _interpret(
