@@ -249,6 +249,12 @@ class Transport:
     def _ssl_context(self) -> ssl.SSLContext | bool:
         cfg = self.config
         if not cfg.verify_ssl:
+            if self.base_url.startswith("https://"):
+                logger.warning(
+                    "TLS certificate verification is off (verify_ssl=False): the identity of %s is not "
+                    "checked; prefer ca_bundle for a private CA",
+                    self.base_url,
+                )
             return False
         if cfg.ca_bundle is None:
             return True

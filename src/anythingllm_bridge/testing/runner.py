@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,17 +34,19 @@ class RunningEmulator:
     emulator: Emulator
 
 
-def _root_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _root_url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-async def _start(emulator: Emulator, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def _start(
+    emulator: Emulator, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> tuple[web.AppRunner, int]:
     # Node's default keepAliveTimeout: an idle pooled connection is closed after 5 s, as on the real server
     runner = web.AppRunner(
         emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5, keepalive_timeout=5.0
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     try:
         await site.start()
     except BaseException:
@@ -58,12 +61,17 @@ async def run_emulator(
     host: str = "127.0.0.1",
     port: int = 0,
     emulator: Emulator | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve an emulator (a new one unless given) in the running loop; ``port=0`` picks a free port."""
+    """Serve an emulator (a new one unless given) in the running loop; ``port=0`` picks a free port.
+
+    With ``ssl_context`` (a server context holding a certificate) it serves HTTPS: ``url`` starts
+    with ``https://``."""
     emulator = emulator or Emulator(api_key)
-    runner, bound = await _start(emulator, host, port)
+    runner, bound = await _start(emulator, host, port, ssl_context)
     try:
-        yield RunningEmulator(_root_url(host, bound), emulator.api_key, emulator)
+        scheme = "https" if ssl_context is not None else "http"
+        yield RunningEmulator(_root_url(host, bound, scheme), emulator.api_key, emulator)
     finally:
         await runner.cleanup()
 
