@@ -99,15 +99,15 @@ async def test_the_settings_come_from_the_environment(
     monkeypatch.setenv("ANYTHINGLLM_URL", https_emulator.url)
     monkeypatch.setenv("ANYTHINGLLM_API_KEY", https_emulator.api_key)
     monkeypatch.setenv("ANYTHINGLLM_CA_BUNDLE", str(bundle))
-    async with create_anythingllm_client(Settings(_env_file=None)) as client:  # type: ignore[call-arg]
+    async with create_anythingllm_client(Settings(_env_file=None)) as client:
         assert await client.list_workspaces() == []
 
     monkeypatch.delenv("ANYTHINGLLM_CA_BUNDLE")
     monkeypatch.setenv("ANYTHINGLLM_VERIFY_SSL", "false")
-    async with create_anythingllm_client(Settings(_env_file=None)) as client:  # type: ignore[call-arg]
+    async with create_anythingllm_client(Settings(_env_file=None)) as client:
         assert await client.list_workspaces() == []
 
     monkeypatch.delenv("ANYTHINGLLM_VERIFY_SSL")
-    async with create_anythingllm_client(Settings(_env_file=None)) as client:  # type: ignore[call-arg]
+    async with create_anythingllm_client(Settings(_env_file=None)) as client:
         with pytest.raises(AnythingLLMConnectionError, match="TLS"):
             await client.list_workspaces()
