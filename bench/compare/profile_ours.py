@@ -1,7 +1,7 @@
 """Where our client's time goes in one task of the side-by-side benchmark: pyinstrument's call tree
 of ``contenders.ours_job`` against a fresh emulator process (after the same warm-up).
 
-    bench/compare/.venv/bin/python bench/compare/profile.py upload --concurrency 1 --rounds 3
+    bench/compare/.venv/bin/python bench/compare/profile_ours.py upload --concurrency 1 --rounds 3
 
 Needs pyinstrument in the bench venv (``bench/compare/requirements.txt`` has it).
 """
