@@ -11,8 +11,9 @@ What is scanned, for the whole session:
   held at INFO: it never sees our API key (it talks to S3) and at DEBUG it doubles the storage tests' time;
 * every exception of ours (``AnythingLLMBridgeError`` and subclasses), also those a test catches with
   ``pytest.raises``: ``str``, ``repr`` and the ``repr`` of each attribute (``body``, ``server_message``...),
-  scanned when the exception is freed (a ``__del__`` added for the session), so the plugin keeps nothing
-  alive and sees the final message; a finding names the test that made the exception;
+  rendered when the exception is freed (a ``__del__`` added for the session that only renders and queues,
+  as it may run inside any code, a scan included) and scanned after each test phase; so the plugin keeps
+  nothing alive and sees the final message. A finding names the test that made the exception;
 * every test report: the failure text (``longrepr``, which holds any exception that escaped a test) and the
   captured stdout, stderr and log sections; and every warning recorded.
 
@@ -34,6 +35,7 @@ import logging
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,7 +74,7 @@ class LeakScanner:
     short: set[str] = field(default_factory=set)
     findings: list[Finding] = field(default_factory=list)
     scanned: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def __repr__(self) -> str:  # never the keys themselves
         return f"LeakScanner({len(self.secrets)} keys, {len(self.findings)} findings)"
@@ -160,6 +162,9 @@ class _Instruments:
     def __init__(self, scanner: LeakScanner) -> None:
         self.scanner = scanner
         self.born: dict[int, str] = {}  # id(error) -> the test that made it
+        # texts of freed exceptions, scanned later: a finalizer can run in the middle of anything (a
+        # garbage collection inside a scan, say), so it only renders and appends, without a lock
+        self.pending: deque[tuple[str, str]] = deque()
         self._undo: list[Callable[[], None]] = []
 
     def install(self) -> None:
@@ -169,7 +174,7 @@ class _Instruments:
 
         self._wrap_key(Emulator, 0, "the api_key of an Emulator")
         self._wrap_key(Transport, 1, "the api_key of a client (Transport)")
-        born, scan_error = self.born, self.scan_error
+        born, pending, render = self.born, self.pending, self.render
 
         def error_init(self: AnythingLLMBridgeError, *args: Any, **kwargs: Any) -> None:
             super(AnythingLLMBridgeError, self).__init__(*args, **kwargs)
@@ -177,7 +182,7 @@ class _Instruments:
 
         def error_del(self: AnythingLLMBridgeError) -> None:
             try:  # noqa: SIM105 - contextlib may be gone at interpreter exit
-                scan_error(self, born.pop(id(self), _current))
+                pending.append((render(self), born.pop(id(self), _current)))
             except Exception:  # never disturb the code under test (e.g. at interpreter exit)
                 pass
 
@@ -200,13 +205,21 @@ class _Instruments:
         cls.__init__ = init
         self._undo.append(lambda: setattr(cls, "__init__", original))
 
-    def scan_error(self, error: BaseException, where: str) -> None:
+    @staticmethod
+    def render(error: BaseException) -> str:
         parts = [_safe(str, error), _safe(repr, error)]
         parts += [f"{name}={_safe(repr, value)}" for name, value in vars(error).items()]
-        self.scanner.scan("\n".join(parts), where=where, kind="exceptions")
+        return "\n".join(parts)
+
+    def drain(self) -> None:
+        """Scan the freed exceptions noted so far."""
+        while self.pending:
+            text, where = self.pending.popleft()
+            self.scanner.scan(text, where=where, kind="exceptions")
 
     def uninstall(self) -> None:
         gc.collect()  # let the last of our exceptions be scanned
+        self.drain()
         while self._undo:
             self._undo.pop()()
 
@@ -276,6 +289,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _instruments.drain()
     if report.failed:
         _scanner.scan(report.longreprtext, where=report.nodeid, kind="failure reports")
     for title, content in report.sections:
@@ -287,7 +301,8 @@ def pytest_warning_recorded(warning_message: Any, when: str, nodeid: str, locati
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    gc.collect()  # exceptions in reference cycles are scanned when collected
+    gc.collect()  # exceptions in reference cycles are noted when collected
+    _instruments.drain()
     if _scanner.findings and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
