@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.testing import RunningEmulator
 from anythingllm_bridge.testing.faults import FaultInjector
@@ -93,3 +96,25 @@ async def test_a_document_re_embedded_after_a_failed_replace_is_not_sent_again(
         docpaths = (await client.get_workspace(slug)).docpaths
         assert docpaths == {third.outcomes["note.txt"].location}
         assert [d.location for d in await client.list_documents()] == [third.outcomes["note.txt"].location]
+
+
+async def test_a_manifest_that_fails_to_load_does_not_stay_locked(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """A sync refused for a corrupt manifest gives the manifest's lock back at once: a later sync (a new
+    store, the old one still referenced, e.g. by the kept error's traceback) is not told 'another sync is
+    using the manifest'."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "note.txt").write_text("a note\n")
+    path = tmp_path / "manifest.json"
+    path.write_text("{not json")
+    store = FileManifestStore(path)
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+        slug = (await client.create_workspace("Lock")).slug
+        with pytest.raises(IngestError, match="not valid JSON"):
+            await sync(client, FolderSource(root), store, workspace=slug)
+        path.unlink()
+        report = await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)
+        del store
+        assert report.uploaded == ["note.txt"]

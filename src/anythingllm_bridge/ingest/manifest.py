@@ -187,10 +187,14 @@ class FileManifestStore:
 
     def load_sync(self, *, workspace: str, source: str) -> Manifest:
         self._lock()
-        manifest = self._read_base(workspace=workspace, source=source)
-        self._apply_journal(manifest)
-        self._sync_id = manifest.sync_id if self.path.exists() else None
-        return _check_identity(manifest, workspace=workspace, where=str(self.path))
+        try:
+            manifest = self._read_base(workspace=workspace, source=source)
+            self._apply_journal(manifest)
+            self._sync_id = manifest.sync_id if self.path.exists() else None
+            return _check_identity(manifest, workspace=workspace, where=str(self.path))
+        except BaseException:
+            self.close_sync()  # a refused manifest gives its lock back at once, not when collected
+            raise
 
     def _read_base(self, *, workspace: str, source: str) -> Manifest:
         try:
