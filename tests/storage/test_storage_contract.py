@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from urllib.request import url2pathname
 
 import aiohttp
 import pytest
+from blake3 import blake3
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StorageKeyError
 from anythingllm_bridge.storage import StorageClient, StoredObject
@@ -30,12 +30,13 @@ async def fetch(url: str) -> bytes:
         return await response.read()
 
 
-async def test_put_stream_round_trip_reports_size_and_sha256(store: StorageClient) -> None:
+async def test_put_stream_round_trip_reports_size_and_blake3_checksum(store: StorageClient) -> None:
     data = b"hello, " * 1000 + "wörld".encode()
     stored = await store.put_stream(
         "docs/2024/greeting.txt", [data[:10], bytearray(data[10:500]), data[500:]]
     )
-    assert stored == StoredObject("docs/2024/greeting.txt", len(data), hashlib.sha256(data).hexdigest())
+    assert stored == StoredObject("docs/2024/greeting.txt", len(data), blake3(data).hexdigest(), "blake3")
+    assert stored.checksum_algorithm == "blake3"
     assert await read_all(store, "docs/2024/greeting.txt") == data
     assert await store.file_exists("docs/2024/greeting.txt")
 
@@ -50,7 +51,7 @@ async def test_put_stream_accepts_async_iterables_and_empty_objects(store: Stora
     assert await read_all(store, "abc") == b"abc"
     empty = await store.put_stream("empty", [])
     assert empty.size == 0
-    assert empty.checksum == hashlib.sha256(b"").hexdigest()
+    assert empty.checksum == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"  # BLAKE3("")
     assert await read_all(store, "empty") == b""
 
 
@@ -66,7 +67,7 @@ async def test_upload_file_and_download_file_round_trip(store: StorageClient, tm
     source.write_bytes(data)
     stored = await store.upload_file(source, "reports/report final (2).pdf")
     assert stored.size == len(data)
-    assert stored.checksum == hashlib.sha256(data).hexdigest()
+    assert (stored.checksum, stored.checksum_algorithm) == (blake3(data).hexdigest(), "blake3")
     dest = tmp_path / "out" / "nested" / "copy.pdf"
     assert await store.download_file("reports/report final (2).pdf", dest) == dest
     assert dest.read_bytes() == data

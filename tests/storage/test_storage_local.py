@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import errno
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import pytest
+from blake3 import blake3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -251,7 +253,64 @@ async def test_files_larger_than_the_copy_buffers_round_trip_exactly(tmp_path: P
     store = LocalStorageClient(tmp_path / "store")
     stored = await store.upload_file(source, "big.bin")
     assert stored.size == len(data)
-    assert stored.checksum == hashlib.sha256(data).hexdigest()
+    assert stored.checksum == blake3(data).hexdigest()
     back = await store.download_file("big.bin", tmp_path / "back" / "big.bin")
     assert back.read_bytes() == data
     assert sorted(p.name for p in back.parent.iterdir()) == ["big.bin"]
+
+
+async def test_where_the_kernel_cannot_copy_the_upload_is_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(2 * COPY_BUFFER + 777)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    store = LocalStorageClient(tmp_path / "store")
+    fast = await store.upload_file(source, "fast.bin")
+
+    def cannot(*_: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")  # what another file system answers
+
+    monkeypatch.setattr(os, "copy_file_range", cannot)
+    slow = await store.upload_file(source, "slow.bin")
+    assert (slow.size, slow.checksum) == (fast.size, fast.checksum) == (len(data), blake3(data).hexdigest())
+    assert (await store.download_file("slow.bin", tmp_path / "back.bin")).read_bytes() == data
+    assert await store.list_files() == ["fast.bin", "slow.bin"]
+
+
+async def test_an_upload_cancelled_mid_copy_stores_nothing_and_lets_go_of_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(1024 * 1024) * 32)
+    store = LocalStorageClient(tmp_path / "store")
+    await store.put_stream("k", [b"old"])
+    open_before = sorted(os.listdir("/proc/self/fd"))
+
+    loop = asyncio.get_running_loop()
+    copying, resume = asyncio.Event(), threading.Event()
+    real_copy = os.copy_file_range
+    calls = 0
+
+    def copy_then_hold(src: int, dst: int, count: int) -> int:  # the real copy, held mid-way
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            loop.call_soon_threadsafe(copying.set)
+            resume.wait()
+        return real_copy(src, dst, count)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_then_hold)
+    task = asyncio.create_task(store.upload_file(source, "k"))
+    await copying.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["k"]  # the temporary file is gone
+    resume.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("allm-storage"):
+            thread.join()  # the copying threads stop by themselves at their next step
+    assert calls == 2  # ... without copying the rest
+    assert b"".join([chunk async for chunk in store.open_read("k")]) == b"old"
+    assert sorted(os.listdir("/proc/self/fd")) == open_before  # and close their file descriptors

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from hashlib import _Hash
+from blake3 import blake3
 
-__all__ = ["Chunk", "Chunks", "Part", "Sha256", "aiter_chunks", "read_ahead", "rechunk"]
+__all__ = [
+    "CHECKSUM_ALGORITHM",
+    "Checksum",
+    "Chunk",
+    "Chunks",
+    "Part",
+    "aiter_chunks",
+    "read_ahead",
+    "rechunk",
+]
 
 Chunk = bytes | bytearray | memoryview
 Part = bytes | bytearray  # what botocore takes as a body without copying it
@@ -73,11 +79,21 @@ async def rechunk(chunks: AsyncIterator[Part], size: int) -> AsyncIterator[Part]
         yield buffer
 
 
-class Sha256:
-    """A running SHA-256 and byte count; large chunks are hashed in a thread (the GIL is released)."""
+CHECKSUM_ALGORITHM = "blake3"
+"""The checksum every backend reports: BLAKE3, 256-bit, as 64 hex digits."""
+
+
+class Checksum:
+    """A running BLAKE3 and byte count; large chunks are hashed in a thread (the GIL is released).
+
+    BLAKE3 rather than SHA-256 because it is several times faster on one core (about 0.2 s per GiB
+    against 0.7–1.1 s here), so an upload can report it at the speed of a plain copy.
+    """
+
+    algorithm = CHECKSUM_ALGORITHM
 
     def __init__(self) -> None:
-        self._hash: _Hash = hashlib.sha256()
+        self._hash = blake3()
         self.size = 0
 
     async def update(self, chunk: Chunk) -> None:
@@ -85,6 +101,11 @@ class Sha256:
             await asyncio.to_thread(self._hash.update, chunk)
         else:
             self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def update_blocking(self, chunk: Chunk) -> None:
+        """:meth:`update` for code already running in a worker thread."""
+        self._hash.update(chunk)
         self.size += len(chunk)
 
     def hexdigest(self) -> str:

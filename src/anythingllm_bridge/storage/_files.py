@@ -7,16 +7,18 @@ import contextlib
 import errno
 import os
 import secrets
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase as Writer
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StoragePermissionError
-from anythingllm_bridge.storage._chunks import Sha256, read_ahead
+from anythingllm_bridge.storage._chunks import Checksum, read_ahead
 
 __all__ = [
     "TMP_PREFIX",
@@ -40,6 +42,12 @@ COPY_BUFFER = 4 * 1024 * 1024
 """Size of each of the two buffers a file-to-file copy cycles through."""
 _KERNEL_COPY = 64 * 1024 * 1024
 _NO_KERNEL_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF})
+_HASHED_COPY_STEP = 8 * 1024 * 1024
+"""Bytes per kernel copy call when the copy is hashed: the hash trails the copy by about one step."""
+_HASH_READ = 1024 * 1024
+"""Bytes the hashing thread reads back at a time, into one reused buffer small enough to stay in cache."""
+
+_T = TypeVar("_T")
 
 
 @contextlib.asynccontextmanager
@@ -47,12 +55,13 @@ async def _temporary(folder: str, name: str, *, errors: ErrorMap, fsync: bool) -
     """A new temporary file in ``folder``; renamed to ``name`` if the block succeeds, else removed.
 
     ``errors()`` wraps every file-system call. With ``fsync``, the file (and then the folder) is
-    flushed to disk before the rename is reported done.
+    flushed to disk before the rename is reported done. The file is also open for reading, so what
+    was written can be hashed back.
     """
     tmp = os.path.join(folder, f"{TMP_PREFIX}{secrets.token_hex(8)}")
     with errors():
         await aiofiles.os.makedirs(folder, exist_ok=True)
-        out = await aiofiles.open(tmp, "xb")
+        out = await aiofiles.open(tmp, "xb+")
     try:
         try:
             yield out
@@ -80,7 +89,7 @@ async def write_atomically(
     *,
     errors: ErrorMap,
     fsync: bool,
-    digest: Sha256 | None = None,
+    digest: Checksum | None = None,
 ) -> None:
     """Write ``chunks`` to ``folder/name`` through a temporary file (see :func:`_temporary`).
 
@@ -107,20 +116,26 @@ async def copy_atomically(
     source_errors: ErrorMap,
     errors: ErrorMap,
     fsync: bool,
-    digest: Sha256 | None = None,
+    digest: Checksum | None = None,
 ) -> None:
     """Copy the local file ``source`` to ``folder/name`` through a temporary file.
 
     A missing or unreadable source fails (through ``source_errors()``) before anything is created.
-    Without ``digest`` the kernel copies (``copy_file_range``) where it can. Otherwise reading the
-    next block, writing this one and hashing it run at once, cycling through two reused buffers:
-    memory stays at ``2 × COPY_BUFFER`` and no buffer is allocated per block.
+    The kernel copies (``copy_file_range``, as ``cp`` does) where it can; with ``digest``, a second
+    thread hashes the temporary file as the copy fills it, so the checksum is that of the bytes
+    stored, and with two free cores the hash costs no extra time (see :func:`_kernel_copy_hashed`).
+    Where the kernel cannot copy (another file system, an old kernel), reading the next block,
+    writing this one and hashing it run at once, cycling through two reused buffers: memory stays
+    at ``2 × COPY_BUFFER`` and no buffer is allocated per block.
     """
     with source_errors():
         src = await aiofiles.open(source, "rb", buffering=0)
     try:
         async with _temporary(folder, name, errors=errors, fsync=fsync) as out:
-            if digest is None and await _kernel_copy(src.fileno(), out.fileno(), errors):
+            if digest is None:
+                if await _kernel_copy(src.fileno(), out.fileno(), errors):
+                    return
+            elif await _kernel_copy_hashed(src.fileno(), out.fileno(), digest, errors):
                 return
             buffers = (bytearray(COPY_BUFFER), bytearray(COPY_BUFFER))
 
@@ -161,6 +176,146 @@ async def _kernel_copy(src: int, dst: int, errors: ErrorMap) -> bool:
                 raise
             return False
     return True
+
+
+async def _kernel_copy_hashed(src: int, dst: int, digest: Checksum, errors: ErrorMap) -> bool:
+    """Copy all of ``src`` to ``dst`` in the kernel while ``digest`` hashes ``dst`` behind the copy.
+
+    ``False`` if this system cannot copy in the kernel (nothing copied, nothing hashed). The copy
+    runs in ``_HASHED_COPY_STEP`` steps in one thread; another thread reads back (``pread``) and
+    hashes each step once it is written: the page cache serves it, and the checksum describes what
+    was stored even if the source changes meanwhile. The threads work on duplicates of the file
+    descriptors and close them themselves, and a cancelled copy tells them to stop at the next
+    step: the caller may close its own descriptors at once.
+    """
+    progress = _Progress()
+    src, dst = os.dup(src), os.dup(dst)
+    try:
+        with errors():
+            return await _in_new_thread(lambda: _copy_and_hash(src, dst, digest, progress))
+    finally:
+        progress.abandon()  # a no-op once the copy is over
+
+
+class _Progress:
+    """Bytes copied so far, shared by the copying thread and the hashing thread that follows it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._copied = 0
+        self._finished = False
+        self.abandoned = False
+
+    def advance(self, copied: int) -> None:
+        with self._changed:
+            self._copied += copied
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """The copy is over (done, failed or not possible)."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
+
+    def abandon(self) -> None:
+        """Both threads stop at their next step (a failure elsewhere, or the upload was cancelled)."""
+        with self._changed:
+            self.abandoned = True
+            self._finished = True
+            self._changed.notify_all()
+
+    def wait_beyond(self, hashed: int) -> int | None:
+        """The bytes copied once they exceed ``hashed``; ``None`` once the copy is over at ``hashed``."""
+        with self._changed:
+            while self._copied <= hashed and not self._finished:
+                self._changed.wait()
+            return None if self.abandoned or self._copied <= hashed else self._copied
+
+
+def _copy_and_hash(src: int, dst: int, digest: Checksum, progress: _Progress) -> bool:
+    """The copying thread: copy, with a hashing thread behind it; closes ``src`` and ``dst``."""
+    failures: list[BaseException] = []
+    hasher = threading.Thread(
+        target=_hash_behind, args=(dst, digest, progress, failures), name="allm-storage-hash", daemon=True
+    )
+    try:
+        hasher.start()
+        try:
+            copied = _copy_in_steps(src, dst, progress)
+        finally:
+            progress.finish()
+            hasher.join()
+        if failures:
+            raise failures[0]
+        return copied
+    finally:
+        os.close(src)
+        os.close(dst)
+
+
+def _copy_in_steps(src: int, dst: int, progress: _Progress) -> bool:
+    done = 0
+    while not progress.abandoned:
+        try:
+            step = os.copy_file_range(src, dst, _HASHED_COPY_STEP)
+        except OSError as exc:
+            if done or exc.errno not in _NO_KERNEL_COPY:
+                raise
+            return False
+        if not step:
+            break
+        done += step
+        progress.advance(step)
+    return True
+
+
+def _hash_behind(dst: int, digest: Checksum, progress: _Progress, failures: list[BaseException]) -> None:
+    """The hashing thread: hash ``dst`` up to what has been copied, until the copy is over."""
+    view = memoryview(bytearray(_HASH_READ))
+    hashed = 0
+    try:
+        while (copied := progress.wait_beyond(hashed)) is not None:
+            while hashed < copied and not progress.abandoned:
+                got = os.preadv(dst, [view[: min(_HASH_READ, copied - hashed)]], hashed)
+                if not got:
+                    raise OSError(errno.EIO, "the copy is shorter than the bytes copied into it")
+                digest.update_blocking(view[:got])
+                hashed += got
+    except BaseException as exc:  # handed to the copying thread, which raises it
+        failures.append(exc)
+        progress.abandon()
+
+
+def _in_new_thread(function: Callable[[], _T]) -> asyncio.Future[_T]:
+    """Run ``function`` in a new thread and await its result.
+
+    Unlike ``asyncio.to_thread`` it starts at once (never waits, cancellable, in the executor's
+    queue), so cleanup that ``function`` does is sure to happen. Cancelling the await does not stop
+    ``function``: it has to stop by itself.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: _T | None, failure: BaseException | None) -> None:
+        if future.done():  # the awaiting task was cancelled
+            return
+        if failure is not None:
+            future.set_exception(failure)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]  # _T when failure is None
+
+    def run() -> None:
+        result: _T | None = None
+        failure: BaseException | None = None
+        try:
+            result = function()
+        except BaseException as exc:
+            failure = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            loop.call_soon_threadsafe(settle, result, failure)
+
+    threading.Thread(target=run, name="allm-storage-copy", daemon=True).start()
+    return future
 
 
 def _fsync_folder(folder: str) -> None:

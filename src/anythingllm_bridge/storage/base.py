@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from anythingllm_bridge.storage._chunks import Chunks
+from anythingllm_bridge.storage._chunks import CHECKSUM_ALGORITHM, Chunks
 from anythingllm_bridge.storage._files import write_download
 
 __all__ = [
@@ -56,11 +56,17 @@ def check_chunk_size(chunk_size: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
-    """What was stored: the key, its size in bytes and the SHA-256 (hex) of its content."""
+    """What was stored: the key, its size in bytes and the checksum (hex) of its content.
+
+    ``checksum_algorithm`` names the checksum: ``"blake3"`` (BLAKE3, 256-bit) on every backend, so
+    the same bytes give the same checksum locally and on S3. It is computed from the bytes as they
+    were stored (the local upload hashes the written file, not the source it copied).
+    """
 
     key: str
     size: int
     checksum: str
+    checksum_algorithm: str = CHECKSUM_ALGORITHM
 
 
 class StorageClient(abc.ABC):

@@ -33,7 +33,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Chunks, Part, Sha256, aiter_chunks, rechunk
+from anythingllm_bridge.storage._chunks import Checksum, Chunks, Part, aiter_chunks, rechunk
 from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -254,7 +254,7 @@ class S3StorageClient(StorageClient):
     ) -> StoredObject:
         """One PUT up to the threshold, else multipart; ``size`` (when known) skips the buffering."""
         client = await self._client()
-        digest = Sha256()
+        digest = Checksum()
         hashed = _hashing(chunks, digest)
         if size is not None and size > self._threshold:
             return await self._multipart(client, key, hashed, digest, part_size)
@@ -267,10 +267,10 @@ class S3StorageClient(StorageClient):
                 return await self._multipart(client, key, _prepend(head, hashed), digest, part_size)
         with self._errors("upload to", key):
             await client.put_object(Bucket=self.bucket, Key=key, Body=b"".join(head))
-        return StoredObject(key=key, size=digest.size, checksum=digest.hexdigest())
+        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
 
     async def _multipart(
-        self, client: Any, key: str, chunks: AsyncIterator[Part], digest: Sha256, part_size: int
+        self, client: Any, key: str, chunks: AsyncIterator[Part], digest: Checksum, part_size: int
     ) -> StoredObject:
         with self._errors("start an upload to", key):
             upload_id = (await client.create_multipart_upload(Bucket=self.bucket, Key=key))["UploadId"]
@@ -315,7 +315,7 @@ class S3StorageClient(StorageClient):
             with contextlib.suppress(Exception):
                 await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
-        return StoredObject(key=key, size=digest.size, checksum=digest.hexdigest())
+        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
 
     async def delete_file(self, key: str) -> bool:
         if not await self.file_exists(key):
@@ -391,7 +391,7 @@ class S3StorageClient(StorageClient):
         return keys
 
 
-async def _hashing(chunks: AsyncIterator[Part], digest: Sha256) -> AsyncIterator[Part]:
+async def _hashing(chunks: AsyncIterator[Part], digest: Checksum) -> AsyncIterator[Part]:
     async for chunk in chunks:
         await digest.update(chunk)
         yield chunk
