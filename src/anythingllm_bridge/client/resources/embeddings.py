@@ -9,6 +9,7 @@ duplicates its vectors), then checked once more.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -25,13 +26,17 @@ from anythingllm_bridge.client.models import (
 )
 from anythingllm_bridge.client.resources._base import parse, segment
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
-from anythingllm_bridge.errors import AnythingLLMError, FileValidationError
+from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 
-__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin"]
+__all__ = ["CHUNK_CONCURRENCY", "EMBED_BATCH_BYTES", "EMBED_BATCH_FILES", "EmbeddingsMixin"]
 
 log = logging.getLogger("anythingllm_bridge.client")
 
 CHUNK_CONCURRENCY = 5
+#: ``upload_documents`` embeds at most this many files, and about this many bytes of them, per
+#: ``update-embeddings`` call (the server embeds them one after another before it answers).
+EMBED_BATCH_FILES = 50
+EMBED_BATCH_BYTES = 4 << 20
 # The metadata keys the raw-text route keeps (everything else is dropped by the server).
 RAW_TEXT_KEYS = ("url", "title", "docAuthor", "description", "docSource", "chunkSource", "published")
 
@@ -93,6 +98,7 @@ class EmbeddingsMixin(DocumentsMixin):
         concurrency: int = 4,
         metadata: FileMetadata = None,
         folder: str | None = None,
+        embed_batch: int = EMBED_BATCH_FILES,
     ) -> list[FileUploadResult]:
         """Upload many files into a workspace, at most ``concurrency`` at a time, and make sure
         each ends up embedded. One result per file, in input order (see ``FileUploadResult``).
@@ -100,13 +106,45 @@ class EmbeddingsMixin(DocumentsMixin):
         ``metadata`` is one mapping for every file or a function ``path -> mapping``. Files that
         do not exist or cannot be read are reported as ``failed`` without a request. An unknown
         workspace raises ``AnythingLLMNotFoundError`` before anything is uploaded.
+
+        How: the files are uploaded without ``addToWorkspaces`` and embedded meanwhile by
+        ``update-embeddings`` calls of at most ``embed_batch`` files (and about 4 MiB of files),
+        one call at a time, while the next uploads go on. Each answer lists the workspace's
+        documents, so the check costs no extra request. A document that is not there after its
+        batch is embedded again once (only those missing: adding one twice duplicates it), then
+        reported ``repaired`` or ``not_embedded``.
+
+        Why, for a real AnythingLLM (1.16): embedding happens inside whichever request carries
+        it, so its total cost is the same either way. But ``addToWorkspaces`` on concurrent
+        uploads makes the server embed into one workspace concurrently — which is when it was
+        seen to drop 1–3 of 60 documents while answering 200 (whether batches, embedded one
+        after another, avoid that there is not measured; the check and repair hold either way)
+        — and costs a workspace lookup and write per upload (the emulator: ~1,050 against
+        ~800 µs of server CPU per upload). One
+        call for everything would be one long request: ``update-embeddings`` embeds its files
+        one after another and answers only at the end, so 200 files could outlast the read
+        timeout, and it would start only after the last upload. Bounded batches keep each call
+        about as long as an upload of a large file, start embedding while uploads go on, and
+        leave at most one batch plus the uploads in flight uploaded but not yet embedded.
+
+        Failures: a batch that gets an error answer is over on the server, so what is missing
+        afterwards is embedded again once, as above. A batch that gets no answer (timeout,
+        dropped connection: ``AnythingLLMOutcomeUnknownError``) may still be running there, so
+        its documents are never sent again; those not in the workspace when checked are
+        ``not_embedded`` with that reason, and ``update_embeddings`` later (it skips documents
+        already there) finishes them. If this call is cancelled or the process stops between
+        an upload and its batch, that document stays in storage (``list_documents``) but not
+        in the workspace; a cancellation logs a warning naming those locations.
         """
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if embed_batch < 1:
+            raise ValueError(f"embed_batch must be at least 1, got {embed_batch}")
         paths = [Path(item) for item in files]
         await self._fetch_workspace(workspace_slug)
         slug = workspace_slug.strip().lower()
         limit = asyncio.Semaphore(concurrency)
+        embedder = _BatchEmbedder(self, slug, embed_batch, EMBED_BATCH_BYTES)
 
         async def upload_one(path: Path) -> FileUploadResult:
             try:
@@ -117,23 +155,44 @@ class EmbeddingsMixin(DocumentsMixin):
                 return FileUploadResult(path=str(path), status="failed", error=str(exc))
             async with limit:
                 try:
-                    data = await self._send_file(path, slug, meta_field, folder, None)
+                    data = await self._send_file(path, None, meta_field, folder, None)
                     result = parse(UploadResult, data)
                     location = result.location
                 except (AnythingLLMError, ValueError) as exc:
                     return FileUploadResult(path=str(path), status="failed", error=str(exc))
+            embedder.add(location, _size(path))
             return FileUploadResult(
                 path=str(path), status="embedded", location=location, document=result.document
             )
 
-        results = list(await asyncio.gather(*(upload_one(path) for path in paths)))
+        embedding = asyncio.create_task(embedder.run())
+        try:
+            try:
+                results = list(await asyncio.gather(*(upload_one(path) for path in paths)))
+            finally:
+                embedder.close()
+            await embedding
+        except BaseException:
+            embedding.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await embedding
+            left = embedder.unconfirmed()
+            if left:
+                log.warning(
+                    "upload_documents into %r stopped: %d uploaded document(s) may not be embedded: %s",
+                    slug,
+                    len(left),
+                    ", ".join(left),
+                )
+            raise
         uploaded = {r.location: r for r in results if r.location}
-        repaired, still_missing, reason = await self._ensure_embedded(workspace_slug, list(uploaded))
-        for location in repaired:
-            uploaded[location].status = "repaired"
-        for location in still_missing:
-            uploaded[location].status = "not_embedded"
-            uploaded[location].error = reason
+        present, reason = await embedder.settle(list(uploaded))
+        for location, result in uploaded.items():
+            if location in embedder.repaired:
+                result.status = "repaired"
+            elif location not in present:
+                result.status = "not_embedded"
+                result.error = reason.get(location, "not in the workspace after embedding")
         return results
 
     async def upload_document(self, workspace_slug: str, document: ProcessedDocument) -> DocumentUploadReport:
@@ -181,9 +240,11 @@ class EmbeddingsMixin(DocumentsMixin):
         report.failed_uploads = len(report.failed_chunk_ids)
         return report
 
-    async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> None:
+    async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> set[str] | None:
+        """``update-embeddings``; the workspace's docpaths from its answer (``None``: not in it)."""
         path = f"/v1/workspace/{segment(slug)}/update-embeddings"
-        await self._transport.request("POST", path, json={"adds": adds, "deletes": deletes})
+        response = await self._transport.request("POST", path, json={"adds": adds, "deletes": deletes})
+        return _answer_docpaths(response.data)
 
     async def _ensure_embedded(self, slug: str, locations: list[str]) -> tuple[list[str], list[str], str]:
         """Check ``locations`` are in the workspace; embed the missing ones once, check again.
@@ -213,6 +274,138 @@ class EmbeddingsMixin(DocumentsMixin):
         if still:
             log.warning("%d document(s) still missing from workspace %r", len(still), slug)
         return repaired, still, reason
+
+
+class _BatchEmbedder:
+    """The embedding half of ``upload_documents``: locations come in as their uploads finish and
+    go out in ``update-embeddings`` batches, one call at a time; then ``settle`` checks and repairs."""
+
+    def __init__(self, owner: EmbeddingsMixin, slug: str, max_files: int, max_bytes: int) -> None:
+        self._owner, self._slug = owner, slug
+        self._max_files, self._max_bytes = max_files, max_bytes
+        self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._added: list[str] = []
+        self._confirmed: set[str] = set()
+        self._state: set[str] | None = None  # docpaths per the last call's answer; None: unknown
+        self._unknown: dict[str, str] = {}  # sent in a batch that got no answer: why
+        self._failed: dict[str, str] = {}  # sent in a batch answered with an error: the error
+        self.repaired: set[str] = set()
+
+    def add(self, location: str, size: int) -> None:
+        self._added.append(location)
+        self._queue.put_nowait((location, size))
+
+    def close(self) -> None:
+        """No more locations: ``run`` sends what it holds and returns."""
+        self._queue.put_nowait(None)
+
+    def unconfirmed(self) -> list[str]:
+        """Uploaded locations no answer has shown in the workspace yet."""
+        return [location for location in self._added if location not in self._confirmed]
+
+    async def run(self) -> None:
+        batch: list[str] = []
+        size = 0
+        while (item := await self._queue.get()) is not None:
+            location, item_size = item
+            if batch and size + item_size > self._max_bytes:
+                await self._send(batch)
+                batch, size = [], 0
+            batch.append(location)
+            size += item_size
+            if len(batch) >= self._max_files or size >= self._max_bytes:
+                await self._send(batch)
+                batch, size = [], 0
+        if batch:
+            await self._send(batch)
+
+    async def _send(self, batch: list[str]) -> None:
+        try:
+            self._state = await self._owner._post_embeddings(self._slug, batch, [])
+        except AnythingLLMOutcomeUnknownError as exc:
+            self._state = None
+            why = (
+                f"the embedding request got no answer ({exc.message}); the server may still be "
+                "embedding it, so it was not sent again (that could embed it twice) — check later "
+                "with update_embeddings, which skips documents already in the workspace"
+            )
+            self._unknown.update(dict.fromkeys(batch, why))
+            log.warning("update-embeddings of %d document(s) into %r got no answer", len(batch), self._slug)
+        except AnythingLLMError as exc:
+            self._state = None
+            self._failed.update(dict.fromkeys(batch, str(exc)))
+            log.warning("update-embeddings of %d document(s) into %r failed: %s", len(batch), self._slug, exc)
+        else:
+            if self._state is not None:
+                self._confirmed.update(self._state.intersection(self._added))
+
+    async def _read(self) -> tuple[set[str] | None, str]:
+        try:
+            return (await self._owner._fetch_workspace(self._slug)).docpaths, ""
+        except AnythingLLMError as exc:
+            return None, str(exc)
+
+    async def settle(self, locations: list[str]) -> tuple[set[str], dict[str, str]]:
+        """Check ``locations`` are in the workspace; embed the missing ones once (not those whose
+        batch got no answer), check again. Returns the docpaths seen and why each missing one is."""
+        if not locations:
+            return set(), {}
+        present, error = (self._state, "") if self._state is not None else await self._read()
+        if present is None:
+            return set(), dict.fromkeys(locations, f"uploaded; could not check the workspace: {error}")
+        missing = [location for location in locations if location not in present]
+        reasons = {location: self._unknown[location] for location in missing if location in self._unknown}
+        retry = [location for location in missing if location not in self._unknown]
+        if not retry:
+            return present, reasons
+        log.warning(
+            "%d of %d document(s) missing from workspace %r; embedding them again",
+            len(retry),
+            len(locations),
+            self._slug,
+        )
+        after: set[str] | None = None
+        repair_error = ""
+        try:
+            after = await self._owner._post_embeddings(self._slug, retry, [])
+        except AnythingLLMError as exc:
+            repair_error = str(exc)
+        if after is None:
+            after, _ = await self._read()
+        present = present | (after or set())
+        self.repaired = {location for location in retry if location in present}
+        still = [location for location in retry if location not in present]
+        for location in still:
+            first = "not in the workspace after upload"
+            if location in self._failed:
+                first = f"not embedded: update-embeddings failed ({self._failed[location]})"
+            if repair_error:
+                reasons[location] = f"{first}; the repair failed: {repair_error}"
+            else:
+                reasons[location] = f"{first}, nor after one repair with update-embeddings"
+        if still:
+            log.warning("%d document(s) still missing from workspace %r", len(still), self._slug)
+        return present, reasons
+
+
+def _answer_docpaths(data: Any) -> set[str] | None:
+    """The ``documents[].docpath`` of an ``update-embeddings`` answer, ``None`` if it has none."""
+    workspace = data.get("workspace") if isinstance(data, dict) else None
+    if isinstance(workspace, list):
+        workspace = workspace[0] if len(workspace) == 1 else None
+    documents = workspace.get("documents") if isinstance(workspace, dict) else None
+    if not isinstance(documents, list):
+        return None
+    return {
+        doc["docpath"] for doc in documents if isinstance(doc, dict) and isinstance(doc.get("docpath"), str)
+    }
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: int) -> dict[str, Any]:
