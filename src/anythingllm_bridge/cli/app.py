@@ -7,10 +7,6 @@ silently skip an ``async def`` command. Expected failures print one line on stde
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
-import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -19,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -78,6 +73,8 @@ STATE = State()
 
 def load_settings(url: str | None, api_key: str | None) -> Settings:
     """Settings from the environment / ``.env``, with ``--url`` / ``--api-key`` on top."""
+    from pydantic import SecretStr, ValidationError
+
     from anythingllm_bridge.config import Settings
 
     try:
@@ -105,6 +102,8 @@ def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
 
 def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -> T:
     """Run one coroutine; turn expected failures into one line on stderr and exit code 1."""
+    import asyncio  # here, not at the top: `allm --help` runs no coroutine (bench/startup.py)
+
     settings = STATE._settings
     try:
         return asyncio.run(_as_coroutine(work))
@@ -114,6 +113,8 @@ def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -
         fail(exc.message, code=exc.code)
     except (AnythingLLMBridgeError, ValueError) as exc:
         if STATE.verbose:
+            import logging
+
             logging.getLogger("anythingllm_bridge.cli").exception("command failed")
         settings = STATE._settings or settings
         url = settings.anythingllm_url if settings else "the server"
@@ -133,10 +134,14 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def setup_logging(verbose: bool) -> None:
+    import logging
+
     from anythingllm_bridge.tracing import TraceIdFilter
 
     handler = logging.StreamHandler(sys.stderr)
@@ -446,6 +451,8 @@ def docs_upload(
             fail(f"{path} does not exist")
 
     async def work() -> list[dict[str, Any]]:
+        import asyncio
+
         results: list[dict[str, Any]] = []
         async with make_client(conf) as client:
             if workspace is not None:
@@ -510,6 +517,8 @@ def docs_remove(
 def default_manifest(conf: Settings, source: str, workspace: str) -> Path:
     """``$XDG_STATE_HOME/anythingllm-bridge/manifests/<workspace>-<hash>.json``: one per
     (server, workspace, source), outside the synced folder."""
+    import hashlib
+
     if conf.manifest_path is not None:
         return conf.manifest_path
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
@@ -553,6 +562,8 @@ def sync(
     manifest_path = manifest_path.resolve()
 
     async def work() -> SyncReport:
+        import hashlib
+
         from anythingllm_bridge.ingest import (
             FileManifestStore,
             FolderSource,
@@ -801,6 +812,7 @@ def emulator(
     ] = None,
 ) -> None:
     """Run the built-in AnythingLLM emulator until Ctrl-C."""
+    import asyncio
     import secrets
 
     key = api_key or f"EMU-{secrets.token_hex(8).upper()}"
