@@ -119,3 +119,21 @@ async def test_a_cancelled_upload_names_the_documents_it_left_unembedded(
     assert len(warnings) == 1
     assert all(str(location) in warnings[0] for location in left)  # ... and the log names each one
     assert len(requests_to(emulator, "POST", "/update-embeddings")) == 1
+
+
+async def test_a_file_that_vanishes_after_its_check_fails_alone(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 3)
+
+    def metadata(path: Path) -> dict[str, str]:  # called after the file was checked, before it is read
+        if path == files[1]:
+            path.unlink()
+        return {"docAuthor": "Batch"}
+
+    results = await emu_client.upload_documents(emu_workspace.slug, files, metadata=metadata)
+    assert [r.status for r in results] == ["embedded", "failed", "embedded"]
+    assert "doc-001.txt" in (results[1].error or "")
+    assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted(
+        str(r.location) for r in results if r.ok
+    )

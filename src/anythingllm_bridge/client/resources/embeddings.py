@@ -158,7 +158,7 @@ class EmbeddingsMixin(DocumentsMixin):
                     data = await self._send_file(path, None, meta_field, folder, None)
                     result = parse(UploadResult, data)
                     location = result.location
-                except (AnythingLLMError, ValueError) as exc:
+                except (AnythingLLMError, ValueError, OSError) as exc:  # OSError: gone since checked
                     return FileUploadResult(path=str(path), status="failed", error=str(exc))
             embedder.add(location, _size(path))
             return FileUploadResult(
