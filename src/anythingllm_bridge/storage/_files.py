@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import secrets
 import threading
@@ -48,6 +49,23 @@ _HASH_READ = 1024 * 1024
 """Bytes the hashing thread reads back at a time, into one reused buffer small enough to stay in cache."""
 
 _T = TypeVar("_T")
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """Linux's ``sync_file_range`` (not in the ``os`` module), or ``None`` where there is none."""
+    import ctypes  # here: only durable uploads need it
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (AttributeError, OSError, TypeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # start writing the range's dirty pages to disk, do not wait
 
 
 @contextlib.asynccontextmanager
@@ -124,6 +142,8 @@ async def copy_atomically(
     The kernel copies (``copy_file_range``, as ``cp`` does) where it can; with ``digest``, a second
     thread hashes the temporary file as the copy fills it, so the checksum is that of the bytes
     stored, and with two free cores the hash costs no extra time (see :func:`_kernel_copy_hashed`).
+    With ``fsync``, the disk writes start while the copy still runs, so the final ``fsync`` has
+    little left to wait for.
     Where the kernel cannot copy (another file system, an old kernel), reading the next block,
     writing this one and hashing it run at once, cycling through two reused buffers: memory stays
     at ``2 × COPY_BUFFER`` and no buffer is allocated per block.
@@ -135,7 +155,7 @@ async def copy_atomically(
             if digest is None:
                 if await _kernel_copy(src.fileno(), out.fileno(), errors):
                     return
-            elif await _kernel_copy_hashed(src.fileno(), out.fileno(), digest, errors):
+            elif await _kernel_copy_hashed(src.fileno(), out.fileno(), digest, errors, early_writeback=fsync):
                 return
             buffers = (bytearray(COPY_BUFFER), bytearray(COPY_BUFFER))
 
@@ -178,21 +198,26 @@ async def _kernel_copy(src: int, dst: int, errors: ErrorMap) -> bool:
     return True
 
 
-async def _kernel_copy_hashed(src: int, dst: int, digest: Checksum, errors: ErrorMap) -> bool:
+async def _kernel_copy_hashed(
+    src: int, dst: int, digest: Checksum, errors: ErrorMap, *, early_writeback: bool
+) -> bool:
     """Copy all of ``src`` to ``dst`` in the kernel while ``digest`` hashes ``dst`` behind the copy.
 
     ``False`` if this system cannot copy in the kernel (nothing copied, nothing hashed). The copy
     runs in ``_HASHED_COPY_STEP`` steps in one thread; another thread reads back (``pread``) and
     hashes each step once it is written: the page cache serves it, and the checksum describes what
-    was stored even if the source changes meanwhile. The threads work on duplicates of the file
-    descriptors and close them themselves, and a cancelled copy tells them to stop at the next
-    step: the caller may close its own descriptors at once.
+    was stored even if the source changes meanwhile. With ``early_writeback`` (for a write that
+    will be ``fsync``-ed) each hashed step is handed to the disk at once (``sync_file_range``,
+    where the system has it) rather than all of it at the ``fsync``.
+
+    The threads work on duplicates of the file descriptors and close them themselves, and a
+    cancelled copy tells them to stop at their next step: the caller may close its own at once.
     """
     progress = _Progress()
     src, dst = os.dup(src), os.dup(dst)
     try:
         with errors():
-            return await _in_new_thread(lambda: _copy_and_hash(src, dst, digest, progress))
+            return await _in_new_thread(lambda: _copy_and_hash(src, dst, digest, progress, early_writeback))
     finally:
         progress.abandon()  # a no-op once the copy is over
 
@@ -232,11 +257,14 @@ class _Progress:
             return None if self.abandoned or self._copied <= hashed else self._copied
 
 
-def _copy_and_hash(src: int, dst: int, digest: Checksum, progress: _Progress) -> bool:
+def _copy_and_hash(src: int, dst: int, digest: Checksum, progress: _Progress, early_writeback: bool) -> bool:
     """The copying thread: copy, with a hashing thread behind it; closes ``src`` and ``dst``."""
     failures: list[BaseException] = []
     hasher = threading.Thread(
-        target=_hash_behind, args=(dst, digest, progress, failures), name="allm-storage-hash", daemon=True
+        target=_hash_behind,
+        args=(dst, digest, progress, failures, early_writeback),
+        name="allm-storage-hash",
+        daemon=True,
     )
     try:
         hasher.start()
@@ -269,18 +297,24 @@ def _copy_in_steps(src: int, dst: int, progress: _Progress) -> bool:
     return True
 
 
-def _hash_behind(dst: int, digest: Checksum, progress: _Progress, failures: list[BaseException]) -> None:
+def _hash_behind(
+    dst: int, digest: Checksum, progress: _Progress, failures: list[BaseException], early_writeback: bool
+) -> None:
     """The hashing thread: hash ``dst`` up to what has been copied, until the copy is over."""
     view = memoryview(bytearray(_HASH_READ))
     hashed = 0
     try:
         while (copied := progress.wait_beyond(hashed)) is not None:
+            start = hashed
             while hashed < copied and not progress.abandoned:
                 got = os.preadv(dst, [view[: min(_HASH_READ, copied - hashed)]], hashed)
                 if not got:
                     raise OSError(errno.EIO, "the copy is shorter than the bytes copied into it")
                 digest.update_blocking(view[:got])
                 hashed += got
+            if early_writeback and (start_writeback := _sync_file_range()) is not None:
+                start_writeback(dst, start, hashed - start, _SYNC_FILE_RANGE_WRITE)  # a hint: errors
+                # surface at the fsync
     except BaseException as exc:  # handed to the copying thread, which raises it
         failures.append(exc)
         progress.abandon()
