@@ -259,8 +259,9 @@ async def test_files_larger_than_the_copy_buffers_round_trip_exactly(tmp_path: P
     assert sorted(p.name for p in back.parent.iterdir()) == ["big.bin"]
 
 
+@pytest.mark.parametrize("why", ["another file system", "no copy_file_range on this system"])
 async def test_where_the_kernel_cannot_copy_the_upload_is_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
     data = os.urandom(2 * COPY_BUFFER + 777)
     source = tmp_path / "big.bin"
@@ -271,7 +272,10 @@ async def test_where_the_kernel_cannot_copy_the_upload_is_the_same(
     def cannot(*_: object) -> int:
         raise OSError(errno.EXDEV, "Invalid cross-device link")  # what another file system answers
 
-    monkeypatch.setattr(os, "copy_file_range", cannot)
+    if why == "another file system":
+        monkeypatch.setattr(os, "copy_file_range", cannot)
+    else:
+        monkeypatch.delattr(os, "copy_file_range")
     slow = await store.upload_file(source, "slow.bin")
     assert (slow.size, slow.checksum) == (fast.size, fast.checksum) == (len(data), blake3(data).hexdigest())
     assert (await store.download_file("slow.bin", tmp_path / "back.bin")).read_bytes() == data

@@ -213,11 +213,19 @@ async def _kernel_copy_hashed(
     The threads work on duplicates of the file descriptors and close them themselves, and a
     cancelled copy tells them to stop at their next step: the caller may close its own at once.
     """
+    if not hasattr(os, "copy_file_range"):
+        return False
     progress = _Progress()
     src, dst = os.dup(src), os.dup(dst)
     try:
+        running = _in_new_thread(lambda: _copy_and_hash(src, dst, digest, progress, early_writeback))
+    except BaseException:  # no thread (the system refused one) to close them
+        os.close(src)
+        os.close(dst)
+        raise
+    try:
         with errors():
-            return await _in_new_thread(lambda: _copy_and_hash(src, dst, digest, progress, early_writeback))
+            return await running
     finally:
         progress.abandon()  # a no-op once the copy is over
 
