@@ -118,3 +118,40 @@ async def test_a_manifest_that_fails_to_load_does_not_stay_locked(
         report = await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)
         del store
         assert report.uploaded == ["note.txt"]
+
+
+async def test_adopting_a_copy_that_was_superseded_keeps_it(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by the soak: a cut replace resumed by adoption could adopt an older copy of the same content
+    that the manifest already listed as superseded (stale); the copy became current *and* stayed stale,
+    so the same run erased the document it had just confirmed, and the next sync uploaded it again."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "note.txt").write_text("a note\n")
+    manifest = FileManifestStore(tmp_path / "manifest.json")
+    faults = emulator.emulator.faults
+    embed = "/api/v1/workspace/*/update-embeddings"
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+        slug = (await client.create_workspace("Adopt")).slug
+
+        async def run() -> Any:
+            return await sync(client, FolderSource(root), manifest, workspace=slug)
+
+        faults.add("POST", embed, status=500, times=1)
+        assert "not embedded" in (await run()).failed["note.txt"]  # copy A, not in the workspace
+        faults.add("POST", embed, status=500, times=2)
+        assert "not embedded" in (await run()).failed["note.txt"]  # copy B replaces A (A now stale)
+        faults.add("POST", embed, status=500, times=1)
+        faults.add("POST", "/api/v1/document/upload", drop="before_headers", times=1)
+        assert "outcome is unknown" in (await run()).failed["note.txt"]  # a third upload, cut: pending
+        fourth = await run()  # resumed: adopts a copy of this content
+        assert fourth.ok
+        kept = fourth.outcomes["note.txt"].location
+
+        faults.clear_requests()
+        fifth = await run()
+        assert fifth.unchanged == ["note.txt"]
+        assert [r.path for r in faults.requests if r.method != "GET"] == []
+        assert (await client.get_workspace(slug)).docpaths == {kept}
+        assert [d.location for d in await client.list_documents()] == [kept]

@@ -413,7 +413,10 @@ class _Run:
         retried run) are ours too: they are queued for removal with the previous version."""
         candidates = adoptable.get(_key_marker(self.manifest.sync_id, item.key), [])
         current = item.entry.location if item.entry else None
-        same = sorted(loc for digest, loc in candidates if digest == sha and loc != current)
+        superseded = set(item.entry.stale) if item.entry else set()  # never adopt what is to be erased
+        same = sorted(
+            loc for digest, loc in candidates if digest == sha and loc != current and loc not in superseded
+        )
         others = [loc for digest, loc in candidates if digest != sha and loc != current]
         if not same:
             if others and item.entry is not None:
@@ -471,7 +474,7 @@ class _Run:
             etag=file.etag if file else None,
             location=location,
             uploaded_at=time.time(),
-            stale=_unique(stale),
+            stale=_unique([loc for loc in stale if loc != location]),  # the current one is never erased
         )
 
     # ------------------------------------------------------------------ embedding
