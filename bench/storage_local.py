@@ -1,12 +1,29 @@
 """Local storage throughput and memory: upload_file / download_file of a large file vs ``cp``.
 
 Writes a file of random bytes (default 1 GiB) in a temporary folder on the disk under test, then,
-``--rounds`` times, in turn: ``cp`` it, ``cp`` + ``sync``, SHA-256 of it alone (hashlib: the floor
-for an upload that must report the checksum), ``LocalStorageClient.upload_file`` (with fsync, the
-default, and with ``fsync=False``) and ``download_file`` — every copy on the same disk. Reports the
-median time per operation, throughput relative to ``cp``, and the growth of this process's peak
-RSS (``ru_maxrss``) over all of it.
-Everything written is deleted at the end.
+``--rounds`` times, in turn:
+
+* ``cp`` it, and ``cp`` + ``sync FILE FOLDER`` (``fsync`` of the copy and of its folder: exactly
+  the durable work a storage write does, not a whole-system ``sync``);
+* the file's checksum alone, read through a reused 1 MiB buffer: SHA-256 (hashlib) and BLAKE3
+  (what ``upload_file`` reports) — the floor for an upload that must report one on a single core;
+  and BLAKE3 of the two halves in two threads at once: about half the time when a second core is
+  free, which on a shared machine it may not be;
+* ``LocalStorageClient.upload_file`` with ``fsync=False`` (compared with ``cp``) and with the
+  default ``fsync=True`` (compared with ``cp`` + ``sync``), and ``download_file`` (with ``cp``).
+
+Every copy writes a new file on the same disk, after a ``sync`` so no dirty pages are pending;
+right before each operation, the file it wrote in the previous round is deleted. Each operation
+runs right after its ``cp`` variant, and its throughput relative to it is the median of the
+same-round ratios. Reports, per operation, the median wall time, throughput, the median CPU time
+(user + system, all threads; ``cp``'s from its child rusage) and that ratio; then the growth of
+this process's peak RSS (``ru_maxrss``) over all of it, and the load average before and after
+(the machine may be shared). Everything written is deleted at the end.
+
+On a shared VM both the CPU a run gets and the cost of its new memory pages (each copy fills
+1 GiB of page cache) change from one moment to the next, for ``cp`` as much as for us: a run
+whose CPU time is far above its usual was slowed down that way. The two-thread hash row shows
+whether a second core was free in each round.
 
     .venv/bin/python bench/storage_local.py                    # 1 GiB in a folder under /tmp
     .venv/bin/python bench/storage_local.py --mib 256 --dir /some/disk --rounds 5
@@ -24,9 +41,14 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from blake3 import blake3
 
 from anythingllm_bridge.storage import LocalStorageClient
 
@@ -37,6 +59,11 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def make_source(path: Path, size: int) -> None:
     block = os.urandom(4 * MIB)
     with path.open("wb") as out:
@@ -45,10 +72,57 @@ def make_source(path: Path, size: int) -> None:
         out.write(block[: size % len(block)])
 
 
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+def checksum_of(path: Path, digest: Any) -> str:
+    view = memoryview(bytearray(MIB))
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(view):
+            digest.update(view[:size])
+    return str(digest.hexdigest())
+
+
+def hash_halves_in_two_threads(path: Path, size: int) -> None:
+    """BLAKE3 of each half of the file, both at once: twice as fast as one only with two free cores."""
+
+    def half(start: int, end: int) -> None:
+        digest, view = blake3(), memoryview(bytearray(MIB))
+        with path.open("rb", buffering=0) as handle:
+            while start < end and (got := os.preadv(handle.fileno(), [view[: min(MIB, end - start)]], start)):
+                digest.update(view[:got])
+                start += got
+
+    other = threading.Thread(target=half, args=(size // 2, size))
+    other.start()
+    half(0, size // 2)
+    other.join()
+
+
+@dataclass
+class Operation:
+    name: str
+    action: Callable[[], object]
+    baseline: Operation | None = None  # the cp variant it is compared with
+    in_process: bool = True  # CPU from this process (else from its children)
+    cleanup: Callable[[], object] = lambda: None  # deletes what the previous round wrote
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+
+    def run(self) -> None:
+        # a new file every time (replacing one would add the freeing of the old file's blocks to
+        # the time), after deleting this operation's last output, with no dirty pages pending
+        self.cleanup()
+        subprocess.run(["sync"], check=True)
+        who = resource.RUSAGE_SELF if self.in_process else resource.RUSAGE_CHILDREN
+        cpu, start = cpu_seconds(who), time.perf_counter()
+        self.action()
+        self.walls.append(time.perf_counter() - start)
+        self.cpus.append(cpu_seconds(who) - cpu)
+
+    def versus_baseline(self) -> str:
+        """Throughput relative to the baseline: the median of the same-round ratios."""
+        if self.baseline is None:
+            return ""
+        ratios = [base / mine for base, mine in zip(self.baseline.walls, self.walls, strict=True)]
+        return f"{statistics.median(ratios):.0%} of {self.baseline.name}"
 
 
 def main() -> None:
@@ -57,70 +131,83 @@ def main() -> None:
     )
     parser.add_argument("--mib", type=int, default=1024, help="file size in MiB (default 1024)")
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="folder on the disk under test")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     size = args.mib * MIB
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="allm-bench-", dir=args.dir))
     try:
         source = work / "source.bin"
         make_source(source, size)
         subprocess.run(["sync"], check=True)
-        store = LocalStorageClient(work / "store")
+        durable = LocalStorageClient(work / "store")
         quick = LocalStorageClient(work / "store-nofsync", fsync=False)
         copy = work / "cp.bin"
         back = work / "back.bin"
-        asyncio.run(store.put_stream("warm-up", [b"x"]))  # import and thread-pool start-up outside the timing
+        asyncio.run(durable.put_stream("warm-up", [b"x"]))  # imports and thread start-up outside the timing
         before = peak_rss_mib()
 
-        def run_cp() -> None:
-            subprocess.run(["cp", str(source), str(copy)], check=True)
+        def upload(store: LocalStorageClient) -> None:
+            stored = asyncio.run(store.upload_file(source, "docs/big.bin"))
+            assert stored.size == size
 
-        def run_sha256() -> None:  # the checksum alone: the floor of an upload that must report it
-            digest, view = hashlib.sha256(), memoryview(bytearray(4 * MIB))
-            with source.open("rb", buffering=0) as handle:
-                while size := handle.readinto(view):
-                    digest.update(view[:size])
+        def remove(path: Path) -> Callable[[], None]:
+            return lambda: path.unlink(missing_ok=True)
 
-        def run_cp_sync() -> None:
-            subprocess.run(["cp", str(source), str(copy)], check=True)
-            subprocess.run(["sync"], check=True)
+        def remove_key(store: LocalStorageClient) -> Callable[[], bool]:
+            return lambda: asyncio.run(store.delete_file("docs/big.bin"))
 
-        times: dict[str, list[float]] = {}
+        cp = Operation(
+            "cp",
+            lambda: subprocess.run(["cp", source, copy], check=True),
+            in_process=False,
+            cleanup=remove(copy),
+        )
+        cp_sync = Operation(
+            "cp + sync",
+            lambda: subprocess.run(f"cp {source} {copy} && sync {copy} {work}", shell=True, check=True),
+            in_process=False,
+            cleanup=remove(copy),
+        )
+        # each round runs every operation right after its cp variant (the machine changes over time)
+        operations = [
+            cp,
+            Operation("upload_file (no fsync)", lambda: upload(quick), cp, cleanup=remove_key(quick)),
+            Operation(
+                "download_file",
+                lambda: asyncio.run(quick.download_file("docs/big.bin", back)),
+                cp,
+                cleanup=remove(back),
+            ),
+            cp_sync,
+            Operation("upload_file (fsync)", lambda: upload(durable), cp_sync, cleanup=remove_key(durable)),
+            Operation("sha256 only (hashlib)", lambda: checksum_of(source, hashlib.sha256())),
+            Operation("blake3 only", lambda: checksum_of(source, blake3())),
+            Operation("blake3 only, 2 threads", lambda: hash_halves_in_two_threads(source, size)),
+        ]
         for _ in range(args.rounds):
-            for name, action in [
-                ("cp", run_cp),
-                ("cp + sync", run_cp_sync),
-                ("sha256 only (hashlib)", run_sha256),
-                ("upload_file (fsync)", lambda: asyncio.run(store.upload_file(source, "docs/big.bin"))),
-                ("upload_file (no fsync)", lambda: asyncio.run(quick.upload_file(source, "docs/big.bin"))),
-                ("download_file", lambda: asyncio.run(store.download_file("docs/big.bin", back))),
-            ]:
-                # every copy writes a new file (replacing one would add the freeing of the old
-                # file's blocks to the time), starting with no dirty pages pending
-                if name.startswith("upload"):
-                    asyncio.run((store if "(fsync)" in name else quick).delete_file("docs/big.bin"))
-                for leftover in (copy, back):
-                    leftover.unlink(missing_ok=True)
-                subprocess.run(["sync"], check=True)
-                times.setdefault(name, []).append(timed(action))
+            for operation in operations:
+                operation.run()
         growth = peak_rss_mib() - before
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    cp = statistics.median(times["cp"])
-    cp_sync = statistics.median(times["cp + sync"])
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {args.mib} MiB file"
     )
-    print(f"{'operation':24} {'median s':>9} {'MiB/s':>7} {'vs cp':>6} {'vs cp+sync':>10}   all runs (s)")
-    for name, runs in times.items():
-        median = statistics.median(runs)
+    header = f"{'operation':24} {'median s':>9} {'MiB/s':>7} {'CPU s':>6} {'vs its cp':>16}"
+    print(f"{header}   all runs (wall/CPU s)")
+    for op in operations:
+        median = statistics.median(op.walls)
         print(
-            f"{name:24} {median:9.3f} {args.mib / median:7.0f} {cp / median:6.0%} {cp_sync / median:10.0%}   "
-            + " ".join(f"{t:.3f}" for t in runs)
+            f"{op.name:24} {median:9.3f} {args.mib / median:7.0f} {statistics.median(op.cpus):6.3f} "
+            f"{op.versus_baseline():>16}   "
+            + " ".join(f"{w:.2f}/{c:.2f}" for w, c in zip(op.walls, op.cpus, strict=True))
         )
     print(f"peak RSS growth over all runs: {growth:.1f} MiB (before {before:.1f} MiB)")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*load_before))
+    print("load average after:  {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":
