@@ -51,7 +51,10 @@ class Settings(BaseSettings):
     # --- resilience (issue: circuit breaker, retries, timeouts, limits)
     connect_timeout: float = _knob(10.0, "connect_timeout", "Seconds to establish a connection", gt=0)
     read_timeout: float = _knob(
-        120.0, "read_timeout", "Seconds without data while reading; also the stream idle timeout", gt=0
+        120.0,
+        "read_timeout",
+        "Seconds for a request's whole answer (uploads: without data once sent; streams: between chunks)",
+        gt=0,
     )
     failure_threshold: int = _knob(5, "failure_threshold", "Consecutive failures that open the breaker", ge=1)
     recovery_timeout: float = _knob(60.0, "recovery_timeout", "Seconds the breaker stays open", ge=0)

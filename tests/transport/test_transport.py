@@ -5,6 +5,7 @@ test_transport_special_server.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -297,6 +298,48 @@ async def test_read_timeout_on_a_get_is_retried_then_raised(emulator: RunningEmu
     assert info.value.attempts == 2
     assert len(sleep.waits) == 1
     assert len(requests_to(emulator, "/api/v1/workspaces")) == 2
+
+
+async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
+    emulator: RunningEmulator,
+) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=8)
+
+    async def call() -> tuple[BaseException | None, int]:
+        try:
+            await transport.request("GET", "/v1/workspaces")
+        except AnythingLLMTimeoutError as exc:
+            error: BaseException | None = exc
+        else:
+            error = None
+        task = asyncio.current_task()
+        assert task is not None
+        await asyncio.sleep(0)  # a task left with a pending cancellation would stop here
+        return error, task.cancelling()
+
+    config = {"read_timeout": 0.05, "max_retries": 0, "max_connections_per_host": 8, "failure_threshold": 9}
+    async with on(emulator, **config) as (
+        transport,
+        _,
+    ):
+        outcomes = await asyncio.gather(*(call() for _ in range(8)))
+        assert [type(error) for error, _ in outcomes] == [AnythingLLMTimeoutError] * 8
+        assert [cancelling for _, cancelling in outcomes] == [0] * 8
+        assert (await transport.request("GET", "/v1/workspaces")).status == 200  # the fault is used up
+
+
+async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
+    emulator: RunningEmulator,
+) -> None:
+    # one connection, four calls of 0.2 s each: the last one starts after 0.6 s, yet each of them
+    # takes well under read_timeout once it has its connection
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.2, times=None)
+    async with on(emulator, read_timeout=0.5, max_retries=0, max_connections_per_host=1) as (
+        transport,
+        _,
+    ):
+        answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(4)))
+    assert [answer.status for answer in answers] == [200] * 4
 
 
 async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: RunningEmulator) -> None:

@@ -1,6 +1,7 @@
 """Transport behaviour that needs a server misbehaving in ways the emulator does not offer on demand:
 events far beyond aiohttp's 512 KiB line limit, an abort in the middle of a stream, a stream that
-stalls or breaks inside an event, a redirect. Real HTTP on 127.0.0.1 (transport_server.py)."""
+stalls or breaks inside an event, a redirect, an answer that trickles in. Real HTTP on 127.0.0.1
+(transport_server.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
+import aiohttp
 import pytest
 from transport_server import API_KEY, LocalServer
 
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import (
     AnythingLLMChatError,
+    AnythingLLMOutcomeUnknownError,
     AnythingLLMProtocolError,
     AnythingLLMStreamError,
     AnythingLLMTimeoutError,
@@ -84,3 +87,44 @@ async def test_stream_with_no_total_timeout(local_server: LocalServer) -> None:
     async with opened(local_server, timeout=0.001, read_timeout=30) as transport:
         events = await collect(transport, {"message": "hi", "tokens": 200, "big": 1_000_000})
     assert len(events) == 201
+
+
+# ---------------------------------------------------------------- read_timeout of plain requests
+
+# 10 pieces 0.1 s apart: no gap comes near read_timeout=0.5, the whole answer takes about 0.9 s
+TRICKLE = "/v1/trickle?pieces=10&gap=0.1"
+
+
+async def test_plain_request_must_be_complete_within_read_timeout(local_server: LocalServer) -> None:
+    # one deadline per attempt: data arriving does not extend it
+    async with opened(local_server, read_timeout=0.5, max_retries=0) as transport:
+        with pytest.raises(AnythingLLMTimeoutError, match=r"within 0\.5 s \(read_timeout\)"):
+            await transport.request("GET", TRICKLE)
+        assert (await transport.request("GET", "/v1/trickle")).data["pieces"] == 1
+
+
+def _file() -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("file", b"hello", filename="a.txt", content_type="text/plain")
+    return form
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"form": _file}, {"json": {"text": "x" * 70_000}}],
+    ids=["file upload", "JSON over 64 KiB"],
+)
+async def test_request_with_a_large_body_may_take_longer_while_data_keeps_coming(
+    local_server: LocalServer, body: dict[str, Any]
+) -> None:
+    # sending such a body can take long, so read_timeout counts silence after it is sent instead
+    async with opened(local_server, read_timeout=0.5, max_retries=0) as transport:
+        response = await transport.request("POST", TRICKLE, **body)
+    assert response.data["pieces"] == 10
+
+
+async def test_total_timeout_still_bounds_a_request_with_a_large_body(local_server: LocalServer) -> None:
+    async with opened(local_server, timeout=0.5, read_timeout=30, max_retries=0) as transport:
+        # an upload is not retried after it was sent: the outcome is unknown
+        with pytest.raises(AnythingLLMOutcomeUnknownError, match=r"within 0\.5 s \(timeout\)"):
+            await transport.request("POST", TRICKLE, form=_file)

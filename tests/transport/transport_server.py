@@ -1,6 +1,7 @@
 """A tiny local server for the transport behaviour the emulator does not produce on demand:
 multi-megabyte events, an abort mid-stream, a stream that stalls or breaks inside an event, a
-redirect. Real HTTP on 127.0.0.1; everything else is tested against the emulator."""
+redirect, an answer that trickles in. Real HTTP on 127.0.0.1; everything else is tested against
+the emulator."""
 
 from __future__ import annotations
 
@@ -69,8 +70,24 @@ def build_app(state: LocalServer) -> web.Application:
             await resp.write(payload[i : i + 7919])
         return resp
 
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        """A JSON answer sent in ``pieces`` parts ``gap`` seconds apart (after reading any body)."""
+        await request.read()
+        pieces, gap = int(request.query.get("pieces", "1")), float(request.query.get("gap", "0"))
+        body = json.dumps({"pieces": pieces, "padding": "x" * 64 * pieces}).encode()
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.content_length = len(body)
+        await resp.prepare(request)
+        size = -(-len(body) // pieces)
+        for i in range(0, len(body), size):
+            if i:
+                await asyncio.sleep(gap)
+            await resp.write(body[i : i + size])
+        return resp
+
     app = web.Application()
     app.router.add_get("/api/v1/redirect", redirect)
+    app.router.add_route("*", "/api/v1/trickle", trickle)
     app.router.add_post("/api/v1/workspace/{slug}/stream-chat", stream_chat)
     return app
 

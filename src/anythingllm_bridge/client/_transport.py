@@ -5,9 +5,10 @@ trace id header, the request, the error mapping (:mod:`._errors`), logging. Arou
 the retry loop, asking :mod:`anythingllm_bridge.resilience.retry` whether and how long to wait.
 Resource code only says method, path and body.
 
-Timeouts (``ClientConfig``): ``connect_timeout`` to open a TCP/TLS connection, ``read_timeout``
-without receiving data (also the idle limit of a stream), ``timeout`` for one whole attempt
-(streams have none). Waiting for a free connection of the per-host pool is not a connect timeout.
+Timeouts: see :class:`ClientConfig`. A call first waits for one of the client's slots (one
+transport talks to one host, so at most ``min(max_concurrency, max_connections_per_host)`` calls
+are in flight, and a call holding a slot never waits for the connection pool); no timeout runs
+while it waits.
 """
 
 from __future__ import annotations
@@ -53,16 +54,30 @@ if TYPE_CHECKING:
 __all__ = ["ApiResponse", "ClientConfig", "Transport"]
 
 logger = get_logger(__name__)
+_current_task = asyncio.current_task
 
 _USER_AGENT = "anythingllm-bridge/0.1"
-_JSON_HEADERS = {"Content-Type": "application/json"}
 # Node's keep-alive timeout is 5 s: stop reusing idle connections before the server drops them.
 _KEEPALIVE_TIMEOUT = 4.0
+# Bodies up to asyncio's write-buffer high-water mark are handed to the socket without waiting, so
+# such a request is sent as soon as it has a connection; larger ones keep a read timeout that
+# starts after the body is sent (ClientConfig).
+_SMALL_BODY = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
-    """Every resilience knob of one client. Times are seconds."""
+    """Every resilience knob of one client. Times are seconds; every timeout is per attempt.
+
+    - ``connect_timeout``: opening a TCP (and TLS) connection.
+    - ``read_timeout``: how long the server may take. A plain request must have its complete answer
+      (status, headers and body) within ``read_timeout`` of the attempt's start — one deadline, not
+      re-armed by each chunk that arrives; opening a new connection, itself capped by
+      ``connect_timeout``, counts toward it. A request whose body may take long to send (a file
+      upload, or JSON over 64 KiB) may instead go ``read_timeout`` without receiving anything once
+      its body is sent. A stream may go ``read_timeout`` between chunks (its idle timeout).
+    - ``timeout``: one whole attempt, sending included. Streams have none.
+    """
 
     timeout: float = 300.0
     connect_timeout: float = 10.0
@@ -144,6 +159,61 @@ class _OpenStream:
     attempts: int = 1
 
 
+class _Deadlines:
+    """The deadlines of the plain-request attempts in flight, each ``span`` seconds after its start.
+
+    Equal spans expire in start order, so the attempts form a queue (a dict keeps insertion order)
+    and one timer, set for the oldest, serves them all — instead of the two timers aiohttp would
+    schedule and cancel per request (total, and a read timeout re-armed on every chunk). An
+    attempt is keyed by its task (a task runs one attempt of a transport at a time). When the
+    timer fires, each attempt past its deadline is marked expired and its task cancelled; the
+    attempt turns that cancellation into a timeout, like ``asyncio.timeout`` does.
+    """
+
+    __slots__ = ("_expired", "_loop", "_queue", "_span", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, span: float) -> None:
+        self._loop = loop
+        self._span = span
+        self._queue: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self, task: asyncio.Task[Any]) -> None:
+        when = self._loop.time() + self._span
+        self._queue[task] = when
+        if self._timer is None:
+            self._timer = self._loop.call_at(when, self._expire)
+
+    def stop(self, task: asyncio.Task[Any]) -> bool:
+        """Forget the attempt; True when its deadline passed (its task was cancelled for it)."""
+        if self._queue.pop(task, None) is not None:
+            return False
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None  # a timer left for an attempt that ended early just finds a later one
+        now = self._loop.time()
+        queue = self._queue
+        while queue:
+            task = next(iter(queue))
+            when = queue[task]
+            if when > now:
+                self._timer = self._loop.call_at(when, self._expire)
+                return
+            del queue[task]
+            self._expired.add(task)
+            task.cancel()
+
+
 def _counts_as_failure(error: AnythingLLMError) -> bool:
     """For the breaker: connection trouble, timeouts, 5xx and 429 count; 4xx and the rest never."""
     if isinstance(error, AnythingLLMConnectionError):
@@ -199,7 +269,11 @@ class Transport:
             on_change=on_breaker_change,
         )
         cfg = self.config
-        self._timeout = aiohttp.ClientTimeout(
+        # plain requests: aiohttp only limits connecting, the attempt's deadline is ours (_Deadlines)
+        self._plain_timeout = aiohttp.ClientTimeout(total=None, sock_connect=cfg.connect_timeout)
+        self._deadline = min(cfg.read_timeout, cfg.timeout)
+        self._deadline_knob = "read_timeout" if cfg.read_timeout <= cfg.timeout else "timeout"
+        self._body_timeout = aiohttp.ClientTimeout(
             total=cfg.timeout, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout
         )
         self._stream_timeout = aiohttp.ClientTimeout(
@@ -207,6 +281,7 @@ class Transport:
         )
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._deadlines: _Deadlines | None = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, open={self.is_open})"
@@ -231,7 +306,7 @@ class Transport:
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._session_headers,
-            timeout=self._timeout,
+            timeout=self._body_timeout,
             raise_for_status=False,
         )
         # aiohttp silently re-sends an idempotent request once when a pooled connection drops; the
@@ -239,10 +314,15 @@ class Transport:
         if hasattr(session, "_retry_connection"):
             session._retry_connection = False
         self._session = session
-        self._slots = asyncio.Semaphore(cfg.max_concurrency)
+        # every call goes to the same host, so calls beyond the connection limit would only queue
+        # in aiohttp's pool (where timeouts would run and the breaker is not rechecked): wait here
+        self._slots = asyncio.Semaphore(min(cfg.max_concurrency, cfg.max_connections_per_host))
+        self._deadlines = _Deadlines(asyncio.get_running_loop(), self._deadline)
 
     async def close(self) -> None:
         session, self._session = self._session, None
+        if self._deadlines is not None:
+            self._deadlines.close()
         if session is not None:
             await session.close()
 
@@ -387,12 +467,20 @@ class Transport:
     ) -> ApiResponse | _OpenStream:
         """The retry loop with each attempt written inline (one coroutine frame on the hot path)."""
         body: bytes | None = None
-        headers = {"X-Request-ID": tid}
-        if json is not None:
+        if json is None:
+            headers = {"X-Request-ID": tid}
+        else:
             body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
-            headers.update(_JSON_HEADERS)
+            headers = {"X-Request-ID": tid, "Content-Type": "application/json"}
         url = self._api + path
-        timeout = self._stream_timeout if stream else self._timeout
+        plain = False
+        if stream:
+            timeout = self._stream_timeout
+        elif form is not None or (body is not None and len(body) > _SMALL_BODY):
+            timeout = self._body_timeout
+        else:
+            timeout = self._plain_timeout
+            plain = True
         debug = logger.isEnabledFor(logging.DEBUG)
         for attempt in count(1):
             session, slots = self._session, self._slots
@@ -420,6 +508,11 @@ class Transport:
                 try:
                     # 3-5. timeouts, trace id header, the request
                     outcome: ApiResponse | _OpenStream | _Failure
+                    deadlines = self._deadlines if plain else None
+                    task = _current_task() if deadlines is not None else None
+                    if task is not None and deadlines is not None:
+                        cancelling = task.cancelling()
+                        deadlines.start(task)
                     try:
                         response = await session.request(
                             method,
@@ -443,6 +536,13 @@ class Transport:
                         ) from exc
                     except (aiohttp.ClientError, TimeoutError) as exc:
                         outcome = self._connection_failure(exc, before_answer=True)
+                    except asyncio.CancelledError:
+                        if task is None or deadlines is None or not deadlines.stop(task):
+                            raise
+                        if task.uncancel() > cancelling:  # cancelled from outside as well
+                            raise
+                        task = None
+                        outcome = self._deadline_failure()
                     else:
                         try:
                             if (
@@ -457,6 +557,14 @@ class Transport:
                         except (aiohttp.ClientError, TimeoutError) as exc:
                             response.close()
                             outcome = self._connection_failure(exc, before_answer=False)
+                        except asyncio.CancelledError:
+                            response.close()
+                            if task is None or deadlines is None or not deadlines.stop(task):
+                                raise
+                            if task.uncancel() > cancelling:
+                                raise
+                            task = None
+                            outcome = self._deadline_failure()
                         except BaseException:
                             response.close()
                             raise
@@ -464,6 +572,9 @@ class Transport:
                             response.release()
                             # 6. error mapping
                             outcome = self._interpret(response, raw, method, path, tid, expect, stream)
+                    finally:
+                        if task is not None and deadlines is not None and deadlines.stop(task):
+                            task.uncancel()  # it expired, yet the answer came: the answer stands
                     if isinstance(outcome, _Failure) and _counts_as_failure(outcome.error):
                         permit.failure(describe(outcome.error))
                     else:
@@ -491,6 +602,10 @@ class Transport:
                 return outcome
             await self._sleep(self._retry_wait(outcome, method, path, tid, attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _deadline_failure(self) -> _Failure:
+        message = f"no complete answer within {self._deadline:g} s ({self._deadline_knob})"
+        return _Failure(AnythingLLMTimeoutError(message), sent=True)
 
     def _retry_wait(self, failure: _Failure, method: str, path: str, tid: str, attempt: int) -> float:
         """The wait before the next attempt (logged), or raise the failure's error (final)."""
