@@ -155,3 +155,39 @@ async def test_adopting_a_copy_that_was_superseded_keeps_it(
         assert [r.path for r in faults.requests if r.method != "GET"] == []
         assert (await client.get_workspace(slug)).docpaths == {kept}
         assert [d.location for d in await client.list_documents()] == [kept]
+
+
+class FailEmbeddingUpdatesWhenSendingEnds(NullProgress):
+    def __init__(self, faults: FaultInjector) -> None:
+        self.faults = faults
+
+    def finish(self) -> None:
+        self.faults.add("POST", "/api/v1/workspace/*/update-embeddings", status=500, times=None)
+
+
+async def test_an_old_version_left_in_the_workspace_is_not_reported_ok(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by the soak: when taking the previous version out of the workspace failed, the run still
+    reported every file ok although the workspace held both versions until the next sync."""
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "note.txt").write_text("version one\n")
+    manifest = FileManifestStore(tmp_path / "manifest.json")
+    faults = emulator.emulator.faults
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+        slug = (await client.create_workspace("Old version")).slug
+        old = (await sync(client, FolderSource(root), manifest, workspace=slug)).outcomes["note.txt"].location
+        (root / "note.txt").write_text("version two\n")
+        progress = FailEmbeddingUpdatesWhenSendingEnds(faults)
+        second = await sync(client, FolderSource(root), manifest, workspace=slug, progress=progress)
+        assert not second.ok
+        assert "old version" in second.failed["note.txt"]
+        new = second.outcomes["note.txt"].location
+        faults.clear()
+        assert (await client.get_workspace(slug)).docpaths == {old, new}  # both, for now
+
+        third = await sync(client, FolderSource(root), manifest, workspace=slug)
+        assert third.ok
+        assert (await client.get_workspace(slug)).docpaths == {new}
+        assert [d.location for d in await client.list_documents()] == [new]

@@ -541,6 +541,12 @@ class _Run:
             await self._erase(locations, docpaths)
         except AnythingLLMError as exc:
             logger.warning("old versions not removed yet (the next sync retries): %s", exc)
+            for entry in entries:  # the workspace may hold two versions: not ok until the next sync
+                if any(loc in docpaths for loc in entry.stale):
+                    why = f"sent as {entry.location}, but its old version is still in the workspace"
+                    self._outcome(
+                        entry.key, "failed", f"{why} ({_describe(exc)}); the next sync removes it", entry
+                    )
             return
         for entry in entries:
             entry.stale = []
