@@ -439,3 +439,18 @@ async def test_stream_gives_back_its_slot_when_abandoned(emulator: RunningEmulat
                 async for _event in stream:
                     break
         assert (await transport.request("GET", "/v1/workspaces")).status == 200
+
+
+async def test_a_call_cancelled_while_waiting_for_a_slot_does_not_keep_one(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.2, times=1)
+    async with on(emulator, max_concurrency=1) as (transport, _):
+        holder = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
+        waiters = [asyncio.create_task(transport.request("GET", "/v1/workspaces")) for _ in range(3)]
+        await asyncio.sleep(0)  # the holder takes the slot, the others queue behind it
+        waiters[1].cancel()
+        async with asyncio.timeout(30):  # a slot kept by the cancelled call would hang the rest
+            results = await asyncio.gather(holder, *waiters, return_exceptions=True)
+        assert isinstance(results[2], asyncio.CancelledError)
+        assert [r.status for r in results if not isinstance(r, BaseException)] == [200] * 3
+        assert (await transport.request("GET", "/v1/workspaces")).status == 200
+    assert len(requests_to(emulator, "/api/v1/workspaces")) == 4

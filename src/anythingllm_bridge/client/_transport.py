@@ -20,6 +20,7 @@ import logging
 import random
 import ssl
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from itertools import count
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp import hdrs
 
 from anythingllm_bridge.client._errors import Expect, abort_error, interpret_response
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
@@ -159,6 +161,47 @@ class _OpenStream:
     attempts: int = 1
 
 
+class _Slots:
+    """At most ``size`` holders at once; waiters are served first come, first served.
+
+    Like ``asyncio.Semaphore``, except that taking a free slot is a plain call (its ``acquire`` is
+    a coroutine even then) — the common case on the request path. A release hands the slot
+    straight to the oldest waiter, so no newcomer can overtake it.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def try_take(self) -> bool:
+        if self._free:  # waiters queue only while nothing is free
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Wait for a slot (after :meth:`try_take` said no)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as it was cancelled: pass it on
+            raise  # a cancelled waiter stays queued, done; release() skips it
+
+    def release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class _Deadlines:
     """The deadlines of the plain-request attempts in flight, each ``span`` seconds after its start.
 
@@ -280,7 +323,7 @@ class Transport:
             total=None, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout
         )
         self._session: aiohttp.ClientSession | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: _Slots | None = None
         self._deadlines: _Deadlines | None = None
 
     def __repr__(self) -> str:
@@ -316,7 +359,7 @@ class Transport:
         self._session = session
         # every call goes to the same host, so calls beyond the connection limit would only queue
         # in aiohttp's pool (where timeouts would run and the breaker is not rechecked): wait here
-        self._slots = asyncio.Semaphore(min(cfg.max_concurrency, cfg.max_connections_per_host))
+        self._slots = _Slots(min(cfg.max_concurrency, cfg.max_connections_per_host))
         self._deadlines = _Deadlines(asyncio.get_running_loop(), self._deadline)
 
     async def close(self) -> None:
@@ -348,7 +391,7 @@ class Transport:
                 f"ca_bundle {str(bundle)!r} is not a PEM certificate file: {exc}"
             ) from None
 
-    def _require_open(self, method: str, path: str) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+    def _require_open(self, method: str, path: str) -> tuple[aiohttp.ClientSession, _Slots]:
         if self._session is None or self._session.closed or self._slots is None:
             raise AnythingLLMSessionError(
                 "the client is not connected: use `async with client:` or `await client.connect()` first",
@@ -373,7 +416,8 @@ class Transport:
     ) -> ApiResponse:
         """Send one call (with retries) and return its answer, or raise the mapped error."""
         method = method.upper()
-        self._require_open(method, path)
+        if self._session is None or path[:1] != "/":
+            self._require_open(method, path)  # raises (a closed session is caught per attempt)
         if json is not None and form is not None:
             raise ValueError("give either json or form, not both")
         tid = _current_trace.get()
@@ -495,15 +539,13 @@ class Transport:
             handed_over = False
             try:
                 # 2. the concurrency limit
-                if slots.locked():  # we wait for a slot: the breaker may open meanwhile
-                    await slots.acquire()
+                if not slots.try_take():  # we wait for a slot: the breaker may open meanwhile
+                    await slots.take()
                     try:
                         permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
                     except BaseException:
                         slots.release()
                         raise
-                else:
-                    await slots.acquire()
                 started = time.perf_counter() if debug else 0.0
                 try:
                     # 3-5. timeouts, trace id header, the request
@@ -676,14 +718,15 @@ class Transport:
         stream: bool,
     ) -> ApiResponse | _Failure:
         status = response.status
-        content_type = response.content_type
-        text = _decode(raw, response.charset)
+        headers = response.headers
+        content_type, charset = _content_type(headers.get(hdrs.CONTENT_TYPE, ""))
+        text = _decode(raw, charset)
         if stream and status == 200 and text.lstrip().startswith("data:"):
             expect = "any"  # a stream route answered with event lines but not as an event stream
         data, error = interpret_response(
             status,
             content_type,
-            response.headers,
+            headers,
             text,
             method=method,
             path=path,
@@ -698,7 +741,7 @@ class Transport:
             except SSEDecodeError as exc:
                 broken = AnythingLLMStreamError(f"the event stream is broken: {exc}", status=status)
                 return _Failure(broken, sent=True)
-        return ApiResponse(status, content_type, response.headers, data, tid)
+        return ApiResponse(status, content_type, headers, data, tid)
 
     def _connection_failure(self, exc: BaseException, *, before_answer: bool) -> _Failure:
         cfg = self.config
@@ -725,6 +768,20 @@ class Transport:
         else:
             message = f"connection error: {type(exc).__name__}: {exc}"
         return _Failure(AnythingLLMConnectionError(message), sent=True)
+
+
+def _content_type(header: str) -> tuple[str, str | None]:
+    """The media type (lower case, without parameters) and the charset of a Content-Type header
+    ("" and None when there is none)."""
+    mime, charset = header, None
+    if ";" in header:
+        mime, _, params = header.partition(";")
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip('"') or None
+                break
+    return mime.strip().lower(), charset
 
 
 def _decode(raw: bytes, charset: str | None) -> str:
