@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json as jsonlib
 import logging
 import random
@@ -770,6 +771,7 @@ class Transport:
         return _Failure(AnythingLLMConnectionError(message), sent=True)
 
 
+@functools.lru_cache(maxsize=32)  # a server sends the same few values over and over
 def _content_type(header: str) -> tuple[str, str | None]:
     """The media type (lower case, without parameters) and the charset of a Content-Type header
     ("" and None when there is none)."""
