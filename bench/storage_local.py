@@ -10,20 +10,25 @@ Writes a file of random bytes (default 1 GiB) in a temporary folder on the disk 
   and BLAKE3 of the two halves in two threads at once: about half the time when a second core is
   free, which on a shared machine it may not be;
 * ``LocalStorageClient.upload_file`` with ``fsync=False`` (compared with ``cp``) and with the
-  default ``fsync=True`` (compared with ``cp`` + ``sync``), and ``download_file`` (with ``cp``).
+  default ``fsync=True`` (compared with ``cp`` + ``sync``), and ``download_file`` (with ``cp``) of
+  an object stored before the rounds. (A file written moments ago copies more slowly the first
+  time it is read on this VM, for ``cp`` too; both contenders read files that were read before.)
 
 Every copy writes a new file on the same disk, after a ``sync`` so no dirty pages are pending;
 right before each operation, the file it wrote in the previous round is deleted. Each operation
-runs right after its ``cp`` variant, and its throughput relative to it is the median of the
-same-round ratios. Reports, per operation, the median wall time, throughput, the median CPU time
-(user + system, all threads; ``cp``'s from its child rusage) and that ratio; then the growth of
+starts after a ``--pause`` (3 s) so it finds the machine as settled as the one before it, and a
+first ``--warmup`` round is not counted (its times were up to 10x the others, ``cp``'s too).
+Each operation runs right after its ``cp`` variant. Reports, per operation, the median and the best wall time,
+the median CPU time (user + system, all threads; ``cp``'s from its child rusage), and the
+throughput relative to its ``cp`` variant from the medians and from the bests; then the growth of
 this process's peak RSS (``ru_maxrss``) over all of it, and the load average before and after
 (the machine may be shared). Everything written is deleted at the end.
 
 On a shared VM both the CPU a run gets and the cost of its new memory pages (each copy fills
 1 GiB of page cache) change from one moment to the next, for ``cp`` as much as for us: a run
-whose CPU time is far above its usual was slowed down that way. The two-thread hash row shows
-whether a second core was free in each round.
+whose CPU time is far above its usual was slowed down that way (on the machine in
+bench/README.md a third of all copies, ``cp``'s included, at random). The two-thread hash row
+shows whether a second core was free in each round.
 
     .venv/bin/python bench/storage_local.py                    # 1 GiB in a folder under /tmp
     .venv/bin/python bench/storage_local.py --mib 256 --dir /some/disk --rounds 5
@@ -106,7 +111,8 @@ class Operation:
     walls: list[float] = field(default_factory=list)
     cpus: list[float] = field(default_factory=list)
 
-    def run(self) -> None:
+    def run(self, pause: float) -> None:
+        time.sleep(pause)  # let the machine settle after the previous operation
         # a new file every time (replacing one would add the freeing of the old file's blocks to
         # the time), after deleting this operation's last output, with no dirty pages pending
         self.cleanup()
@@ -117,12 +123,11 @@ class Operation:
         self.walls.append(time.perf_counter() - start)
         self.cpus.append(cpu_seconds(who) - cpu)
 
-    def versus_baseline(self) -> str:
-        """Throughput relative to the baseline: the median of the same-round ratios."""
+    def versus_baseline(self, pick: Callable[[list[float]], float]) -> str:
+        """Throughput relative to the baseline, from ``pick`` (median or best) of each one's runs."""
         if self.baseline is None:
             return ""
-        ratios = [base / mine for base, mine in zip(self.baseline.walls, self.walls, strict=True)]
-        return f"{statistics.median(ratios):.0%} of {self.baseline.name}"
+        return f"{pick(self.baseline.walls) / pick(self.walls):.0%}"
 
 
 def main() -> None:
@@ -132,6 +137,8 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1024, help="file size in MiB (default 1024)")
     parser.add_argument("--dir", default=tempfile.gettempdir(), help="folder on the disk under test")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1, help="rounds run first and not counted")
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds to wait before each operation")
     args = parser.parse_args()
     size = args.mib * MIB
 
@@ -146,6 +153,10 @@ def main() -> None:
         copy = work / "cp.bin"
         back = work / "back.bin"
         asyncio.run(durable.put_stream("warm-up", [b"x"]))  # imports and thread start-up outside the timing
+        # what cp and upload_file read, and what download_file reads: each copied once before the rounds
+        subprocess.run(["cp", source, copy], check=True)
+        asyncio.run(quick.upload_file(source, "docs/kept.bin"))
+        asyncio.run(quick.download_file("docs/kept.bin", back))
         before = peak_rss_mib()
 
         def upload(store: LocalStorageClient) -> None:
@@ -176,7 +187,7 @@ def main() -> None:
             Operation("upload_file (no fsync)", lambda: upload(quick), cp, cleanup=remove_key(quick)),
             Operation(
                 "download_file",
-                lambda: asyncio.run(quick.download_file("docs/big.bin", back)),
+                lambda: asyncio.run(quick.download_file("docs/kept.bin", back)),
                 cp,
                 cleanup=remove(back),
             ),
@@ -186,9 +197,13 @@ def main() -> None:
             Operation("blake3 only", lambda: checksum_of(source, blake3())),
             Operation("blake3 only, 2 threads", lambda: hash_halves_in_two_threads(source, size)),
         ]
-        for _ in range(args.rounds):
+        for round_number in range(args.warmup + args.rounds):
             for operation in operations:
-                operation.run()
+                operation.run(args.pause)
+            if round_number < args.warmup:  # not counted
+                for operation in operations:
+                    operation.walls.clear()
+                    operation.cpus.clear()
         growth = peak_rss_mib() - before
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -196,13 +211,17 @@ def main() -> None:
     print(
         f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {args.mib} MiB file"
     )
-    header = f"{'operation':24} {'median s':>9} {'MiB/s':>7} {'CPU s':>6} {'vs its cp':>16}"
+    print("vs cp: throughput relative to the operation's cp variant, from the medians and from the bests")
+    header = (
+        f"{'operation':24} {'median s':>9} {'MiB/s':>6} {'best s':>7} {'CPU s':>6} {'vs cp':>5} {'(best)':>6}"
+    )
     print(f"{header}   all runs (wall/CPU s)")
     for op in operations:
         median = statistics.median(op.walls)
         print(
-            f"{op.name:24} {median:9.3f} {args.mib / median:7.0f} {statistics.median(op.cpus):6.3f} "
-            f"{op.versus_baseline():>16}   "
+            f"{op.name:24} {median:9.3f} {args.mib / median:6.0f} {min(op.walls):7.3f} "
+            f"{statistics.median(op.cpus):6.3f} {op.versus_baseline(statistics.median):>5} "
+            f"{op.versus_baseline(min):>6}   "
             + " ".join(f"{w:.2f}/{c:.2f}" for w, c in zip(op.walls, op.cpus, strict=True))
         )
     print(f"peak RSS growth over all runs: {growth:.1f} MiB (before {before:.1f} MiB)")
