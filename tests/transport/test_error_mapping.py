@@ -225,6 +225,30 @@ def test_thread_stream_crash_line_with_status_200_is_mapped() -> None:
     assert error.server_message == "LLM exploded"
 
 
+def test_thread_stream_400_abort_for_an_unknown_thread_is_not_found() -> None:
+    # API.md 6.6: stream-chat in a thread that does not exist (the workspace does)
+    body = json.dumps(
+        {
+            "id": "5d4fd3a2-0d1e-4a44-9d5c-2f7a3b0c1e9f",
+            "type": "abort",
+            "textResponse": None,
+            "sources": [],
+            "close": True,
+            "error": "Workspace ws or thread no-such-thread is not valid.",
+        }
+    )
+    path = "/v1/workspace/ws/thread/no-such-thread/stream-chat"
+    _, error = _synthetic(400, body, path=path)
+    assert isinstance(error, AnythingLLMNotFoundError)
+    assert "no-such-thread" in str(error)
+    assert error.server_message == "Workspace ws or thread no-such-thread is not valid."
+    assert error.status == 400
+    # a chat refusal that merely says "not a valid <something else>" stays a chat error
+    refused = json.loads(body) | {"error": "banana is not a valid mode."}
+    _, error = _synthetic(400, json.dumps(refused), path="/v1/workspace/ws/stream-chat")
+    assert type(error) is AnythingLLMChatError
+
+
 def test_other_catalogue_shapes() -> None:
     _, e = _synthetic(
         403, '{"success": false, "error": "Workspace deletion is blocked by the system administrator."}'

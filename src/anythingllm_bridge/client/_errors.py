@@ -19,7 +19,7 @@ answer                                                  error
 other 403 (e.g. deletion blocked by the admin)          AnythingLLMAPIError
 404                                                     AnythingLLMNotFoundError
 abort body / event saying "not a valid workspace",
-"not found"                                             AnythingLLMNotFoundError
+"not found" or "... or thread ... is not valid"         AnythingLLMNotFoundError
 200 "data: {abort}" line from thread stream-chat        AnythingLLMNotFoundError (unknown workspace)
 abort body / event (200 or 4xx)                         AnythingLLMChatError
 4xx message "... not a valid workspace" / "not found"   AnythingLLMNotFoundError
@@ -66,7 +66,13 @@ __all__ = [
 Expect = Literal["json", "text", "any"]
 
 _MAX_TEXT = 2000  # longest text body kept on an error
-_NOT_FOUND = re.compile(r"not a valid workspace|\bnot found\b|does not exist", re.IGNORECASE)
+# "Workspace x is not a valid workspace.", "Thread x not found.", "Folder x does not exist", and the
+# thread stream-chat's 400 "Workspace <slug> or thread <slug> is not valid." (but not "banana is not
+# a valid mode.", a refused chat)
+_NOT_FOUND = re.compile(
+    r"not a valid workspace|\b(?:workspace|thread)\b.*\bis not valid\b|\bnot found\b|does not exist",
+    re.IGNORECASE,
+)
 _WORKSPACE_ROUTE = re.compile(r"^/v1/workspace/(?P<slug>[^/]+)(?:/thread/(?P<thread>[^/]+))?")
 _WORKSPACE_GET = re.compile(r"^/v1/workspace/[^/]+$")
 _THREAD_STREAM = re.compile(r"^/v1/workspace/[^/]+/thread/[^/]+/stream-chat$")
