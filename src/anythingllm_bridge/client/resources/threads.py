@@ -9,11 +9,7 @@ from anythingllm_bridge.client.models import ChatMessage, ChatMode, ChatResponse
 from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment
 from anythingllm_bridge.client.resources._streams import ChatStream
 from anythingllm_bridge.client.resources.chat import AttachmentLike, chat_body
-from anythingllm_bridge.errors import (
-    AnythingLLMChatError,
-    AnythingLLMNotFoundError,
-    AnythingLLMValidationError,
-)
+from anythingllm_bridge.errors import AnythingLLMValidationError
 
 __all__ = ["ThreadsMixin"]
 
@@ -81,36 +77,12 @@ class ThreadsMixin(Resource):
         attachments: Sequence[AttachmentLike] | None = None,
         reset: bool = False,
     ) -> ChatStream:
-        """Chat inside a thread, streamed (see ``stream_chat``).
-
-        For an unknown workspace the server crashes with a confusing abort
-        ("Cannot read properties of null"), for an unknown thread it says "... or thread ... is not
-        valid"; the client then checks the workspace and raises ``AnythingLLMNotFoundError``.
-        """
+        """Chat inside a thread, streamed (see ``stream_chat``). An unknown workspace or thread
+        raises ``AnythingLLMNotFoundError`` (the server's confusing answers for both are mapped by
+        the transport)."""
         body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
         path = f"{_thread_path(slug, thread_slug)}/stream-chat"
-
-        async def diagnose(error: AnythingLLMChatError) -> None:
-            await self._fetch_workspace(slug)  # raises AnythingLLMNotFoundError if it is missing
-            said = error.server_message or ""
-            if "thread" in said.lower() and "not valid" in said.lower():
-                # 400 abort "Workspace <slug> or thread <slug> is not valid." — the workspace exists
-                raise AnythingLLMNotFoundError(
-                    f"thread {thread_slug!r} does not exist in workspace {slug!r}",
-                    status=error.status,
-                    body=error.body,
-                    server_message=said,
-                    method=error.method,
-                    path=error.path,
-                    trace_id=error.trace_id,
-                ) from error
-
-        return ChatStream(
-            lambda: self._transport.stream("POST", path, json=body),
-            method="POST",
-            path=path,
-            diagnose=diagnose,
-        )
+        return ChatStream(lambda: self._transport.stream("POST", path, json=body), method="POST", path=path)
 
     async def get_thread_history(self, slug: str, thread_slug: str) -> list[ChatMessage]:
         """Every (non-reset) turn of a thread, oldest first."""
