@@ -26,8 +26,10 @@ import asyncio
 import os
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hardening_support import SUMMARY, FastSleep
@@ -47,6 +49,7 @@ MAX_RUNS = 60
 OUTAGE_SECONDS = 3.0
 RECOVERY_TIMEOUT = 0.25
 SEED = 20261122
+T = TypeVar("T")
 
 
 def storm(faults: FaultInjector) -> list[str]:
@@ -136,6 +139,18 @@ async def sync_until_complete(
     raise AssertionError(f"no complete sync after {MAX_RUNS} runs: {runs}")
 
 
+async def patiently(read: Callable[[], Awaitable[T]]) -> T:
+    """The test's own reads, under the storm: tried again until one gets through."""
+    for _ in range(30):
+        try:
+            return await read()
+        except AnythingLLMCircuitOpenError as exc:
+            await asyncio.sleep(exc.retry_in)
+        except AnythingLLMError:
+            continue
+    raise AssertionError("30 reads in a row failed")
+
+
 @pytest.mark.soak
 async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path: Path) -> None:
     started = time.monotonic()
@@ -178,7 +193,7 @@ async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path
 
         # right after the run that reported no failure, the workspace holds exactly the documents:
         # none lost, none twice, the ones the report names
-        docpaths = [doc.docpath for doc in (await client.get_workspace(slug)).documents]
+        docpaths = [doc.docpath for doc in (await patiently(lambda: client.get_workspace(slug))).documents]
         assert len(docpaths) == len(set(docpaths)) == DOCS
         assert set(docpaths) == {final.outcomes[k].location for k in keys}
 
@@ -212,9 +227,10 @@ async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path
         assert {r.path for r in cleanup} <= {"/api/v1/system/remove-documents"}
 
         # and then the server holds no copy of ours but those in the workspace, one per file
-        after = [doc.docpath for doc in (await client.get_workspace(slug)).documents]
+        after = [doc.docpath for doc in (await patiently(lambda: client.get_workspace(slug))).documents]
         assert sorted(after) == sorted(docpaths)
-        ours = [d for d in await client.list_documents() if (d.doc_source or "").startswith(MARKER_PREFIX)]
+        listed = await patiently(client.list_documents)
+        ours = [d for d in listed if (d.doc_source or "").startswith(MARKER_PREFIX)]
         assert sorted(d.location or "" for d in ours) == sorted(docpaths)
         assert Counter(d.title for d in ours) == Counter(Path(k).name for k in keys)
         assert {second.outcomes[k].location for k in keys} == set(docpaths)  # the manifest agrees
