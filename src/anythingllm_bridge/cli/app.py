@@ -126,6 +126,16 @@ async def _as_coroutine(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
+def run_with_client(conf: Settings, call: Callable[[AnythingLLMClient], Awaitable[T]]) -> T:
+    """:func:`run` ``call`` with a client on ``conf``, opened before and closed after."""
+
+    async def work() -> T:
+        async with make_client(conf) as client:
+            return await call(client)
+
+    return run(work)
+
+
 def fail(message: str, *, code: int = 1) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.write(f"error: {message}\n")
@@ -212,11 +222,7 @@ def workspaces_list(as_json: JsonOption = False) -> None:
     """Every workspace with its slug, chat mode and number of threads."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.list_workspaces()
-
-    items = run(work)
+    items = run_with_client(conf, lambda client: client.list_workspaces())
     if as_json:
         emit_json(dump(items))
         return
@@ -236,11 +242,7 @@ def workspaces_show(
     """One workspace: its settings, documents and threads."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.get_workspace(slug)
-
-    ws = run(work)
+    ws = run_with_client(conf, lambda client: client.get_workspace(slug))
     if as_json:
         emit_json(dump(ws))
         return
@@ -300,11 +302,7 @@ def workspaces_create(
     conf = settings()
     options = _settings_args(mode, prompt, temperature, top_n, similarity_threshold)
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.create_workspace(name, **options)
-
-    ws = run(work)
+    ws = run_with_client(conf, lambda client: client.create_workspace(name, **options))
     if as_json:
         emit_json(dump(ws))
     else:
@@ -332,12 +330,11 @@ def workspaces_update(
     if not options:
         fail("nothing to update: pass at least one of --name, --mode, --prompt, --temperature, --top-n, ...")
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            await client.get_workspace(slug)  # a clear "does not exist" before the update
-            return await client.update_workspace(slug, **options)
+    async def work(client: AnythingLLMClient) -> Any:
+        await client.get_workspace(slug)  # a clear "does not exist" before the update
+        return await client.update_workspace(slug, **options)
 
-    ws = run(work)
+    ws = run_with_client(conf, work)
     if as_json:
         emit_json(dump(ws))
     else:
@@ -358,12 +355,11 @@ def workspaces_delete(
             fail(f"refusing to delete workspace {slug!r} without confirmation: pass --yes")
         typer.confirm(f"Delete workspace {slug!r} with its chats and embeddings?", abort=True)
 
-    async def work() -> None:
-        async with make_client(conf) as client:
-            await client.get_workspace(slug)
-            await client.delete_workspace(slug)
+    async def work(client: AnythingLLMClient) -> None:
+        await client.get_workspace(slug)
+        await client.delete_workspace(slug)
 
-    run(work)
+    run_with_client(conf, work)
     out.print(f"deleted workspace {escape(slug)}")
 
 
@@ -384,21 +380,20 @@ def docs_list(
     """Documents on the server (or in one workspace), with their locations."""
     conf = settings()
 
-    async def work() -> list[dict[str, Any]]:
-        async with make_client(conf) as client:
-            if workspace is not None:
-                docs = await client.list_workspace_documents(workspace)
-                rows = []
-                for doc in docs:
-                    meta = doc.metadata if isinstance(doc.metadata, dict) else {}
-                    rows.append(
-                        {"location": doc.docpath, "title": meta.get("title"), "words": meta.get("wordCount")}
-                    )
-                return rows
-            found = await client.list_documents(folder)
-            return [{"location": d.location, "title": d.title, "words": d.word_count} for d in found]
+    async def work(client: AnythingLLMClient) -> list[dict[str, Any]]:
+        if workspace is not None:
+            docs = await client.list_workspace_documents(workspace)
+            rows = []
+            for doc in docs:
+                meta = doc.metadata if isinstance(doc.metadata, dict) else {}
+                rows.append(
+                    {"location": doc.docpath, "title": meta.get("title"), "words": meta.get("wordCount")}
+                )
+            return rows
+        found = await client.list_documents(folder)
+        return [{"location": d.location, "title": d.title, "words": d.word_count} for d in found]
 
-    rows = run(work)
+    rows = run_with_client(conf, work)
     if as_json:
         emit_json(rows)
         return
@@ -450,26 +445,25 @@ def docs_upload(
         if not path.exists():
             fail(f"{path} does not exist")
 
-    async def work() -> list[dict[str, Any]]:
+    async def work(client: AnythingLLMClient) -> list[dict[str, Any]]:
         import asyncio
 
         results: list[dict[str, Any]] = []
-        async with make_client(conf) as client:
-            if workspace is not None:
-                await client.get_workspace(workspace)
-            for path in files:
-                valid, reason = await asyncio.to_thread(validator.validate_file, path)
-                if not valid:
-                    results.append({"file": str(path), "status": "rejected", "reason": reason})
-                    continue
-                result = await client.upload_file(
-                    path, workspaces=[workspace] if workspace else None, folder=folder
-                )
-                status = "uploaded" if result.embedded else "not embedded"
-                results.append({"file": str(path), "status": status, "location": result.location})
+        if workspace is not None:
+            await client.get_workspace(workspace)
+        for path in files:
+            valid, reason = await asyncio.to_thread(validator.validate_file, path)
+            if not valid:
+                results.append({"file": str(path), "status": "rejected", "reason": reason})
+                continue
+            result = await client.upload_file(
+                path, workspaces=[workspace] if workspace else None, folder=folder
+            )
+            status = "uploaded" if result.embedded else "not embedded"
+            results.append({"file": str(path), "status": status, "location": result.location})
         return results
 
-    results = run(work)
+    results = run_with_client(conf, work)
     if as_json:
         emit_json(results)
     else:
@@ -496,16 +490,15 @@ def docs_remove(
     """Delete documents from the server (or, with --workspace, only from that workspace)."""
     conf = settings()
 
-    async def work() -> None:
-        async with make_client(conf) as client:
-            if workspace is not None:
-                update = await client.update_embeddings(workspace, deletes=locations)
-                if update.not_removed:
-                    raise CliError(f"still in workspace {workspace!r}: {', '.join(update.not_removed)}")
-            else:
-                await client.remove_documents(locations)
+    async def work(client: AnythingLLMClient) -> None:
+        if workspace is not None:
+            update = await client.update_embeddings(workspace, deletes=locations)
+            if update.not_removed:
+                raise CliError(f"still in workspace {workspace!r}: {', '.join(update.not_removed)}")
+        else:
+            await client.remove_documents(locations)
 
-    run(work)
+    run_with_client(conf, work)
     where = f"workspace {workspace}" if workspace else "the server"
     for location in locations:
         out.print(f"removed {escape(location)} from {escape(where)}")
@@ -650,11 +643,9 @@ def search(
     """Vector search in a workspace, without the LLM."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.search_workspace(slug, query, limit=limit, score_threshold=threshold)
-
-    results = run(work)
+    results = run_with_client(
+        conf, lambda client: client.search_workspace(slug, query, limit=limit, score_threshold=threshold)
+    )
     if as_json:
         emit_json(dump(results))
         return
@@ -690,20 +681,19 @@ def ask(
     if thread is not None and session is not None:
         fail("--session does not apply to threads (a thread keeps its own history): use one or the other")
 
-    async def work() -> dict[str, Any]:
-        async with make_client(conf) as client:
-            return await answer(
-                client,
-                slug,
-                question,
-                mode=mode,
-                thread=thread,
-                session=session,
-                stream=not (no_stream or as_json),
-                printer=None if as_json else out,
-            )
+    async def work(client: AnythingLLMClient) -> dict[str, Any]:
+        return await answer(
+            client,
+            slug,
+            question,
+            mode=mode,
+            thread=thread,
+            session=session,
+            stream=not (no_stream or as_json),
+            printer=None if as_json else out,
+        )
 
-    result = run(work)
+    result = run_with_client(conf, work)
     if as_json:
         emit_json(result)
 
@@ -723,11 +713,9 @@ def threads_new(
     """Start a thread in a workspace and print its slug."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.create_thread(slug, name=name, thread_slug=thread_slug)
-
-    thread = run(work)
+    thread = run_with_client(
+        conf, lambda client: client.create_thread(slug, name=name, thread_slug=thread_slug)
+    )
     if as_json:
         emit_json(dump(thread))
     else:
@@ -741,11 +729,7 @@ def threads_list(
     """The threads of a workspace."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.list_threads(slug)
-
-    threads = run(work)
+    threads = run_with_client(conf, lambda client: client.list_threads(slug))
     if as_json:
         emit_json(dump(threads))
         return
@@ -764,11 +748,7 @@ def threads_history(
     """Every turn of a thread, oldest first."""
     conf = settings()
 
-    async def work() -> Any:
-        async with make_client(conf) as client:
-            return await client.get_thread_history(slug, thread)
-
-    turns = run(work)
+    turns = run_with_client(conf, lambda client: client.get_thread_history(slug, thread))
     if as_json:
         emit_json(dump(turns))
         return
@@ -786,16 +766,15 @@ def threads_delete(
     """Delete a thread and its messages."""
     conf = settings()
 
-    async def work() -> None:
-        async with make_client(conf) as client:
-            threads = await client.list_threads(slug)
-            if thread not in {t.slug for t in threads}:
-                raise CliError(
-                    f"thread {thread!r} does not exist in workspace {slug!r} (see: allm threads list {slug})"
-                )
-            await client.delete_thread(slug, thread)
+    async def work(client: AnythingLLMClient) -> None:
+        threads = await client.list_threads(slug)
+        if thread not in {t.slug for t in threads}:
+            raise CliError(
+                f"thread {thread!r} does not exist in workspace {slug!r} (see: allm threads list {slug})"
+            )
+        await client.delete_thread(slug, thread)
 
-    run(work)
+    run_with_client(conf, work)
     out.print(f"deleted thread {escape(thread)}")
 
 
