@@ -32,39 +32,27 @@ def check_upload_file(path: str | os.PathLike[str]) -> Path:
     the file does not exist, is a directory or not a regular file, or cannot be opened.
     """
     file_path = Path(path)
+
+    def refusal(why: str, reason: str) -> FileValidationError:
+        return FileValidationError(
+            f"cannot upload {str(file_path)!r}: {why}", path=str(file_path), reason=reason
+        )
+
     try:
         info = file_path.stat()
     except FileNotFoundError:
-        raise FileValidationError(
-            f"cannot upload {str(file_path)!r}: the file does not exist",
-            path=str(file_path),
-            reason="missing",
-        ) from None
+        raise refusal("the file does not exist", "missing") from None
     except OSError as exc:
-        raise FileValidationError(
-            f"cannot upload {str(file_path)!r}: {exc.strerror or exc}",
-            path=str(file_path),
-            reason="unreadable",
-        ) from exc
+        raise refusal(f"{exc.strerror or exc}", "unreadable") from exc
     if stat.S_ISDIR(info.st_mode):
-        raise FileValidationError(
-            f"cannot upload {str(file_path)!r}: it is a directory, not a file",
-            path=str(file_path),
-            reason="directory",
-        )
+        raise refusal("it is a directory, not a file", "directory")
     if not stat.S_ISREG(info.st_mode):
-        raise FileValidationError(
-            f"cannot upload {str(file_path)!r}: not a regular file", path=str(file_path), reason="not a file"
-        )
+        raise refusal("not a regular file", "not a file")
     try:
         with open(file_path, "rb"):
             pass
     except OSError as exc:
-        raise FileValidationError(
-            f"cannot upload {str(file_path)!r}: the file cannot be read ({exc.strerror or exc})",
-            path=str(file_path),
-            reason="unreadable",
-        ) from exc
+        raise refusal(f"the file cannot be read ({exc.strerror or exc})", "unreadable") from exc
     return file_path
 
 
