@@ -22,7 +22,7 @@ from anythingllm_bridge.cli._render import answer, breaker_text, print_health, p
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
     from anythingllm_bridge.config import Settings
-    from anythingllm_bridge.ingest import Progress
+    from anythingllm_bridge.ingest import Progress, SyncReport
     from anythingllm_bridge.testing import Emulator
 
 __all__ = ["DEMO_TYPES", "demo_files", "run_demo"]
@@ -102,27 +102,24 @@ class _Demo:
         names = ", ".join(SAMPLE_NAMES)
         self.step(f"sync the bundled samples ({escape(names)})")
         source = FolderSource(samples)
-        first = await sync(
-            client,
-            source,
-            FileManifestStore(manifest),
-            workspace=workspace.slug,
-            validator=validator,
-            progress=self._progress(),
-        )
-        print_report(out, first, indent="   ")
+
+        async def sync_samples() -> SyncReport:
+            report = await sync(
+                client,
+                source,
+                FileManifestStore(manifest),
+                workspace=workspace.slug,
+                validator=validator,
+                progress=self._progress(),
+            )
+            print_report(out, report, indent="   ")
+            return report
+
+        first = await sync_samples()
 
         self.step("sync again: nothing changed, so nothing is sent")
         uploads_before = self._uploads()
-        second = await sync(
-            client,
-            source,
-            FileManifestStore(manifest),
-            workspace=workspace.slug,
-            validator=validator,
-            progress=self._progress(),
-        )
-        print_report(out, second, indent="   ")
+        await sync_samples()
         if self.emulator is not None:
             sent = self._uploads() - uploads_before
             out.print(f"   upload requests the emulator received during this sync: {sent}")
