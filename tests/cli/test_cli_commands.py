@@ -407,25 +407,12 @@ def test_sync_archives_sent_files_into_the_configured_storage(
     assert archived == ["processed/csv/visitors.csv", "processed/json/telescopes.json", "processed/md/faq.md"]
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, moto_endpoint: str) -> None:
+def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, moto_s3_endpoint: str) -> None:
     import boto3
 
     s3 = boto3.client(
         "s3",
-        endpoint_url=moto_endpoint,
+        endpoint_url=moto_s3_endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -436,7 +423,7 @@ def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, moto_endpoint: str
     s3.put_object(Bucket="cli-docs", Key="other/skip.csv", Body=b"a,b\n1,2\n")
     slug = api.create_workspace("S3 CLI").slug
     env = {
-        "S3_ENDPOINT_URL": moto_endpoint,
+        "S3_ENDPOINT_URL": moto_s3_endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "S3_REGION": "us-east-1",

@@ -4,14 +4,12 @@ and (for bucket sources) moto's S3 server on 127.0.0.1."""
 from __future__ import annotations
 
 import itertools
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ingest_support import PDF, PNG, S3Server, Syncer
-from moto.server import ThreadedMotoServer
 
 from anythingllm_bridge.client import AnythingLLMClient
 
@@ -57,15 +55,8 @@ def run_sync(client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Pa
 
 
 @pytest.fixture(scope="session")
-def moto_s3() -> Iterator[S3Server]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield S3Server(f"http://{host}:{port}")
-    finally:
-        server.stop()
+def moto_s3(moto_s3_endpoint: str) -> S3Server:
+    return S3Server(moto_s3_endpoint)
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
-"""S3 tests talk real HTTP to moto's server mode, started once per test session on 127.0.0.1."""
+"""S3 tests talk real HTTP to moto's server mode (``moto_s3_endpoint`` in tests/conftest.py:
+started once per test session on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import itertools
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from storage_helpers import S3Server, make_client
 
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient, StorageClient
@@ -17,15 +16,8 @@ _names = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield S3Server(f"http://{host}:{port}")
-    finally:
-        server.stop()
+def s3_server(moto_s3_endpoint: str) -> S3Server:
+    return S3Server(moto_s3_endpoint)
 
 
 @pytest.fixture
