@@ -221,7 +221,6 @@ def health(as_json: JsonOption = False) -> None:
 def workspaces_list(as_json: JsonOption = False) -> None:
     """Every workspace with its slug, chat mode and number of threads."""
     conf = settings()
-
     items = run_with_client(conf, lambda client: client.list_workspaces())
     if as_json:
         emit_json(dump(items))
@@ -241,7 +240,6 @@ def workspaces_show(
 ) -> None:
     """One workspace: its settings, documents and threads."""
     conf = settings()
-
     ws = run_with_client(conf, lambda client: client.get_workspace(slug))
     if as_json:
         emit_json(dump(ws))
@@ -642,7 +640,6 @@ def search(
 ) -> None:
     """Vector search in a workspace, without the LLM."""
     conf = settings()
-
     results = run_with_client(
         conf, lambda client: client.search_workspace(slug, query, limit=limit, score_threshold=threshold)
     )
@@ -712,7 +709,6 @@ def threads_new(
 ) -> None:
     """Start a thread in a workspace and print its slug."""
     conf = settings()
-
     thread = run_with_client(
         conf, lambda client: client.create_thread(slug, name=name, thread_slug=thread_slug)
     )
@@ -728,7 +724,6 @@ def threads_list(
 ) -> None:
     """The threads of a workspace."""
     conf = settings()
-
     threads = run_with_client(conf, lambda client: client.list_threads(slug))
     if as_json:
         emit_json(dump(threads))
@@ -747,7 +742,6 @@ def threads_history(
 ) -> None:
     """Every turn of a thread, oldest first."""
     conf = settings()
-
     turns = run_with_client(conf, lambda client: client.get_thread_history(slug, thread))
     if as_json:
         emit_json(dump(turns))
