@@ -9,10 +9,11 @@ timeouts, trace id, error mapping, logging calls. The bare loop is aiohttp as do
 (``async with session.get(...)``, ``raise_for_status()``, ``await resp.json()``, default timeouts);
 a leaner bare loop (``read()`` + ``json.loads``, no content-type check, no total timeout) is
 measured too, so the baseline cannot be said to be handicapped. ``AnythingLLMClient.list_workspaces()``
-(transport + pydantic models) is reported for information. Rounds alternate the modes and the
-medians are kept.
+(transport + pydantic models) is reported for information. Rounds run the modes back to back (in
+a rotated order) and the medians of per-round ratios are kept: short cells and many rounds, since
+other processes on a shared machine skew whole cells.
 
-    .venv/bin/python bench/transport_overhead.py            # ~50 s
+    .venv/bin/python bench/transport_overhead.py            # 10 rounds x 0.5 s per cell, ~55 s
     .venv/bin/python bench/transport_overhead.py --seconds 1 --rounds 1   # quick look
 """
 
@@ -271,8 +272,8 @@ MODES: dict[str, Callable[[str, int, float], Coroutine[Any, Any, Sample]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, default=1.5, help="measuring time per run")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are kept")
+    parser.add_argument("--seconds", type=float, default=0.5, help="measuring time per run")
+    parser.add_argument("--rounds", type=int, default=10, help="alternating rounds; medians are kept")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
     args = parser.parse_args()
     if args.serve:
@@ -283,11 +284,12 @@ def main() -> None:
     proc, url = start_server()
     samples: dict[tuple[str, int], list[Sample]] = {}
     try:
+        names = list(MODES)
         for concurrency in args.concurrency:
-            for _ in range(args.rounds):  # modes back to back, so each round's ratios share conditions
-                for name, fn in MODES.items():
+            for r in range(args.rounds):  # modes back to back, so each round's ratios share conditions
+                for name in names[r % len(names) :] + names[: r % len(names)]:  # no mode always first
                     samples.setdefault((name, concurrency), []).append(
-                        asyncio.run(fn(url, concurrency, args.seconds))
+                        asyncio.run(MODES[name](url, concurrency, args.seconds))
                     )
     finally:
         proc.terminate()
@@ -297,6 +299,15 @@ def main() -> None:
         """Median over rounds of name's calls/s divided by base's calls/s in the same round."""
         pairs = zip(samples[(name, c)], samples[(base, c)], strict=True)
         return statistics.median(a.rate / b.rate for a, b in pairs)
+
+    def spread(name: str, base: str, c: int) -> str:
+        """p25–p75 of the per-round ratios (how much the machine moved them)."""
+        pairs = zip(samples[(name, c)], samples[(base, c)], strict=True)
+        values = [a.rate / b.rate for a, b in pairs]
+        if len(values) < 2:
+            return "n/a"
+        q1, _, q3 = statistics.quantiles(values, n=4)
+        return f"{q1:.2f}–{q3:.2f}"
 
     def cpu_ratio(name: str, base: str, c: int) -> float:
         """Median over rounds of base's CPU per call divided by name's: the throughput ratio a
@@ -326,16 +337,17 @@ def main() -> None:
     print("ratios (median of per-round ratios):")
     print()
     print(
-        "| concurrency | Transport / bare | Transport / bare lean | Transport / bare + timeouts "
+        "| concurrency | Transport / bare (p25–p75) | Transport / bare lean | Transport / bare + timeouts "
         "| list_workspaces() / bare | CPU: bare / Transport | CPU: bare lean / Transport |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     worst = float("inf")
     for c in args.concurrency:
-        r = ratio("transport", "bare", c)
-        worst = min(worst, r)
+        wall = ratio("transport", "bare", c)
+        worst = min(worst, wall)
         print(
-            f"| {c} | {r:.2f} | {ratio('transport', 'bare_lean', c):.2f} "
+            f"| {c} | {wall:.2f} ({spread('transport', 'bare', c)}) "
+            f"| {ratio('transport', 'bare_lean', c):.2f} "
             f"| {ratio('transport', 'bare_timeouts', c):.2f} | {ratio('client', 'bare', c):.2f} "
             f"| {cpu_ratio('transport', 'bare', c):.2f} | {cpu_ratio('transport', 'bare_lean', c):.2f} |"
         )
