@@ -331,15 +331,15 @@ async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
 async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
     emulator: RunningEmulator,
 ) -> None:
-    # one connection, four calls of 0.2 s each: the last one starts after 0.6 s, yet each of them
+    # one connection, six calls of 0.25 s each: the last one starts after 1.25 s, yet each of them
     # takes well under read_timeout once it has its connection
-    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.2, times=None)
-    async with on(emulator, read_timeout=0.5, max_retries=0, max_connections_per_host=1) as (
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.25, times=None)
+    async with on(emulator, read_timeout=1.0, max_retries=0, max_connections_per_host=1) as (
         transport,
         _,
     ):
-        answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(4)))
-    assert [answer.status for answer in answers] == [200] * 4
+        answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(6)))
+    assert [answer.status for answer in answers] == [200] * 6
 
 
 async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: RunningEmulator) -> None:
