@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from anythingllm_bridge.client.resources._base import Resource
+from anythingllm_bridge.errors import AnythingLLMProtocolError
 
 __all__ = ["SystemMixin"]
 
@@ -23,10 +24,19 @@ class SystemMixin(Resource):
 
     async def vector_count(self) -> int:
         """Total number of vectors in the server's vector database (all workspaces)."""
-        count = await self._object("GET", "/v1/system/vector-count", "vectorCount")
-        return int(count)
+        path = "/v1/system/vector-count"
+        count = await self._object("GET", path, "vectorCount")
+        if isinstance(count, bool) or not isinstance(count, int):
+            raise AnythingLLMProtocolError(
+                f"expected an integer 'vectorCount', got {count!r:.200}", method="GET", path=path
+            )
+        return count
 
     async def system_settings(self) -> dict[str, Any]:
         """The server's current settings (secrets appear as booleans)."""
         settings = await self._object("GET", "/v1/system", "settings")
-        return dict(settings)
+        if not isinstance(settings, dict):
+            raise AnythingLLMProtocolError(
+                f"expected an object 'settings', got {settings!r:.200}", method="GET", path="/v1/system"
+            )
+        return settings
