@@ -26,7 +26,8 @@ typecheck: install
 pytest: install
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest audit
+# audit runs before pytest so the suite's summary line closes the output
+test: lint typecheck audit pytest
 
 # pip-audit over the installed dependencies (.ci/audit.py): a known vulnerability fails; an audit that
 # cannot reach its vulnerability service prints "audit could not run: <reason>" and does not.
