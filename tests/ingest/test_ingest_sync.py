@@ -13,6 +13,7 @@ import pytest
 from ingest_support import TYPES, Syncer
 
 from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
 from anythingllm_bridge.validation import FileValidator
@@ -189,7 +190,7 @@ async def test_an_interrupted_sync_resumes_to_the_same_state_without_duplicates(
     faults.add(method="POST", path="/api/v1/document/upload", drop="after_headers", times=2)
     # ... and before it did anything
     faults.add(method="POST", path="/api/v1/document/upload", drop="before_headers", times=2)
-    first = await run_sync(concurrency=3)
+    first = await run_sync(concurrency=3, max_passes=1)  # one pass: the run ends with the losses
     assert len(first.failed) == 4, first.failed
     assert len(first.uploaded) == 8
 
@@ -204,6 +205,48 @@ async def test_an_interrupted_sync_resumes_to_the_same_state_without_duplicates(
 
     third = await run_sync()
     assert third.unchanged == keys
+
+
+async def test_one_sync_recovers_lost_answers_in_a_second_pass_without_sending_twice(
+    run_sync: Syncer, client: AnythingLLMClient, workspace: str, docs: Path, emulator: Any
+) -> None:
+    keys = many_files(docs, 12)
+    faults = emulator.emulator.faults
+    faults.add(method="POST", path="/api/v1/document/upload", drop="after_headers", times=2)  # landed
+    faults.add(method="POST", path="/api/v1/document/upload", drop="before_headers", times=2)  # did not
+    start = mark(emulator)
+    report = await run_sync(concurrency=3)
+    assert report.failed == {}
+    assert report.uploaded == keys  # each file once, with its final outcome
+    assert report.passes == 2
+    assert report.to_json()["passes"] == 2
+    # 12 sent in the first pass; in the second, the 2 that landed are adopted by their marker and
+    # only the 2 the server never handled are sent again
+    assert uploads(requests_since(emulator, start)) == 14
+    await assert_exactly(client, workspace, keys)
+    assert (await run_sync()).unchanged == keys
+
+
+async def test_a_file_the_server_refuses_is_not_tried_again(
+    run_sync: Syncer, workspace: str, docs: Path, emulator: Any
+) -> None:
+    keys = many_files(docs, 3)
+    faults = emulator.emulator.faults
+    faults.add(method="POST", path="/api/v1/document/upload", status=422, times=1)
+    start = mark(emulator)
+    report = await run_sync(concurrency=1)
+    assert len(report.failed) == 1
+    assert len(report.uploaded) == 2
+    assert sorted([*report.failed, *report.uploaded]) == keys
+    assert report.passes == 1
+    assert uploads(requests_since(emulator, start)) == 3
+
+
+async def test_retry_bounds_must_make_sense(run_sync: Syncer) -> None:
+    with pytest.raises(IngestError, match="max_passes"):
+        await run_sync(max_passes=0)
+    with pytest.raises(IngestError, match="max_wait"):
+        await run_sync(max_wait=-1)
 
 
 class StopAfter(NullProgress):

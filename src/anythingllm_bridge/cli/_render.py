@@ -86,7 +86,12 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
             f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"
         )
     out.print(f"{indent}  manifest   {escape(report.manifest)}")
-    out.print(f"{indent}  done in {report.elapsed:.2f} s")
+    passes = (
+        f" in {report.passes} passes (files that failed transiently were tried again)"
+        if report.passes > 1
+        else ""
+    )
+    out.print(f"{indent}  done in {report.elapsed:.2f} s{passes}")
 
 
 async def answer(

@@ -16,6 +16,20 @@ confirmed in the workspace. The manifest is updated after every step, so an inte
 resumes: an uploaded-but-not-embedded document is embedded, and a pending upload whose document
 did land is found again by its marker and adopted instead of being uploaded twice. Documents
 without our marker are never touched.
+
+One run converges by itself under transient failures, in *passes*:
+
+* a call refused by the open circuit breaker (nothing was sent) waits out the breaker's
+  ``retry_in`` and is made again, in place, for at most ``max_wait`` seconds of waiting per run;
+* a file that failed for a transient reason — an upload whose answer was lost (outcome unknown),
+  a 429/5xx or a broken connection after the client's own retries, a document the server left out
+  of the workspace, an old version not yet removed — is tried again in a further pass, at most
+  ``max_passes`` passes in all. Each pass re-plans those files against the manifest and the
+  workspace exactly as the next run would (a lost upload is adopted by its marker, an uploaded
+  document re-embedded), so nothing is sent twice. Permanent failures (validation, other 4xx,
+  storage and file errors) are not tried again.
+
+The report holds each file once, with its final outcome, and how many passes ran.
 """
 
 from __future__ import annotations
@@ -23,12 +37,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from anythingllm_bridge.errors import (
+    AnythingLLMAPIError,
+    AnythingLLMCircuitOpenError,
+    AnythingLLMConnectionError,
+    AnythingLLMEmbeddingError,
     AnythingLLMError,
     AnythingLLMNotFoundError,
     FileValidationError,
@@ -38,7 +56,8 @@ from anythingllm_bridge.errors import (
 from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
-from anythingllm_bridge.ingest.source import Source, sha256_file
+from anythingllm_bridge.ingest.source import Source, SourceFile, sha256_file
+from anythingllm_bridge.resilience.breaker import CircuitState
 from anythingllm_bridge.tracing import get_logger
 
 if TYPE_CHECKING:
@@ -52,6 +71,10 @@ logger = get_logger("anythingllm_bridge.ingest")
 
 MARKER_PREFIX = "anythingllm-bridge:"
 EMBED_BATCH = 32
+MAX_PASSES = 5
+MAX_WAIT = 300.0
+PROBE_POLL = 0.05  # seconds between looks at a half-open breaker whose probe is in flight
+T = TypeVar("T")
 Status = Literal["uploaded", "replaced", "unchanged", "removed", "rejected", "failed"]
 STATUSES: tuple[Status, ...] = ("uploaded", "replaced", "unchanged", "removed", "rejected", "failed")
 
@@ -77,6 +100,8 @@ class SyncReport:
     gone: list[str] = field(default_factory=list)
     """Files that left the source but whose documents were kept (no ``prune``)."""
     elapsed: float = 0.0
+    passes: int = 1
+    """How many passes the run took (1 when nothing had to be tried again)."""
 
     def keys(self, status: Status) -> list[str]:
         return sorted(k for k, o in self.outcomes.items() if o.status == status)
@@ -135,6 +160,7 @@ class SyncReport:
             "counts": self.counts(),
             "locations": {k: o.location for k, o in sorted(self.outcomes.items()) if o.location},
             "elapsed": round(self.elapsed, 3),
+            "passes": self.passes,
         }
 
 
@@ -162,6 +188,9 @@ async def sync(
     progress: Progress | None = None,
     embed_batch: int = EMBED_BATCH,
     clock: Callable[[], float] = time.monotonic,
+    max_passes: int = MAX_PASSES,
+    max_wait: float = MAX_WAIT,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> SyncReport:
     """Make ``workspace`` hold exactly the valid files of ``source`` (see the module docstring).
 
@@ -169,7 +198,17 @@ async def sync(
     unreadable manifest); per-file problems are reported in the returned :class:`SyncReport`.
     Connection-level failures after the start (breaker open, server gone) are reported per file
     too; the manifest is always left consistent, so running the same sync again resumes.
+
+    Transient failures are tried again within the run: ``max_passes`` bounds the passes over the
+    files (1 = no second pass), ``max_wait`` the seconds spent in all waiting for an open circuit
+    breaker, ``sleep`` is what waits (the breaker runs on the real clock, so this is not the
+    client's retry ``sleep``: a sleep that does not really wait would spin until the breaker
+    recovers).
     """
+    if max_passes < 1:
+        raise IngestError(f"max_passes must be at least 1, got {max_passes}")
+    if not max_wait >= 0:
+        raise IngestError(f"max_wait must be at least 0 seconds, got {max_wait}")
     if concurrency < 1:
         raise IngestError(f"concurrency must be at least 1, got {concurrency}")
     if embed_batch < 1:
@@ -185,6 +224,9 @@ async def sync(
         progress=progress or NullProgress(),
         concurrency=concurrency,
         embed_batch=embed_batch,
+        max_passes=max_passes,
+        max_wait=max_wait,
+        sleep=sleep,
     )
     try:
         return await run.execute(prune=prune, dry_run=dry_run)
@@ -206,6 +248,9 @@ class _Run:
     progress: Progress
     concurrency: int
     embed_batch: int = EMBED_BATCH
+    max_passes: int = MAX_PASSES
+    max_wait: float = MAX_WAIT
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         self.report = SyncReport(
@@ -214,12 +259,16 @@ class _Run:
         self.manifest = Manifest(workspace=self.workspace, source=self.source.description)
         self._embed_queue: asyncio.Queue[_Sent | None] = asyncio.Queue()
         self._adopted: set[str] = set()  # locations found from an interrupted run (maybe embedded)
+        self._transient: set[str] = set()  # keys whose failure is worth another pass
+        self._intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
+        self._breaker_gate = asyncio.Lock()
+        self._waited = 0.0  # seconds spent waiting for the breaker
 
     # ------------------------------------------------------------------ top level
 
     async def execute(self, *, prune: bool, dry_run: bool) -> SyncReport:
         self.report.dry_run = dry_run
-        docpaths = await self._workspace_docpaths()
+        docpaths = await self._first_read()
         self.manifest = await self.store.load(workspace=self.workspace, source=self.source.description)
         try:
             files = await self.source.scan()
@@ -232,6 +281,7 @@ class _Run:
             else:
                 try:
                     await self._apply(plan)
+                    await self._further_passes(files, prune=prune)
                 finally:
                     await self.store.flush(self.manifest)
         finally:
@@ -239,6 +289,12 @@ class _Run:
         return self.report
 
     async def _apply(self, plan: SyncPlan) -> None:
+        if self.report.passes == 1:
+            for item in plan.to_send:
+                self._intent[item.key] = (
+                    "uploaded" if item.action is Action.UPLOAD else "replaced",
+                    item.reason,
+                )
         await self._refresh_unchanged(plan)
         to_send = await self._reembed_missing(plan)
         adoptable = await self._adoptable(to_send)
@@ -250,14 +306,76 @@ class _Run:
             except AnythingLLMError as exc:  # what was sent is reported; removals wait
                 logger.warning("workspace unreadable after sending; removal waits for next sync: %s", exc)
                 for item in removals:
-                    self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
+                    self._outcome(
+                        item.key,
+                        "failed",
+                        f"could not remove: {_describe(exc)}",
+                        item.entry,
+                        transient=_is_transient(exc),
+                    )
             else:
                 await self._remove_old_versions(docpaths)
                 await self._prune(removals, docpaths)
 
+    async def _further_passes(self, files: Sequence[SourceFile], *, prune: bool) -> None:
+        """Try the files that failed transiently again, re-planned as the next run would."""
+        while self._transient and self.report.passes < self.max_passes:
+            retry = set(self._transient)
+            self.report.passes += 1
+            self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
+            try:
+                docpaths = await self._workspace_docpaths()
+                plan = await make_plan(
+                    files, self.manifest, self.source.sha256, prune=prune, workspace_docpaths=docpaths
+                )
+            except (AnythingLLMError, StorageError, OSError) as exc:  # this pass is spent; they stay failed
+                logger.warning("pass %d could not start: %s", self.report.passes, _describe(exc))
+                continue
+            await self._apply(SyncPlan(items=[item for item in plan.items if item.key in retry]))
+
+    async def _first_read(self) -> set[str]:
+        """The workspace before anything is planned. A server that cannot be reached fails the
+        sync at once; an error answer worth another try (429, 5xx) is tried up to ``max_passes``
+        times."""
+        for attempt in range(1, self.max_passes + 1):
+            try:
+                return await self._workspace_docpaths()
+            except AnythingLLMConnectionError:
+                raise
+            except AnythingLLMError as exc:
+                if attempt == self.max_passes or not _is_transient(exc):
+                    raise
+                logger.warning("reading workspace %r failed, trying again: %s", self.workspace, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
+        """``call()``, made again each time the open breaker refused it (nothing was sent), until
+        the run's ``max_wait`` is spent."""
+        while True:
+            try:
+                return await call()
+            except AnythingLLMCircuitOpenError:
+                if not await self._wait_for_breaker():
+                    raise
+
+    async def _wait_for_breaker(self) -> bool:
+        """Wait until the breaker may let a call through; False when ``max_wait`` is spent."""
+        async with self._breaker_gate:  # one waits, the others queue behind it
+            breaker = self.client.breaker
+            if breaker.state is CircuitState.CLOSED:
+                return True
+            wait = breaker.retry_in if breaker.state is CircuitState.OPEN else PROBE_POLL
+            if wait <= 0:
+                return True
+            if self._waited + wait > self.max_wait:
+                return False
+            self._waited += wait
+            await self.sleep(wait)
+            return True
+
     async def _workspace_docpaths(self) -> set[str]:
         try:
-            workspace = await self.client.get_workspace(self.workspace)
+            workspace = await self._patiently(lambda: self.client.get_workspace(self.workspace))
         except AnythingLLMNotFoundError as exc:
             raise IngestError(
                 f"workspace {self.workspace!r} does not exist: create it first "
@@ -313,7 +431,9 @@ class _Run:
         if missing:
             self.progress.note(f"embedding {len(missing)} document(s) missing from the workspace")
             try:
-                update = await self.client.update_embeddings(self.workspace, adds=list(missing))
+                update = await self._patiently(
+                    lambda: self.client.update_embeddings(self.workspace, adds=list(missing))
+                )
                 back = set(update.added) | set(update.skipped)
             except AnythingLLMError as exc:
                 logger.warning("re-embedding failed; those files will be uploaded again: %s", exc)
@@ -333,7 +453,7 @@ class _Run:
             return {}
         found: dict[str, list[tuple[str, str]]] = {}
         prefix = f"{MARKER_PREFIX}{self.manifest.sync_id}:"
-        for document in await self.client.list_documents():
+        for document in await self._patiently(self.client.list_documents):
             marker = document.doc_source or ""
             if marker.startswith(prefix) and document.location:
                 key_marker, _, sha = marker.rpartition(":")
@@ -384,7 +504,7 @@ class _Run:
                     location = await self._upload(item, path, sha, size)
         except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError) as exc:
             detail = _describe(exc)
-            self._outcome(item.key, "failed", detail, size=size)
+            self._outcome(item.key, "failed", detail, size=size, transient=_is_transient(exc))
             self.progress.file_done(item.key, size, "failed", detail)
             return
         self.progress.file_done(item.key, size, "uploaded" if item.action is Action.UPLOAD else "replaced")
@@ -452,9 +572,10 @@ class _Run:
         self.manifest.entries[item.key] = pending
         await self.store.record(self.manifest, item.key)
 
-        result = await self.client.upload_file(
-            path, metadata={"docSource": marker_for(self.manifest.sync_id, item.key, sha)}
-        )
+        marker = {"docSource": marker_for(self.manifest.sync_id, item.key, sha)}
+        # refused by the open breaker means not processed (an upload that may have been is an
+        # outcome-unknown error instead), so sending it again once the breaker lets us is safe
+        result = await self._patiently(lambda: self.client.upload_file(path, metadata=marker))
         entry = self._new_entry(item, sha, result.location, size=size)
         self.manifest.entries[item.key] = entry
         await self.store.record(self.manifest, item.key)
@@ -499,21 +620,30 @@ class _Run:
         locations = [location for _, location, _ in batch]
         confirmed: set[str] = set()
         error = ""
-        try:
-            # Documents uploaded just now cannot be in the workspace yet: no need for the client
-            # to look first. Adopted ones may be (embedding them twice would duplicate them).
-            fresh = not any(location in self._adopted for location in locations)
+        transient = True  # the server leaving a document out is worth another pass
+        # Documents uploaded just now cannot be in the workspace yet: no need for the client
+        # to look first. Adopted ones may be (embedding them twice would duplicate them), and so
+        # may these after a call the breaker cut short (its update may have been done).
+        fresh = not any(location in self._adopted for location in locations)
+        calls = 0
+
+        async def embed(adds: list[str], look_first: bool) -> set[str]:
+            nonlocal calls
+            calls += 1
             update = await self.client.update_embeddings(
-                self.workspace, adds=locations, skip_existing=not fresh
+                self.workspace, adds=adds, skip_existing=look_first or calls > 1
             )
-            confirmed = set(update.added) | set(update.skipped)
-            if update.missing:
+            if update.missing and calls == 1:
                 # The server answered 200 yet left some out: ask once more for those.
                 self.progress.note(f"{len(update.missing)} document(s) not embedded; asking again")
-                again = await self.client.update_embeddings(self.workspace, adds=list(update.missing))
-                confirmed |= set(again.added) | set(again.skipped)
+                return set(update.added) | set(update.skipped) | await embed(list(update.missing), True)
+            return set(update.added) | set(update.skipped)
+
+        try:
+            confirmed = await self._patiently(lambda: embed(locations, not fresh))
         except AnythingLLMError as exc:
             error = _describe(exc)
+            transient = _is_transient(exc)
         for item, location, size in batch:
             if location in confirmed:
                 status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
@@ -521,7 +651,11 @@ class _Run:
             else:
                 why = error or "the server left it out of the workspace"
                 self._outcome(
-                    item.key, "failed", f"uploaded as {location} but not embedded: {why}", size=size
+                    item.key,
+                    "failed",
+                    f"uploaded as {location} but not embedded: {why}",
+                    size=size,
+                    transient=transient,
                 )
         self.progress.embedded(len([loc for loc in locations if loc in confirmed]))
 
@@ -545,7 +679,11 @@ class _Run:
                 if any(loc in docpaths for loc in entry.stale):
                     why = f"sent as {entry.location}, but its old version is still in the workspace"
                     self._outcome(
-                        entry.key, "failed", f"{why} ({_describe(exc)}); the next sync removes it", entry
+                        entry.key,
+                        "failed",
+                        f"{why} ({_describe(exc)}); the next sync removes it",
+                        entry,
+                        transient=_is_transient(exc),
                     )
             return
         for entry in entries:
@@ -563,7 +701,13 @@ class _Run:
             await self._erase(_unique(locations), docpaths)
         except AnythingLLMError as exc:
             for item in items:
-                self._outcome(item.key, "failed", f"could not remove: {_describe(exc)}", item.entry)
+                self._outcome(
+                    item.key,
+                    "failed",
+                    f"could not remove: {_describe(exc)}",
+                    item.entry,
+                    transient=_is_transient(exc),
+                )
             return
         for item in items:
             self.manifest.entries.pop(item.key, None)
@@ -573,9 +717,9 @@ class _Run:
     async def _erase(self, locations: list[str], docpaths: set[str]) -> None:
         """Take documents out of the workspace, then delete them from the server."""
         embedded = [loc for loc in locations if loc in docpaths]
-        if embedded:
-            await self.client.update_embeddings(self.workspace, deletes=embedded)
-        await self.client.remove_documents(locations)
+        if embedded:  # both calls are safe to repeat
+            await self._patiently(lambda: self.client.update_embeddings(self.workspace, deletes=embedded))
+        await self._patiently(lambda: self.client.remove_documents(locations))
 
     # ------------------------------------------------------------------ report
 
@@ -588,7 +732,14 @@ class _Run:
         *,
         location: str | None = None,
         size: int = 0,
+        transient: bool = False,
     ) -> None:
+        if status == "failed" and transient:
+            self._transient.add(key)
+        else:
+            self._transient.discard(key)
+        if self.report.passes > 1 and status in ("uploaded", "replaced", "unchanged") and key in self._intent:
+            status, detail = self._intent[key]  # a later pass finished what the first one began
         self.report.outcomes[key] = FileOutcome(
             key=key,
             status=status,
@@ -596,6 +747,13 @@ class _Run:
             location=location or (entry.location if entry else None),
             size=size or (entry.size if entry else 0),
         )
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether another pass may succeed where this failure happened."""
+    if isinstance(exc, AnythingLLMConnectionError | AnythingLLMCircuitOpenError | AnythingLLMEmbeddingError):
+        return True  # outcome unknown and timeouts included: the next pass looks before it sends
+    return isinstance(exc, AnythingLLMAPIError) and (exc.status == 429 or exc.status >= 500)
 
 
 def _unique(items: Sequence[str]) -> list[str]:
