@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from anythingllm_bridge.validation import FileValidator
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, SyncReport, sync
+from anythingllm_bridge.validation import FileValidator
 
 TYPES = ["pdf", "json", "csv", "txt", "md"]
 

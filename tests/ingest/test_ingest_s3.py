@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anythingllm_bridge.validation import FileValidator
 from ingest_support import PDF, PNG, TYPES, S3Server
 
 from anythingllm_bridge.client import AnythingLLMClient
@@ -20,6 +19,7 @@ from anythingllm_bridge.ingest import (
     sync,
 )
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient
+from anythingllm_bridge.validation import FileValidator
 
 MANIFEST_KEY = ".anythingllm-bridge/manifests/target.json"
 
