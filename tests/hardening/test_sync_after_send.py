@@ -77,8 +77,8 @@ async def test_a_document_re_embedded_after_a_failed_replace_is_not_sent_again(
     async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
         slug = (await client.create_workspace("Pending")).slug
 
-        async def run() -> Any:
-            return await sync(client, FolderSource(root), manifest, workspace=slug)
+        async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
+            return await sync(client, FolderSource(root), manifest, workspace=slug, max_passes=1)
 
         faults.add("POST", embed, status=500, times=1)  # uploaded, not embedded
         assert "not embedded" in (await run()).failed["note.txt"]
@@ -135,8 +135,8 @@ async def test_adopting_a_copy_that_was_superseded_keeps_it(
     async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
         slug = (await client.create_workspace("Adopt")).slug
 
-        async def run() -> Any:
-            return await sync(client, FolderSource(root), manifest, workspace=slug)
+        async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
+            return await sync(client, FolderSource(root), manifest, workspace=slug, max_passes=1)
 
         faults.add("POST", embed, status=500, times=1)
         assert "not embedded" in (await run()).failed["note.txt"]  # copy A, not in the workspace

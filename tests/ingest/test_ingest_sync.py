@@ -16,6 +16,7 @@ from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
+from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
 from anythingllm_bridge.validation import FileValidator
 
 GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
@@ -225,6 +226,41 @@ async def test_one_sync_recovers_lost_answers_in_a_second_pass_without_sending_t
     assert uploads(requests_since(emulator, start)) == 14
     await assert_exactly(client, workspace, keys)
     assert (await run_sync()).unchanged == keys
+
+
+async def test_one_sync_waits_out_an_open_breaker_and_tries_the_failed_file_again(
+    workspace: str, docs: Path, emulator: Any, tmp_path: Path
+) -> None:
+    keys = many_files(docs, 3)
+    faults = emulator.emulator.faults
+    faults.add(method="POST", path="/api/v1/document/upload", status=503, times=1)
+    events: list[BreakerEvent] = []
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds)
+
+    start = mark(emulator)
+    async with AnythingLLMClient(
+        emulator.url,
+        emulator.api_key,
+        max_retries=0,
+        failure_threshold=1,  # the 503 opens the breaker: the next upload is refused unsent
+        recovery_timeout=0.3,  # long enough that the next upload certainly finds it open
+        on_breaker_change=events.append,
+    ) as breaking:
+        report = await Syncer(breaking, workspace, docs, tmp_path / "manifest.json")(
+            concurrency=1, sleep=sleep
+        )
+    assert report.failed == {}
+    assert report.uploaded == keys
+    assert report.passes == 2  # the 503'd file, in a second pass
+    assert waits  # the breaker's retry_in, waited out
+    assert all(0 < wait <= 0.3 for wait in waits)
+    assert [e.new_state for e in events][:1] == [CircuitState.OPEN]
+    assert events[-1].new_state is CircuitState.CLOSED
+    assert uploads(requests_since(emulator, start)) == 4  # 3 files + the one the 503 refused
 
 
 async def test_a_file_the_server_refuses_is_not_tried_again(

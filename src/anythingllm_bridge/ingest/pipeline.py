@@ -71,7 +71,7 @@ logger = get_logger("anythingllm_bridge.ingest")
 
 MARKER_PREFIX = "anythingllm-bridge:"
 EMBED_BATCH = 32
-MAX_PASSES = 5
+MAX_PASSES = 10
 MAX_WAIT = 300.0
 PROBE_POLL = 0.05  # seconds between looks at a half-open breaker whose probe is in flight
 T = TypeVar("T")
@@ -334,18 +334,23 @@ class _Run:
             await self._apply(SyncPlan(items=[item for item in plan.items if item.key in retry]))
 
     async def _first_read(self) -> set[str]:
-        """The workspace before anything is planned. A server that cannot be reached fails the
-        sync at once; an error answer worth another try (429, 5xx) is tried up to ``max_passes``
-        times."""
+        """The workspace before anything is planned. An error answer worth another try (429, 5xx)
+        is tried up to ``max_passes`` times. A connection failure may mean no server at all: it is
+        tried once more, only while the breaker is still closed and without waiting for it, so an
+        unreachable server fails the sync within the client's own retries."""
+        connection_failed = False
         for attempt in range(1, self.max_passes + 1):
             try:
-                return await self._workspace_docpaths()
+                return await self._workspace_docpaths(patient=not connection_failed)
             except AnythingLLMConnectionError:
-                raise
-            except AnythingLLMError as exc:
-                if attempt == self.max_passes or not _is_transient(exc):
+                closed = self.client.breaker.state is CircuitState.CLOSED
+                if connection_failed or not closed or attempt == self.max_passes:
                     raise
-                logger.warning("reading workspace %r failed, trying again: %s", self.workspace, exc)
+                connection_failed = True
+            except AnythingLLMError as exc:
+                if connection_failed or attempt == self.max_passes or not _is_transient(exc):
+                    raise
+            logger.warning("reading workspace %r failed; trying again", self.workspace)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
@@ -373,9 +378,12 @@ class _Run:
             await self.sleep(wait)
             return True
 
-    async def _workspace_docpaths(self) -> set[str]:
+    async def _workspace_docpaths(self, *, patient: bool = True) -> set[str]:
         try:
-            workspace = await self._patiently(lambda: self.client.get_workspace(self.workspace))
+            if patient:
+                workspace = await self._patiently(lambda: self.client.get_workspace(self.workspace))
+            else:
+                workspace = await self.client.get_workspace(self.workspace)
         except AnythingLLMNotFoundError as exc:
             raise IngestError(
                 f"workspace {self.workspace!r} does not exist: create it first "
@@ -436,6 +444,16 @@ class _Run:
                 )
                 back = set(update.added) | set(update.skipped)
             except AnythingLLMError as exc:
+                if self.report.passes < self.max_passes and _is_transient(exc):
+                    # a further pass embeds them again: cheaper than uploading every one again
+                    logger.warning("re-embedding failed; the next pass tries again: %s", exc)
+                    for item in missing.values():
+                        why = f"in storage as {item.entry.location if item.entry else '?'} but not "
+                        self._outcome(
+                            item.key, "failed", f"{why}re-embedded: {_describe(exc)}", transient=True
+                        )
+                    deferred = {item.key for item in missing.values()}
+                    return [i for i in plan.to_send if i.key not in deferred]
                 logger.warning("re-embedding failed; those files will be uploaded again: %s", exc)
         for location in back:
             item = missing[location]
