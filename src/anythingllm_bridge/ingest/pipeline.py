@@ -297,7 +297,15 @@ class _Run:
                 )
         await self._refresh_unchanged(plan)
         to_send = await self._reembed_missing(plan)
-        adoptable = await self._adoptable(to_send)
+        try:
+            adoptable = await self._adoptable(to_send)
+        except AnythingLLMError as exc:  # without the listing an interrupted upload could land twice
+            resumed = {i.key for i in to_send if i.entry is not None and i.entry.pending}
+            for item in to_send:
+                if item.key in resumed:
+                    why = f"could not look for the copy an interrupted upload may have left: {_describe(exc)}"
+                    self._outcome(item.key, "failed", why, size=item.size, transient=_is_transient(exc))
+            to_send, adoptable = [i for i in to_send if i.key not in resumed], {}
         await self._send_all(to_send, adoptable)
         removals = plan.of(Action.REMOVE)
         if to_send or removals or any(e.stale for e in self.manifest.entries.values()):
@@ -331,7 +339,10 @@ class _Run:
             except (AnythingLLMError, StorageError, OSError) as exc:  # this pass is spent; they stay failed
                 logger.warning("pass %d could not start: %s", self.report.passes, _describe(exc))
                 continue
-            await self._apply(SyncPlan(items=[item for item in plan.items if item.key in retry]))
+            try:
+                await self._apply(SyncPlan(items=[item for item in plan.items if item.key in retry]))
+            except AnythingLLMError as exc:  # what this pass could not do is left failed; next pass
+                logger.warning("pass %d stopped: %s", self.report.passes, _describe(exc))
 
     async def _first_read(self) -> set[str]:
         """The workspace before anything is planned. An error answer worth another try (429, 5xx)
