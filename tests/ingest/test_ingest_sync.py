@@ -13,7 +13,7 @@ import pytest
 from ingest_support import TYPES, Syncer
 
 from anythingllm_bridge.client import AnythingLLMClient
-from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.errors import AnythingLLMError, IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
@@ -264,6 +264,19 @@ async def test_one_sync_waits_out_an_open_breaker_and_tries_the_failed_file_agai
     assert [e.new_state for e in events][:1] == [CircuitState.OPEN]
     assert events[-1].new_state is CircuitState.CLOSED
     assert uploads(requests_since(emulator, start)) == 4  # 3 files + the one the 503 refused
+
+
+async def test_the_first_read_survives_one_dropped_connection_but_not_two(
+    run_sync: Syncer, workspace: str, docs: Path, emulator: Any
+) -> None:
+    keys = many_files(docs, 2)
+    faults = emulator.emulator.faults
+    # the client's 4 attempts all dropped: the sync tries the read once more (breaker still closed)
+    faults.add(method="GET", path=f"/api/v1/workspace/{workspace}", drop="before_headers", times=4)
+    assert (await run_sync()).uploaded == keys
+    faults.add(method="GET", path=f"/api/v1/workspace/{workspace}", drop="before_headers", times=8)
+    with pytest.raises(AnythingLLMError):  # twice: as for a server that is not there, it gives up
+        await run_sync()
 
 
 async def test_a_file_the_server_refuses_is_not_tried_again(
