@@ -132,8 +132,8 @@ async def _answer_stream(
     return await _stream(stream, result)
 
 
-@express_route(on_error=_chat_500)
-async def workspace_chat(request: web.Request) -> web.StreamResponse:
+def _workspace_checks(request: web.Request) -> tuple[Workspace, dict[str, Any]] | web.Response:
+    """The checks workspace ``chat`` and ``stream-chat`` share: the workspace, then the body (400s)."""
     slug = request.match_info["slug"]
     workspace = request.app[STORE].workspace(slug)
     if workspace is None:
@@ -142,19 +142,24 @@ async def workspace_chat(request: web.Request) -> web.StreamResponse:
     reason = _invalid(body, workspace)
     if reason is not None:
         return json_answer(abort_envelope(reason), 400)
+    return workspace, body
+
+
+@express_route(on_error=_chat_500)
+async def workspace_chat(request: web.Request) -> web.StreamResponse:
+    checked = _workspace_checks(request)
+    if isinstance(checked, web.Response):
+        return checked
+    workspace, body = checked
     return json_answer(_sync_body(_run(request, workspace, body, None)))
 
 
 @express_route(on_error=_chat_500)
 async def workspace_stream_chat(request: web.Request) -> web.StreamResponse:
-    slug = request.match_info["slug"]
-    workspace = request.app[STORE].workspace(slug)
-    if workspace is None:
-        return json_answer(abort_envelope(f"Workspace {slug} is not a valid workspace."), 400)
-    body = req_body(request)
-    reason = _invalid(body, workspace)
-    if reason is not None:
-        return json_answer(abort_envelope(reason), 400)
+    checked = _workspace_checks(request)
+    if isinstance(checked, web.Response):
+        return checked
+    workspace, body = checked
     return await _answer_stream(request, workspace, body, None)
 
 
