@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every dependency, pinned: what CI installs and what `make audit` checks (`make lock` refreshes it).
+LOCK   := requirements/lock.txt
 
-.PHONY: install test lint typecheck pytest test-real clean
+.PHONY: install test lint typecheck pytest test-real clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,7 +31,7 @@ pytest: install
 # audit runs before pytest so the suite's summary line closes the output
 test: lint typecheck audit pytest
 
-# pip-audit over the installed dependencies (.ci/audit.py): a known vulnerability fails; an audit that
+# pip-audit over the locked dependencies (.ci/audit.py): a known vulnerability fails; an audit that
 # cannot reach its vulnerability service prints "audit could not run: <reason>" and does not.
 .PHONY: audit
 audit: install
@@ -43,6 +45,17 @@ demo: install
 # The client tests against a real AnythingLLM: needs ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY.
 test-real: install
 	$(BIN)/python -m pytest -q -m integration
+
+# Re-resolve every dependency (newest releases the pyproject ranges allow) in a throw-away venv and pin
+# them; commit the result after `make test` passes with it.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet '.[all,dev]'
+	{ echo "# make lock: every dependency of anythingllm-bridge[all,dev], pinned (Python 3.11, Linux)"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -iv '^anythingllm'; } > $(LOCK)
+	rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

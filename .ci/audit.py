@@ -1,6 +1,7 @@
-"""``make audit``: pip-audit over the installed dependencies, with a verdict CI can trust.
+"""``make audit``: pip-audit over the locked dependencies (``requirements/lock.txt``, exactly what
+``make test`` installs), with a verdict CI can trust.
 
-* a known vulnerability in any installed package: the list, exit 1 (CI fails);
+* a known vulnerability in any locked package: the list, exit 1 (CI fails);
 * the audit could not run (pip-audit missing, the vulnerability service unreachable, or it answered for
   none of the packages — pip-audit then says "No known vulnerabilities found" although it checked
   nothing): one line ``audit could not run: <reason>``, exit 0 (CI goes on, the line is in its output);
@@ -14,13 +15,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
+LOCK = Path(__file__).resolve().parents[1] / "requirements" / "lock.txt"
 COMMAND = [
     sys.executable,
     "-m",
     "pip_audit",
-    "--skip-editable",  # our own package, not on PyPI
+    "--requirement",
+    str(LOCK),
+    "--no-deps",  # the lock already names every dependency, pinned
+    "--disable-pip",  # so nothing needs resolving or installing
     "--format",
     "json",
     "--progress-spinner",
@@ -37,21 +43,21 @@ def verdict(report: Any) -> tuple[int, list[str]]:
     skipped = [d for d in dependencies if isinstance(d, dict) and d.get("skip_reason")]
     findings = [(d, v) for d in audited for v in d.get("vulns") or []]
     if findings:
-        lines = [f"audit: {len(findings)} known vulnerabilit(y/ies) in the installed dependencies:"]
+        lines = [f"audit: {len(findings)} known vulnerabilit(y/ies) in the locked dependencies:"]
         for dep, vuln in findings:
             fixes = ", ".join(vuln.get("fix_versions") or []) or "no fixed version yet"
             lines.append(f"  {dep.get('name')} {dep.get('version')}: {vuln.get('id')} (fixed in: {fixes})")
         return 1, lines
     if not audited:
-        reason = skipped[0]["skip_reason"] if skipped else "no installed packages were listed"
+        reason = skipped[0]["skip_reason"] if skipped else "no locked packages were listed"
         return 0, [
             f"audit could not run: the vulnerability service answered for none of the {len(skipped)} "
-            f"installed packages (first: {reason}); this machine probably reaches PyPI's package index "
+            f"locked packages (first: {reason}); this machine probably reaches PyPI's package index "
             "but not its JSON API"
         ]
     names = ", ".join(str(d["name"]) for d in skipped)
     note = f"; {len(skipped)} could not be audited: {names}" if skipped else ""
-    return 0, [f"audit: {len(audited)} installed packages audited, no known vulnerabilities{note}"]
+    return 0, [f"audit: {len(audited)} locked packages audited, no known vulnerabilities{note}"]
 
 
 def run() -> tuple[int, list[str]]:

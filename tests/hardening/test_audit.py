@@ -56,7 +56,7 @@ def test_a_clean_audit_says_what_it_checked(audit: ModuleType) -> None:
     code, lines = audit.verdict({"dependencies": [CLEAN, SKIPPED]})
     assert code == 0
     assert lines == [
-        "audit: 1 installed packages audited, no known vulnerabilities; 1 could not be audited: aioboto3"
+        "audit: 1 locked packages audited, no known vulnerabilities; 1 could not be audited: aioboto3"
     ]
 
 
