@@ -66,3 +66,17 @@ def test_get_settings_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
         assert get_settings() is get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_the_readme_documents_every_setting_with_its_default() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in readme.splitlines()
+            if line.startswith("| `")}  # fmt: skip
+    by_name = {name.strip("` "): default for names, default in rows.items() for name in names.split(" / ")}
+    for name, field in Settings.model_fields.items():
+        assert name.upper() in by_name, f"README's settings table lacks {name.upper()}"
+        shown = by_name[name.upper()].strip("`")
+        if isinstance(field.default, int | float) and not isinstance(field.default, bool):
+            assert float(shown) == float(field.default), f"README shows {name.upper()}={shown}"
+        elif isinstance(field.default, str):
+            assert shown == field.default, f"README shows {name.upper()}={shown}"

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
 
     # --- ingestion
     ingest_concurrency: int = Field(4, ge=1, description="Files processed at once by sync")
+    ingest_max_passes: int = Field(
+        10, ge=1, description="Passes a sync makes over files that failed transiently (1 = no second pass)"
+    )
+    ingest_max_wait: float = Field(
+        300.0, ge=0, description="Seconds a sync may wait, in all, for an open circuit breaker"
+    )
     manifest_path: Path | None = Field(None, description="Where sync keeps its manifest")
 
     @field_validator("allowed_file_types", mode="before")

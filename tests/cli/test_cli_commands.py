@@ -82,8 +82,8 @@ class Allm:
             assert "Traceback" not in result.stderr
         return result
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self(*args, "--json").stdout)
+    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        return json.loads(self(*args, "--json", env=env).stdout)
 
 
 @pytest.fixture
@@ -215,6 +215,47 @@ def test_sync_prints_a_readable_report(allm: Allm, api: AnythingLLM, tmp_path: P
     assert "uploaded       3" in result.stdout
     assert "rejected       1" in result.stdout
     assert "chart.pdf:" in result.stdout
+
+
+def test_sync_max_passes_and_max_wait_bound_how_long_a_sync_keeps_trying(
+    allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Passes").slug
+    folder = write_samples(tmp_path / "samples")
+    no_retries = {"ANYTHINGLLM_MAX_RETRIES": "0"}  # every 503 reaches the sync itself
+    faults = emu.emulator.faults
+    faults.add(method="POST", path="/api/v1/document/upload*", status=503, times=1)
+    one_pass = allm(
+        "sync", str(folder), "-w", slug, "--types", "md", "--max-passes", "1", "--json",
+        check=False, env=no_retries,
+    )  # fmt: skip
+    assert one_pass.returncode == 1
+    report = json.loads(one_pass.stdout)
+    assert report["passes"] == 1
+    assert list(report["failed"]) == ["faq.md"]
+    assert "503" in report["failed"]["faq.md"]
+    assert api.get_workspace(slug).documents == []
+
+    # the same from the environment, with the default of 10 passes: the second pass lands it
+    faults.add(method="POST", path="/api/v1/document/upload*", status=503, times=1)
+    converged = allm.json("sync", str(folder), "-w", slug, "--types", "md", env=no_retries)
+    assert converged["passes"] == 2
+    assert converged["uploaded"] == ["faq.md"]
+    faults.add(method="POST", path="/api/v1/document/upload*", status=503, times=1)
+    (folder / "faq.md").write_text("# FAQ\n\nchanged\n")
+    from_env = allm(
+        "sync", str(folder), "-w", slug, "--types", "md", "--json", check=False,
+        env={**no_retries, "INGEST_MAX_PASSES": "1"},
+    )  # fmt: skip
+    assert from_env.returncode == 1
+    assert json.loads(from_env.stdout)["passes"] == 1
+
+    bad = allm("sync", str(folder), "-w", slug, "--max-passes", "0", check=False)
+    assert bad.returncode != 0
+    assert "--max-passes" in bad.stderr
+    bad = allm("sync", str(folder), "-w", slug, "--max-wait", "-1", check=False)
+    assert bad.returncode != 0
+    assert "--max-wait" in bad.stderr
 
 
 def test_search_and_ask(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:

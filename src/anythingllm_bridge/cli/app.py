@@ -530,6 +530,24 @@ def sync(
     manifest: Annotated[
         Path | None, typer.Option("--manifest", help="Manifest file (default: per source in the state dir).")
     ] = None,
+    max_passes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-passes",
+            min=1,
+            help="Passes over files that failed transiently before they count as failed (default 10).",
+            show_default=False,
+        ),
+    ] = None,
+    max_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--max-wait",
+            min=0,
+            help="Seconds to wait, in all, for an open circuit breaker (default 300).",
+            show_default=False,
+        ),
+    ] = None,
     archive: Annotated[
         bool,
         typer.Option("--archive", help="Copy each sent file to the configured storage under processed/."),
@@ -607,6 +625,8 @@ def sync(
                     prune=prune,
                     dry_run=dry_run,
                     concurrency=workers,
+                    max_passes=max_passes or conf.ingest_max_passes,
+                    max_wait=conf.ingest_max_wait if max_wait is None else max_wait,
                     archive=archive_to,
                     progress=make_progress(quiet=as_json),
                 )

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from anythingllm_bridge.config import Settings
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
     AnythingLLMCircuitOpenError,
@@ -71,8 +72,8 @@ logger = get_logger("anythingllm_bridge.ingest")
 
 MARKER_PREFIX = "anythingllm-bridge:"
 EMBED_BATCH = 32
-MAX_PASSES = 10
-MAX_WAIT = 300.0
+MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_MAX_PASSES, --max-passes
+MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
 PROBE_POLL = 0.05  # seconds between looks at a half-open breaker whose probe is in flight
 T = TypeVar("T")
 Status = Literal["uploaded", "replaced", "unchanged", "removed", "rejected", "failed"]
