@@ -81,6 +81,51 @@ async def test_sync_from_an_s3_prefix(
     assert len(in_workspace) == 2
 
 
+class ReadCountingS3(S3StorageClient):
+    """The real S3 client, counting which objects are read (to show which are not)."""
+
+    reads: list[str]
+
+    def open_read(self, key: str, *, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        self.reads.append(key)
+        return super().open_read(key, chunk_size=chunk_size)
+
+
+async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_still_seen(
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, moto_s3: S3Server
+) -> None:
+    counting = ReadCountingS3(
+        s3.bucket, "us-east-1", endpoint_url=moto_s3.endpoint_url, access_key_id="testing",
+        secret_access_key="testing",
+    )  # fmt: skip
+    counting.reads = []
+    async with counting:
+        first = await run(client, counting, workspace)
+        assert first.uploaded == ["cities.csv", "deep/kittens.pdf"]
+
+        counting.reads.clear()
+        second = await run(client, counting, workspace)
+        assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
+        # size + ETag sufficed for both sent objects; only the file validation refused is read again,
+        # since a rejection is judged (and reported) anew on every run
+        assert [key for key in counting.reads if key.startswith("incoming/")] == ["incoming/chart.pdf"]
+        assert list(second.rejected) == ["chart.pdf"]
+
+        # the same number of bytes, other content: the ETag differs, so the object is read and replaced
+        edited = b"city,country\nOslo,Sweden\n"
+        assert len(edited) == len(b"city,country\nOslo,Norway\n")
+        moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
+        third = await run(client, counting, workspace)
+        assert third.replaced == ["cities.csv"]
+        assert third.unchanged == ["deep/kittens.pdf"]
+
+        # written again with the same bytes: a new upload, the same ETag (S3's is the MD5): nothing sent
+        moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
+        fourth = await run(client, counting, workspace)
+        assert fourth.unchanged == ["cities.csv", "deep/kittens.pdf"]
+        assert fourth.uploaded == fourth.replaced == []
+
+
 async def test_sent_files_are_archived_under_processed_type(
     client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path
 ) -> None:

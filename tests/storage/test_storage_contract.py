@@ -105,6 +105,23 @@ async def test_list_files_is_sorted_and_filters_by_string_prefix(store: StorageC
     assert await store.list_files("nothing/here/") == []
 
 
+async def test_list_objects_gives_sizes_and_a_stamp_that_a_rewrite_changes(store: StorageClient) -> None:
+    await store.put_stream("docs/a.txt", [b"alpha"])
+    await store.put_stream("docs/sub/b.txt", [b"bravo!!"])
+    await store.put_stream("other.txt", [b""])
+    listed = await store.list_objects("docs/")
+    assert [(item.key, item.size) for item in listed] == [("docs/a.txt", 5), ("docs/sub/b.txt", 7)]
+    assert [item.key for item in await store.list_objects()] == await store.list_files()
+    (before,) = [item for item in listed if item.key == "docs/a.txt"]
+    assert (before.etag, before.mtime_ns) != (None, None)  # every backend gives a version stamp
+
+    await asyncio.sleep(0.05)  # file systems stamp mtime at clock-tick granularity
+    await store.put_stream("docs/a.txt", [b"ALPHA"])  # same size, other bytes
+    (after,) = await store.list_objects("docs/a.txt")
+    assert after.size == 5
+    assert (after.etag, after.mtime_ns) != (before.etag, before.mtime_ns)
+
+
 async def test_delete_file_says_whether_something_was_deleted(store: StorageClient) -> None:
     await store.put_stream("folder/gone.txt", [b"x"])
     await store.put_stream("folder/kept.txt", [b"y"])

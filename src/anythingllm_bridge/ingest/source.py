@@ -1,7 +1,7 @@
 """Where sync reads documents from: a local folder or a prefix in a :class:`StorageClient`.
 
-A source lists its files with what can be known without reading them (size, mtime or the storage's
-checksum), hashes one on request, and hands the pipeline a local path to validate and upload.
+A source lists its files with what can be known without reading them (size, and mtime or the
+storage's ETag), hashes one on request, and hands the pipeline a local path to validate and upload.
 """
 
 from __future__ import annotations
@@ -149,9 +149,9 @@ class StorageSource:
         return f"StorageSource({self.description!r})"
 
     async def scan(self) -> list[SourceFile]:
-        keys = await self.storage.list_files(self.prefix)
         files: list[SourceFile] = []
-        for object_key in keys:
+        for listed in await self.storage.list_objects(self.prefix):
+            object_key = listed.key
             if not object_key.startswith(self.prefix):
                 continue
             key = object_key[len(self.prefix) :]
@@ -161,9 +161,9 @@ class StorageSource:
                 continue
             if any(part.startswith(".") for part in key.split("/")):
                 continue
-            # The storage interface lists keys only: size -1 means "unknown", so the planner
-            # compares content hashes for these files.
-            files.append(SourceFile(key=key, size=-1))
+            # The listing's size and ETag (S3) or mtime (local) let the planner skip reading
+            # objects that are as recorded.
+            files.append(SourceFile(key, listed.size, mtime_ns=listed.mtime_ns, etag=listed.etag))
         files.sort(key=lambda f: f.key)
         return files
 

@@ -6,7 +6,7 @@ first S3 client is created.
 
 from __future__ import annotations
 
-from anythingllm_bridge.storage.base import StorageClient, StoredObject
+from anythingllm_bridge.storage.base import ObjectInfo, StorageClient, StoredObject
 from anythingllm_bridge.storage.factory import (
     StorageFactory,
     create_local_storage_client,
@@ -17,6 +17,7 @@ from anythingllm_bridge.storage.s3 import S3StorageClient
 
 __all__ = [
     "LocalStorageClient",
+    "ObjectInfo",
     "S3StorageClient",
     "StorageClient",
     "StorageFactory",

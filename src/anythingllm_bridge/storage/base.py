@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "MAX_URL_EXPIRY",
     "Chunks",
+    "ObjectInfo",
     "StorageClient",
     "StoredObject",
     "check_expires_in",
@@ -69,6 +70,22 @@ class StoredObject:
     checksum_algorithm: str = CHECKSUM_ALGORITHM
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """A listed object, described without reading it.
+
+    ``size`` is in bytes. ``etag`` (S3: the object's ETag) and ``mtime_ns`` (local: the file's
+    modification time) change whenever the object is written again, so a caller who recorded them can
+    tell that an object is unchanged without reading it. A backend gives whichever it has; the other
+    is ``None``.
+    """
+
+    key: str
+    size: int
+    etag: str | None = None
+    mtime_ns: int | None = None
+
+
 class StorageClient(abc.ABC):
     """An async key → bytes store. Use it as ``async with client:`` to release connections."""
 
@@ -96,8 +113,13 @@ class StorageClient(abc.ABC):
         """Delete the object; ``True`` if it existed, ``False`` if there was nothing to delete."""
 
     @abc.abstractmethod
+    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object whose key starts with ``prefix`` (a plain string prefix, as in S3), sorted
+        by key, with its size and its version stamp (see :class:`ObjectInfo`)."""
+
     async def list_files(self, prefix: str = "") -> list[str]:
         """Every key that starts with ``prefix`` (a plain string prefix, as in S3), sorted."""
+        return [item.key for item in await self.list_objects(prefix)]
 
     @abc.abstractmethod
     async def file_exists(self, key: str) -> bool:

@@ -45,6 +45,7 @@ from anythingllm_bridge.storage._files import (
 )
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
+    ObjectInfo,
     StorageClient,
     StoredObject,
     check_chunk_size,
@@ -195,7 +196,8 @@ class LocalStorageClient(StorageClient):
             raise StorageFileNotFoundError(f"no object under key {key!r}", key=key)
         return Path(target.real).as_uri()
 
-    async def list_files(self, prefix: str = "") -> list[str]:
+    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every file under ``prefix`` with its size and modification time (one ``stat`` each)."""
         validate_prefix(prefix)
         folder = prefix.rpartition("/")[0]
         start = os.path.realpath(os.path.join(self._real_base, *folder.split("/")))  # noqa: ASYNC240 - no I/O wait
@@ -204,8 +206,8 @@ class LocalStorageClient(StorageClient):
         with _errors(prefix, writing=False):
             return await asyncio.to_thread(self._walk, start, folder, prefix)
 
-    def _walk(self, start: str, folder: str, prefix: str) -> list[str]:
-        keys: list[str] = []
+    def _walk(self, start: str, folder: str, prefix: str) -> list[ObjectInfo]:
+        objects: list[ObjectInfo] = []
         for root, _dirs, files in os.walk(start):
             rel_root = os.path.relpath(root, start).replace(os.sep, "/")
             for name in files:
@@ -224,9 +226,13 @@ class LocalStorageClient(StorageClient):
                     validate_key(key)
                 except StorageKeyError:
                     continue  # a file no key can name (backslash, control character...)
-                keys.append(key)
-        keys.sort()
-        return keys
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                objects.append(ObjectInfo(key, st.st_size, mtime_ns=st.st_mtime_ns))
+        objects.sort(key=lambda item: item.key)
+        return objects
 
 
 @contextlib.contextmanager

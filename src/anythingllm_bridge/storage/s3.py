@@ -37,6 +37,7 @@ from anythingllm_bridge.storage._chunks import Checksum, Chunks, Part, aiter_chu
 from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
+    ObjectInfo,
     StorageClient,
     StoredObject,
     check_chunk_size,
@@ -377,18 +378,20 @@ class S3StorageClient(StorageClient):
             )
         return url
 
-    async def list_files(self, prefix: str = "") -> list[str]:
-        """Every key under ``prefix``; keys no client key may name (``folder/`` markers...) are skipped."""
+    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object under ``prefix`` with its size and ETag; keys no client key may name
+        (``folder/`` markers...) are skipped."""
         validate_prefix(prefix)
         client = await self._client()
-        keys: list[str] = []
+        objects: list[ObjectInfo] = []
         with self._errors("list", prefix or None):
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             async for page in pages:
                 for item in page.get("Contents", ()):
                     with contextlib.suppress(StorageKeyError):
-                        keys.append(validate_key(item["Key"]))
-        return keys
+                        key = validate_key(item["Key"])
+                        objects.append(ObjectInfo(key, int(item.get("Size", 0)), etag=item.get("ETag")))
+        return objects
 
 
 async def _hashing(chunks: AsyncIterator[Part], digest: Checksum) -> AsyncIterator[Part]:
