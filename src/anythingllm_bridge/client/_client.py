@@ -166,23 +166,10 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         )
 
 
-def _breaker_info(transport: Transport) -> BreakerInfo | None:
-    """The breaker's snapshot as a plain model (whatever shape the snapshot object has)."""
-    try:
-        snapshot: Any = transport.breaker.snapshot()
-        if dataclasses.is_dataclass(snapshot) and not isinstance(snapshot, type):
-            data = dataclasses.asdict(snapshot)
-        elif hasattr(snapshot, "model_dump"):
-            data = snapshot.model_dump()
-        elif hasattr(snapshot, "_asdict"):
-            data = snapshot._asdict()
-        else:
-            data = dict(vars(snapshot))
-        state = data.get("state")
-        data["state"] = str(getattr(state, "value", state))
-        return BreakerInfo.model_validate(data)
-    except Exception:
-        return None
+def _breaker_info(transport: Transport) -> BreakerInfo:
+    """The breaker's snapshot as a plain model (``state`` as its text)."""
+    snapshot = transport.breaker.snapshot()
+    return BreakerInfo.model_validate({**dataclasses.asdict(snapshot), "state": snapshot.state.value})
 
 
 def create_anythingllm_client(settings: Settings | None = None, **overrides: Any) -> AnythingLLMClient:
