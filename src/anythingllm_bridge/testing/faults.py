@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import inspect
 import json
 import logging
 import math
@@ -32,7 +33,7 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Literal, NoReturn, cast
@@ -58,22 +59,6 @@ DropKind = Literal["before_headers", "after_headers"]
 _DROP_KINDS: tuple[str, ...] = ("before_headers", "after_headers")
 _OUTAGE_ID = "outage"
 _LOSS_ID = "embedding-loss"
-_ADD_KWARGS = frozenset(
-    {
-        "method",
-        "path",
-        "status",
-        "times",
-        "retry_after",
-        "body",
-        "content_type",
-        "latency",
-        "drop",
-        "cut_stream_after",
-        "probability",
-        "seed",
-    }
-)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _FaultList = list[dict[str, Any]]  # `list` is shadowed by FaultInjector.list inside the class
 
@@ -576,10 +561,7 @@ class FaultInjector:
                     return web.json_response({"faults": self.list()})
                 if method == "POST":
                     kwargs = await _json_object(request)
-                    unknown = sorted(set(kwargs) - _ADD_KWARGS)
-                    if unknown:
-                        known = ", ".join(sorted(_ADD_KWARGS))
-                        raise ValueError(f"unknown fault field(s): {', '.join(unknown)} (known: {known})")
+                    _only_keys(kwargs, _ADD_KWARGS, kind="fault field")
                     return web.json_response({"id": self.add(**kwargs)})
                 if method == "DELETE":
                     self.clear()
@@ -642,6 +624,10 @@ class FaultInjector:
             return faults
 
 
+#: the fields ``POST /_emulator/faults`` accepts: the keyword arguments of :meth:`FaultInjector.add`
+_ADD_KWARGS = frozenset(inspect.signature(FaultInjector.add).parameters) - {"self"}
+
+
 async def _json_object(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
@@ -652,10 +638,16 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return cast(dict[str, Any], data)
 
 
-def _only_keys(data: dict[str, Any], allowed: set[str], *, required: set[str] | None = None) -> None:
+def _only_keys(
+    data: dict[str, Any],
+    allowed: Set[str],
+    *,
+    required: set[str] | None = None,
+    kind: str = "field",
+) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValueError(f"unknown field(s): {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
+        raise ValueError(f"unknown {kind}(s): {', '.join(unknown)} (known: {', '.join(sorted(allowed))})")
     missing = sorted((required or set()) - set(data))
     if missing:
         raise ValueError(f"missing field(s): {', '.join(missing)}")
