@@ -503,31 +503,32 @@ class Store:
             self.chats[chat.id] = chat
             return chat
 
-    def recent_chats(
-        self, workspace: Workspace, *, thread: Thread | None, session_id: str | None, limit: int
+    def _conversation(
+        self, workspace: Workspace, thread: Thread | None, session_id: str | None
     ) -> list[Chat]:
-        """The last ``limit`` included chats of one conversation (workspace + thread or API session),
-        oldest first: the history an answer is given."""
+        """The chats of one conversation (workspace + thread or API session), oldest first."""
+        thread_id = thread.id if thread else None
         with self._lock:
-            chats = [
+            return [
                 c
                 for c in self.chats.values()
                 if c.workspace_id == workspace.id
-                and c.include
-                and c.thread_id == (thread.id if thread else None)
+                and c.thread_id == thread_id
                 and c.api_session_id == session_id
             ]
+
+    def recent_chats(
+        self, workspace: Workspace, *, thread: Thread | None, session_id: str | None, limit: int
+    ) -> list[Chat]:
+        """The last ``limit`` included chats of one conversation: the history an answer is given."""
+        with self._lock:
+            chats = [c for c in self._conversation(workspace, thread, session_id) if c.include]
         return chats[-limit:] if limit > 0 else []
 
     def reset_history(self, workspace: Workspace, *, thread: Thread | None, session_id: str | None) -> None:
         with self._lock:
-            for chat in self.chats.values():
-                if (
-                    chat.workspace_id == workspace.id
-                    and chat.thread_id == (thread.id if thread else None)
-                    and chat.api_session_id == session_id
-                ):
-                    chat.include = False
+            for chat in self._conversation(workspace, thread, session_id):
+                chat.include = False
 
     def workspace_chats(self, workspace: Workspace, *, session_id: str | None) -> list[Chat]:
         """What ``GET /v1/workspace/:slug/chats`` lists: thread-less chats of that API session (reset
