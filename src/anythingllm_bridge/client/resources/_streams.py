@@ -8,7 +8,7 @@ arrived. A stream cut before it raises ``AnythingLLMStreamError`` — never a qu
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from anythingllm_bridge.client.models import (
     ChatStreamEvent,
@@ -57,6 +57,12 @@ class EventStream(Generic[EventT]):
         iterator = self._iterator
         if iterator is not None and hasattr(iterator, "aclose"):
             await iterator.aclose()
+
+    async def collect(self) -> Self:
+        """Read the whole stream; returns ``self`` (its ``text`` and the rest then complete)."""
+        async for _ in self:
+            pass
+        return self
 
     async def __aenter__(self) -> EventStream[EventT]:
         return self
@@ -144,12 +150,6 @@ class ChatStream(EventStream[ChatStreamEvent]):
             self.final = event
             self.completed = True
 
-    async def collect(self) -> ChatStream:
-        """Read the whole stream; returns ``self`` with ``text``, ``sources``, ``chat_id`` set."""
-        async for _ in self:
-            pass
-        return self
-
 
 class OpenAIChatStream(EventStream[OpenAIChatChunk]):
     """Streamed ``/v1/openai/chat/completions``: chunks until one carries a ``finish_reason``
@@ -182,8 +182,3 @@ class OpenAIChatStream(EventStream[OpenAIChatChunk]):
                     method=self._method,
                     path=self._path,
                 )
-
-    async def collect(self) -> OpenAIChatStream:
-        async for _ in self:
-            pass
-        return self
