@@ -27,7 +27,7 @@ from anythingllm_bridge.testing.collector import (
 )
 from anythingllm_bridge.testing.express import FAULTS, STORE, express_route, req_body
 from anythingllm_bridge.testing.extract import sanitize_filename
-from anythingllm_bridge.testing.state import DEFAULT_FOLDER, StoredDocument
+from anythingllm_bridge.testing.state import DEFAULT_FOLDER, StoredDocument, bad_name
 from anythingllm_bridge.testing.wire import json_answer, status_answer
 
 __all__ = ["routes"]
@@ -132,7 +132,7 @@ async def _upload(request: web.Request, folder: str | None) -> web.StreamRespons
         return json_answer({"success": False, "error": str(exc), "documents": []}, 500)
     view = document.upload_view()
     if folder is not None and folder != DEFAULT_FOLDER:
-        if folder in ("", ".", "..") or "/" in folder or "\\" in folder:
+        if bad_name(folder):
             return status_answer(500)  # the move throws after parsing; the document stays put
         store.move_document(document, folder)
         view |= {"location": document.location, "name": document.filename}

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from anythingllm_bridge.testing.express import STORE, express_route, req_body
 from anythingllm_bridge.testing.fields import js_parse_int
-from anythingllm_bridge.testing.state import DEFAULT_FOLDER, Store, StoredDocument
+from anythingllm_bridge.testing.state import DEFAULT_FOLDER, Store, StoredDocument, bad_name
 from anythingllm_bridge.testing.wire import json_answer, status_answer
 
 __all__ = ["ACCEPTED_FILE_TYPES", "METADATA_SCHEMA", "routes"]
@@ -66,16 +66,12 @@ def _entry(store: Store, document: StoredDocument) -> dict[str, Any]:
     }
 
 
-def _bad_folder_name(name: str) -> bool:
-    return name in ("", ".", "..") or "/" in name or "\\" in name
-
-
 def _folder_page(
     request: web.Request, name: str, *, default_limit: int | None, with_code: bool
 ) -> web.Response:
     store = request.app[STORE]
     answer: dict[str, Any] = {"folder": name, "documents": [], "totalCount": 0, "hasMore": False}
-    if _bad_folder_name(name):
+    if bad_name(name):
         answer |= {"code": 400} if with_code else {}
         return json_answer({**answer, "error": "Invalid folder name."}, 400)
     with store.locked():
@@ -145,7 +141,7 @@ async def metadata_schema(request: web.Request) -> web.StreamResponse:
 @express_route()
 async def generated_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
-    if _bad_folder_name(name):
+    if bad_name(name):
         return json_answer({"error": "Invalid filename format"}, 400)
     return json_answer({"error": "File not found"}, 404)
 
@@ -184,7 +180,7 @@ async def move_files(request: web.Request) -> web.StreamResponse:
         for src, dst in movable:
             document = store.document_at(src)
             folder, _, filename = dst.partition("/")
-            if document is None or folder not in store.folders or _bad_folder_name(filename):
+            if document is None or folder not in store.folders or bad_name(filename):
                 failed = True
                 continue
             store.move_document(document, folder)

@@ -30,6 +30,7 @@ __all__ = [
     "Thread",
     "Workspace",
     "WorkspaceDocument",
+    "bad_name",
     "iso",
     "locale_string",
 ]
@@ -44,6 +45,11 @@ DEFAULT_THREAD_NAME = "Thread"
 _UNIQUE_SLUG_ERROR = (
     "\nInvalid `prisma.{table}.create()` invocation:\n\n\nUnique constraint failed on the fields: (`slug`)"
 )
+
+
+def bad_name(name: str) -> bool:
+    """A folder or file name the server's path checks refuse: empty, ``.``, ``..`` or with a separator."""
+    return name in ("", ".", "..") or "/" in name or "\\" in name
 
 
 def iso(moment: datetime) -> str:
