@@ -1,5 +1,6 @@
 """Shared fixtures: ``emulator`` serves a fresh AnythingLLM emulator on 127.0.0.1 for one test;
-``moto_s3_endpoint`` is moto's S3 server on 127.0.0.1, started once per session."""
+``s3_server`` is moto's S3 server on 127.0.0.1, started once per session, and ``bucket`` a fresh
+bucket on it. Helpers for tests in every folder are in support.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from anythingllm_bridge.testing import RunningEmulator, run_emulator
+from support import S3Server
 
 EMULATOR_API_KEY = "TEST-EMULATOR-KEY"
 
@@ -21,8 +23,8 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 
 @pytest.fixture(scope="session")
-def moto_s3_endpoint() -> Iterator[str]:
-    """The endpoint URL of moto's S3 server mode on 127.0.0.1; each test makes its own bucket."""
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server mode on 127.0.0.1; each test makes its own bucket."""
     from moto.server import ThreadedMotoServer  # here: only the S3 tests pay for importing moto
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
@@ -30,6 +32,12 @@ def moto_s3_endpoint() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     try:
-        yield f"http://{host}:{port}"
+        yield S3Server(f"http://{host}:{port}")
     finally:
         server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server: S3Server) -> str:
+    """A fresh, empty bucket."""
+    return s3_server.new_bucket()

@@ -19,6 +19,7 @@ import pytest
 
 from anythingllm_bridge.client import AnythingLLM
 from anythingllm_bridge.testing import EmulatorThread
+from support import S3Server
 
 KEY = "CLI-TEST-KEY"
 
@@ -448,35 +449,26 @@ def test_sync_archives_sent_files_into_the_configured_storage(
     assert archived == ["processed/csv/visitors.csv", "processed/json/telescopes.json", "processed/md/faq.md"]
 
 
-def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, moto_s3_endpoint: str) -> None:
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_s3_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3.create_bucket(Bucket="cli-docs")
-    s3.put_object(Bucket="cli-docs", Key="team/faq.md", Body=b"# FAQ\n\nTours are booked two days ahead.\n")
-    s3.put_object(Bucket="cli-docs", Key="team/visitors.csv", Body=b"month,visitors\nJanuary,412\n")
-    s3.put_object(Bucket="cli-docs", Key="other/skip.csv", Body=b"a,b\n1,2\n")
+def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, s3_server: S3Server, bucket: str) -> None:
+    s3 = s3_server.admin()
+    s3.put_object(Bucket=bucket, Key="team/faq.md", Body=b"# FAQ\n\nTours are booked two days ahead.\n")
+    s3.put_object(Bucket=bucket, Key="team/visitors.csv", Body=b"month,visitors\nJanuary,412\n")
+    s3.put_object(Bucket=bucket, Key="other/skip.csv", Body=b"a,b\n1,2\n")
     slug = api.create_workspace("S3 CLI").slug
     env = {
-        "S3_ENDPOINT_URL": moto_s3_endpoint,
+        "S3_ENDPOINT_URL": s3_server.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "S3_REGION": "us-east-1",
     }
-    args = ("sync", "s3://cli-docs/team", "--workspace", slug, "--types", "md,csv", "--json")
+    args = ("sync", f"s3://{bucket}/team", "--workspace", slug, "--types", "md,csv", "--json")
     first = json.loads(allm(*args, env=env).stdout)
     assert first["uploaded"] == ["faq.md", "visitors.csv"]
     assert api.get_workspace(slug).docpaths == set(first["locations"].values())
     second = json.loads(allm(*args, env=env).stdout)
     assert second["uploaded"] == []
     assert second["counts"]["unchanged"] == 2
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cli-docs")["Contents"]]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert any(k.startswith(".anythingllm-bridge/manifests/") for k in keys)  # the manifest is in the bucket
 
 

@@ -3,28 +3,22 @@ and (for bucket sources) moto's S3 server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_support import PDF, PNG, S3Server, Syncer
+from ingest_support import PDF, PNG, Syncer
 
 from anythingllm_bridge.client import AnythingLLMClient
-
-_bucket_names = itertools.count()
-
-
-async def _no_wait(_: float) -> None:
-    return None
+from support import no_sleep
 
 
 @pytest.fixture
 async def client(emulator: Any) -> AsyncIterator[AnythingLLMClient]:
     """Retries without waiting, so fault tests stay fast."""
     async with AnythingLLMClient(
-        emulator.url, emulator.api_key, sleep=_no_wait, max_connections_per_host=20
+        emulator.url, emulator.api_key, sleep=no_sleep, max_connections_per_host=20
     ) as c:
         yield c
 
@@ -49,18 +43,3 @@ def docs(tmp_path: Path) -> Path:
 @pytest.fixture
 def run_sync(client: AnythingLLMClient, workspace: str, docs: Path, tmp_path: Path) -> Syncer:
     return Syncer(client, workspace, docs, tmp_path / "state" / "manifest.json")
-
-
-# --------------------------------------------------------------------------- S3 (moto server mode)
-
-
-@pytest.fixture(scope="session")
-def moto_s3(moto_s3_endpoint: str) -> S3Server:
-    return S3Server(moto_s3_endpoint)
-
-
-@pytest.fixture
-def s3_bucket(moto_s3: S3Server) -> str:
-    name = f"ingest-{next(_bucket_names)}"
-    moto_s3.admin().create_bucket(Bucket=name)
-    return name

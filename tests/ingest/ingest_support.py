@@ -6,8 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, SyncReport, sync
 from anythingllm_bridge.validation import FileValidator
@@ -39,18 +37,4 @@ class Syncer:
             workspace=self.workspace,
             validator=FileValidator(allowed_file_types=TYPES),
             **options,
-        )
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-
-    def admin(self) -> Any:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
         )

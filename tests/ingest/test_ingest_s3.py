@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_support import PDF, PNG, TYPES, S3Server
+from ingest_support import PDF, PNG, TYPES
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.ingest import (
@@ -20,21 +20,22 @@ from anythingllm_bridge.ingest import (
 )
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient
 from anythingllm_bridge.validation import FileValidator
+from support import S3Server
 
 MANIFEST_KEY = ".anythingllm-bridge/manifests/target.json"
 
 
 @pytest.fixture
-async def s3(moto_s3: S3Server, s3_bucket: str) -> AsyncIterator[S3StorageClient]:
-    admin = moto_s3.admin()
-    admin.put_object(Bucket=s3_bucket, Key="incoming/cities.csv", Body=b"city,country\nOslo,Norway\n")
-    admin.put_object(Bucket=s3_bucket, Key="incoming/deep/kittens.pdf", Body=PDF)
-    admin.put_object(Bucket=s3_bucket, Key="incoming/chart.pdf", Body=PNG)
-    admin.put_object(Bucket=s3_bucket, Key="elsewhere/ignored.csv", Body=b"a,b\n1,2\n")
+async def s3(s3_server: S3Server, bucket: str) -> AsyncIterator[S3StorageClient]:
+    admin = s3_server.admin()
+    admin.put_object(Bucket=bucket, Key="incoming/cities.csv", Body=b"city,country\nOslo,Norway\n")
+    admin.put_object(Bucket=bucket, Key="incoming/deep/kittens.pdf", Body=PDF)
+    admin.put_object(Bucket=bucket, Key="incoming/chart.pdf", Body=PNG)
+    admin.put_object(Bucket=bucket, Key="elsewhere/ignored.csv", Body=b"a,b\n1,2\n")
     async with S3StorageClient(
-        s3_bucket,
+        bucket,
         "us-east-1",
-        endpoint_url=moto_s3.endpoint_url,
+        endpoint_url=s3_server.endpoint_url,
         access_key_id="testing",
         secret_access_key="testing",
     ) as client:
@@ -58,7 +59,7 @@ def upload_count(emulator: Any, start: int) -> int:
 
 
 async def test_sync_from_an_s3_prefix(
-    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, moto_s3: S3Server, emulator: Any
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server, emulator: Any
 ) -> None:
     first = await run(client, s3, workspace)
     assert first.uploaded == ["cities.csv", "deep/kittens.pdf"]
@@ -72,7 +73,8 @@ async def test_sync_from_an_s3_prefix(
     assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
     assert upload_count(emulator, start) == 0
 
-    moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=b"city,country\nLima,Peru\n")
+    edited = b"city,country\nLima,Peru\n"
+    s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
     third = await run(client, s3, workspace)
     assert third.replaced == ["cities.csv"]
     in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
@@ -92,10 +94,10 @@ class ReadCountingS3(S3StorageClient):
 
 
 async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_still_seen(
-    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, moto_s3: S3Server
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server
 ) -> None:
     counting = ReadCountingS3(
-        s3.bucket, "us-east-1", endpoint_url=moto_s3.endpoint_url, access_key_id="testing",
+        s3.bucket, "us-east-1", endpoint_url=s3_server.endpoint_url, access_key_id="testing",
         secret_access_key="testing",
     )  # fmt: skip
     counting.reads = []
@@ -114,13 +116,13 @@ async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_st
         # the same number of bytes, other content: the ETag differs, so the object is read and replaced
         edited = b"city,country\nOslo,Sweden\n"
         assert len(edited) == len(b"city,country\nOslo,Norway\n")
-        moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
+        s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
         third = await run(client, counting, workspace)
         assert third.replaced == ["cities.csv"]
         assert third.unchanged == ["deep/kittens.pdf"]
 
         # written again with the same bytes: a new upload, the same ETag (S3's is the MD5): nothing sent
-        moto_s3.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
+        s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
         fourth = await run(client, counting, workspace)
         assert fourth.unchanged == ["cities.csv", "deep/kittens.pdf"]
         assert fourth.uploaded == fourth.replaced == []

@@ -1,31 +1,16 @@
-"""S3 tests talk real HTTP to moto's server mode (``moto_s3_endpoint`` in tests/conftest.py:
+"""S3 tests talk real HTTP to moto's server mode (``s3_server`` and ``bucket`` in tests/conftest.py:
 started once per test session on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from storage_helpers import S3Server, make_client
+from storage_helpers import make_client
 
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient, StorageClient
-
-_names = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def s3_server(moto_s3_endpoint: str) -> S3Server:
-    return S3Server(moto_s3_endpoint)
-
-
-@pytest.fixture
-def bucket(s3_server: S3Server) -> str:
-    """A fresh, empty bucket."""
-    name = f"bucket-{next(_names)}"
-    s3_server.admin().create_bucket(Bucket=name)
-    return name
+from support import S3Server
 
 
 @pytest.fixture
@@ -44,8 +29,6 @@ async def store(
     if request.param == "local":
         client = LocalStorageClient(tmp_path / "store")
     else:
-        name = f"bucket-{next(_names)}"
-        s3_server.admin().create_bucket(Bucket=name)
-        client = make_client(s3_server, name)
+        client = make_client(s3_server, s3_server.new_bucket())
     async with client:
         yield client

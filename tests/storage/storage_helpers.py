@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import boto3
-
 from anythingllm_bridge.storage import S3StorageClient
+from support import S3Server
 
 MIB = 1024 * 1024
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-@dataclass(frozen=True)
-class S3Server:
-    endpoint_url: str
-
-    def admin(self) -> Any:
-        """A plain boto3 client, to set up buckets and look behind our client's back."""
-        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1", **CREDENTIALS)
 
 
 def make_client(server: S3Server, bucket: str, **options: Any) -> S3StorageClient:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from blake3 import blake3
 from botocore.exceptions import ClientError, NoCredentialsError
-from storage_helpers import MIB, S3Server, make_client
+from storage_helpers import MIB, make_client
 
 from anythingllm_bridge.errors import (
     StorageConfigError,
@@ -23,6 +23,7 @@ from anythingllm_bridge.errors import (
 )
 from anythingllm_bridge.storage import S3StorageClient
 from anythingllm_bridge.storage.s3 import map_s3_error
+from support import S3Server
 
 
 class Interrupted(Exception):

@@ -1,0 +1,45 @@
+"""Shared by tests in every folder (import as ``from support import ...``; tests/ is on the path
+through tests/conftest.py). Nothing heavy is imported here: conftest imports this for every test."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+_bucket_names = itertools.count()
+
+
+async def no_sleep(_seconds: float) -> None:
+    """Retry waits without waiting (tests never sleep)."""
+
+
+class SleepRecorder:
+    """A ``sleep`` that records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """moto's S3 server (the session fixture ``s3_server``)."""
+
+    endpoint_url: str
+
+    def admin(self) -> Any:
+        """A plain boto3 client, to set up buckets and look behind our client's back."""
+        import boto3  # here: only the S3 tests pay for importing boto3
+
+        return boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1", **CREDENTIALS)
+
+    def new_bucket(self) -> str:
+        """A fresh, empty bucket; its name is new in this test session."""
+        name = f"bucket-{next(_bucket_names)}"
+        self.admin().create_bucket(Bucket=name)
+        return name
