@@ -69,15 +69,16 @@ def _entry(store: Store, document: StoredDocument) -> dict[str, Any]:
 def _folder_page(
     request: web.Request, name: str, *, default_limit: int | None, with_code: bool
 ) -> web.Response:
+    def reply(status: int, error: str | None, documents: list[Any], total: int, more: bool) -> web.Response:
+        answer = {"folder": name, "documents": documents, "totalCount": total, "hasMore": more}
+        return json_answer({**answer, **({"code": status} if with_code else {}), "error": error}, status)
+
     store = request.app[STORE]
-    answer: dict[str, Any] = {"folder": name, "documents": [], "totalCount": 0, "hasMore": False}
     if bad_name(name):
-        answer |= {"code": 400} if with_code else {}
-        return json_answer({**answer, "error": "Invalid folder name."}, 400)
+        return reply(400, "Invalid folder name.", [], 0, False)
     with store.locked():
         if name not in store.folders:
-            answer |= {"code": 404} if with_code else {}
-            return json_answer({**answer, "error": f'Folder "{name}" does not exist.'}, 404)
+            return reply(404, f'Folder "{name}" does not exist.', [], 0, False)
         documents = [_entry(store, d) for d in store.documents_in(name)]
     offset = js_parse_int(request.query.get("offset", "0"))
     start = 0 if math.isnan(offset) else max(0, int(offset))
@@ -89,9 +90,7 @@ def _folder_page(
         parsed = js_parse_int(raw_limit)
         limit = default_limit if math.isnan(parsed) or parsed < 1 else min(int(parsed), 1000)
     page = documents[start:] if limit is None else documents[start : start + limit]
-    answer |= {"documents": page, "totalCount": len(documents), "hasMore": start + len(page) < len(documents)}
-    answer |= {"code": 200} if with_code else {}
-    return json_answer({**answer, "error": None})
+    return reply(200, None, page, len(documents), start + len(page) < len(documents))
 
 
 @express_route()
