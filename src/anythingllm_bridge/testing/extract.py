@@ -85,9 +85,7 @@ def sanitize_filename(name: str) -> str:
 def extract_text(filename: str, data: bytes) -> Extracted:
     """Extract the text of an uploaded file, or raise :class:`ExtractionError` with the collector's reason."""
     ext = _extension(filename)
-    if ext in _TEXT_EXTS:
-        result = Extracted(data.decode("utf-8", "replace"), "Unknown", "Unknown", _TEXT_SOURCE)
-    elif ext == ".pdf":
+    if ext == ".pdf":
         result = _pdf(data)
     elif ext in _OFFICE_XML:
         text = _office_text(data, _OFFICE_XML[ext])
@@ -96,7 +94,7 @@ def extract_text(filename: str, data: bytes) -> Extracted:
         )
     elif ext in _NO_TEXT_HERE:
         raise ExtractionError(f"No text content found in {filename}.")
-    elif _is_text(ext, data):
+    elif ext in _TEXT_EXTS or _is_text(ext, data):
         result = Extracted(data.decode("utf-8", "replace"), "Unknown", "Unknown", _TEXT_SOURCE)
     else:
         raise ExtractionError(
