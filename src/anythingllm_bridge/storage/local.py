@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,7 +198,8 @@ class LocalStorageClient(StorageClient):
         return Path(target.real).as_uri()
 
     async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
-        """Every file under ``prefix`` with its size and modification time (one ``stat`` each)."""
+        """Every file under ``prefix`` with its size and modification time (one ``lstat`` per
+        file, one more ``stat`` per symlink)."""
         validate_prefix(prefix)
         folder = prefix.rpartition("/")[0]
         start = os.path.realpath(os.path.join(self._real_base, *folder.split("/")))  # noqa: ASYNC240 - no I/O wait
@@ -217,22 +219,33 @@ class LocalStorageClient(StorageClient):
                 key = f"{folder}/{rel}" if folder else rel
                 if not key.startswith(prefix):
                     continue
-                path = os.path.join(root, name)
-                if os.path.islink(path) and not (
-                    self._inside(os.path.realpath(path)) and os.path.isfile(path)
-                ):
-                    continue  # a link leading outside, or to nothing
                 try:
                     validate_key(key)
                 except StorageKeyError:
                     continue  # a file no key can name (backslash, control character...)
+                path = os.path.join(root, name)
                 try:
-                    st = os.stat(path)
+                    st = os.lstat(path)
                 except FileNotFoundError:
                     continue  # deleted while listing
+                if stat.S_ISLNK(st.st_mode):
+                    linked = self._linked_file(path)
+                    if linked is None:
+                        continue  # a link leading outside, or to nothing
+                    st = linked
                 objects.append(ObjectInfo(key, st.st_size, mtime_ns=st.st_mtime_ns))
         objects.sort(key=lambda item: item.key)
         return objects
+
+    def _linked_file(self, link: str) -> os.stat_result | None:
+        """The ``stat`` of the file ``link`` leads to, if that is a regular file inside the folder."""
+        if not self._inside(os.path.realpath(link)):
+            return None
+        try:
+            st = os.stat(link)
+        except (OSError, ValueError):
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
 
 
 @contextlib.contextmanager
