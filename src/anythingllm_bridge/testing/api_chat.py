@@ -25,16 +25,17 @@ def _chat_500(request: web.Request, exc: Exception) -> web.StreamResponse:
     return json_answer(abort_envelope(str(exc)), 500)
 
 
-def _invalid(body: dict[str, Any], workspace: Workspace) -> str | None:
-    """The 400 reason for a chat body, or None: ``Message is empty`` / ``<mode> is not a valid mode.``"""
+def _checked_body(request: web.Request, workspace: Workspace) -> dict[str, Any] | web.Response:
+    """The chat body, or its 400: ``Message is empty`` / ``<mode> is not a valid mode.`` (unless a reset)."""
+    body = req_body(request)
     if body.get("reset"):
-        return None
+        return body
     message, mode = body.get("message"), body.get("mode", workspace.fields["chatMode"])
     if not isinstance(message, str) or not message:
-        return "Message is empty"
+        return json_answer(abort_envelope("Message is empty"), 400)
     if mode not in VALID_MODES:
-        return f"{mode} is not a valid mode."
-    return None
+        return json_answer(abort_envelope(f"{mode} is not a valid mode."), 400)
+    return body
 
 
 def _run(
@@ -138,10 +139,9 @@ def _workspace_checks(request: web.Request) -> tuple[Workspace, dict[str, Any]] 
     workspace = request.app[STORE].workspace(slug)
     if workspace is None:
         return json_answer(abort_envelope(f"Workspace {slug} is not a valid workspace."), 400)
-    body = req_body(request)
-    reason = _invalid(body, workspace)
-    if reason is not None:
-        return json_answer(abort_envelope(reason), 400)
+    body = _checked_body(request, workspace)
+    if isinstance(body, web.Response):
+        return body
     return workspace, body
 
 
@@ -173,10 +173,9 @@ async def thread_chat(request: web.Request) -> web.StreamResponse:
     thread = store.thread(workspace, thread_slug)
     if thread is None:
         return json_answer(abort_envelope(f"Thread {thread_slug} not found."), 404)
-    body = req_body(request)
-    reason = _invalid(body, workspace)
-    if reason is not None:
-        return json_answer(abort_envelope(reason), 400)
+    body = _checked_body(request, workspace)
+    if isinstance(body, web.Response):
+        return body
     return json_answer(_sync_body(_run(request, workspace, body, thread)))
 
 
@@ -193,10 +192,9 @@ async def thread_stream_chat(request: web.Request) -> web.StreamResponse:
     thread = store.thread(workspace, thread_slug)
     if thread is None:
         return json_answer(abort_envelope(f"Workspace {slug} or thread {thread_slug} is not valid."), 400)
-    body = req_body(request)
-    reason = _invalid(body, workspace)
-    if reason is not None:
-        return json_answer(abort_envelope(reason), 400)
+    body = _checked_body(request, workspace)
+    if isinstance(body, web.Response):
+        return body
     return await _answer_stream(request, workspace, body, thread)
 
 
