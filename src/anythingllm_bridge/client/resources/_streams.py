@@ -7,7 +7,7 @@ arrived. A stream cut before it raises ``AnythingLLMStreamError`` — never a qu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Self, TypeVar
 
 from anythingllm_bridge.client.models import (
@@ -40,7 +40,7 @@ class EventStream(Generic[EventT]):
         self._method = method
         self._path = path
         self._diagnose = diagnose
-        self._iterator: AsyncIterator[EventT] | None = None
+        self._iterator: AsyncGenerator[EventT, None] | None = None
         self.events_received = 0
         self.completed = False
 
@@ -54,9 +54,8 @@ class EventStream(Generic[EventT]):
 
     async def aclose(self) -> None:
         """Stop reading and close the connection (also fine after the end)."""
-        iterator = self._iterator
-        if iterator is not None and hasattr(iterator, "aclose"):
-            await iterator.aclose()
+        if self._iterator is not None:
+            await self._iterator.aclose()
 
     async def collect(self) -> Self:
         """Read the whole stream; returns ``self`` (its ``text`` and the rest then complete)."""
@@ -76,7 +75,7 @@ class EventStream(Generic[EventT]):
     def _absorb(self, event: EventT) -> None:
         raise NotImplementedError
 
-    async def _run(self) -> AsyncIterator[EventT]:
+    async def _run(self) -> AsyncGenerator[EventT, None]:
         raw = self._open_events()
         try:
             async for data in raw:
