@@ -26,6 +26,16 @@ class SleepRecorder:
         self.waits.append(seconds)
 
 
+@dataclass
+class FakeClock:
+    """A monotonic clock the test moves by hand (``clock.now += 30``)."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass(frozen=True)
 class S3Server:
     """moto's S3 server (the session fixture ``s3_server``)."""

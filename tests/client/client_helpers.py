@@ -8,14 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anythingllm_bridge.client import AnythingLLMClient
+from support import no_sleep
 
 REAL_URL = os.environ.get("ANYTHINGLLM_URL", "")
 REAL_KEY = os.environ.get("ANYTHINGLLM_API_KEY", "")
 NEEDS_REAL = "needs a real AnythingLLM: set ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY (make test-real)"
-
-
-async def no_sleep(_seconds: float) -> None:
-    """Retry waits without waiting (tests never sleep)."""
 
 
 def make_client(url: str, key: str | None, **options: Any) -> AnythingLLMClient:

@@ -14,6 +14,7 @@ from anythingllm_bridge import AnythingLLMClient as ExportedClient
 from anythingllm_bridge import Settings, create_anythingllm_client
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMSessionError
+from support import no_sleep
 
 SECRET = "SECRET-KEY-1234567-ABCDEFG"
 
@@ -108,12 +109,8 @@ async def test_settings_client_talks_to_the_server(server: Server) -> None:
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None, anythingllm_url=server.url, anythingllm_api_key=server.api_key
     )
-    async with create_anythingllm_client(settings, sleep=_no_wait) as client:
+    async with create_anythingllm_client(settings, sleep=no_sleep) as client:
         assert await client.check_auth() is True
-
-
-async def _no_wait(_: float) -> None:
-    return None
 
 
 # --------------------------------------------------------------------------- health_check

@@ -18,14 +18,7 @@ import pytest
 
 from anythingllm_bridge.testing import EmulatorThread, RunningEmulator, run_emulator
 from anythingllm_bridge.testing.faults import FaultInjector
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from support import FakeClock
 
 
 @dataclass

@@ -14,6 +14,7 @@ from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.testing import RunningEmulator
 from anythingllm_bridge.testing.faults import FaultInjector
+from support import no_sleep
 
 
 class FailWorkspaceReadsWhenSendingEnds(NullProgress):
@@ -26,10 +27,6 @@ class FailWorkspaceReadsWhenSendingEnds(NullProgress):
         self.faults.add("GET", f"/api/v1/workspace/{self.slug}", status=500, times=None)
 
 
-async def _no_wait(_: float) -> None:
-    return None
-
-
 async def test_a_failure_after_sending_is_reported_not_raised(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -38,7 +35,7 @@ async def test_a_failure_after_sending_is_reported_not_raised(
     for i in range(3):
         (root / f"note-{i}.txt").write_text(f"note number {i}\n")
     manifest = FileManifestStore(tmp_path / "manifest.json")
-    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=no_sleep) as client:
         slug = (await client.create_workspace("After send")).slug
         first = await sync(client, FolderSource(root), manifest, workspace=slug)
         (root / "note-0.txt").write_text("note number 0, changed\n")  # a replace: old version to remove
@@ -74,7 +71,7 @@ async def test_a_document_re_embedded_after_a_failed_replace_is_not_sent_again(
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
     embed = "/api/v1/workspace/*/update-embeddings"
-    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=no_sleep) as client:
         slug = (await client.create_workspace("Pending")).slug
 
         async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
@@ -110,7 +107,7 @@ async def test_a_manifest_that_fails_to_load_does_not_stay_locked(
     path = tmp_path / "manifest.json"
     path.write_text("{not json")
     store = FileManifestStore(path)
-    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=no_sleep) as client:
         slug = (await client.create_workspace("Lock")).slug
         with pytest.raises(IngestError, match="not valid JSON"):
             await sync(client, FolderSource(root), store, workspace=slug)
@@ -132,7 +129,7 @@ async def test_adopting_a_copy_that_was_superseded_keeps_it(
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
     embed = "/api/v1/workspace/*/update-embeddings"
-    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=no_sleep) as client:
         slug = (await client.create_workspace("Adopt")).slug
 
         async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
@@ -175,7 +172,7 @@ async def test_an_old_version_left_in_the_workspace_is_not_reported_ok(
     (root / "note.txt").write_text("version one\n")
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
-    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=_no_wait) as client:
+    async with AnythingLLMClient(emulator.url, emulator.api_key, sleep=no_sleep) as client:
         slug = (await client.create_workspace("Old version")).slug
         old = (await sync(client, FolderSource(root), manifest, workspace=slug)).outcomes["note.txt"].location
         (root / "note.txt").write_text("version two\n")

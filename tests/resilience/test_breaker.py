@@ -10,14 +10,7 @@ import pytest
 
 from anythingllm_bridge.errors import AnythingLLMCircuitOpenError
 from anythingllm_bridge.resilience import BreakerEvent, CircuitBreaker, CircuitState
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from support import FakeClock
 
 
 @pytest.fixture

@@ -30,24 +30,9 @@ from anythingllm_bridge.errors import (
 from anythingllm_bridge.resilience import BreakerEvent, CircuitState
 from anythingllm_bridge.testing import Emulator, RunningEmulator, run_emulator
 from anythingllm_bridge.tracing import trace_id
+from support import FakeClock, SleepRecorder
 
 WORKSPACES = "/api/v1/workspaces"
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @asynccontextmanager

@@ -13,16 +13,9 @@ from aiohttp import web
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import AnythingLLMConnectionError, ConfigurationError
 from anythingllm_bridge.testing import Emulator
+from support import SleepRecorder
 
 KEY = "TLS-TEST-KEY"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture
@@ -45,8 +38,8 @@ async def https_url(ca: trustme.CA) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def ping(url: str, config: ClientConfig, sleep: Recorder | None = None) -> int:
-    transport = Transport(url, KEY, config, sleep=sleep or Recorder())
+async def ping(url: str, config: ClientConfig, sleep: SleepRecorder | None = None) -> int:
+    transport = Transport(url, KEY, config, sleep=sleep or SleepRecorder())
     await transport.open()
     try:
         return (await transport.request("GET", "/v1/auth")).status
@@ -65,7 +58,7 @@ async def test_verify_ssl_false_accepts_any_certificate(https_url: str) -> None:
 
 
 async def test_an_untrusted_certificate_fails_at_once_naming_the_settings(https_url: str) -> None:
-    sleep = Recorder()
+    sleep = SleepRecorder()
     with pytest.raises(AnythingLLMConnectionError, match="verify_ssl / ca_bundle"):
         await ping(https_url, ClientConfig(), sleep)
     assert sleep.waits == []  # a configuration problem is not retried
