@@ -173,18 +173,19 @@ class EventStream:
     async def open(self) -> None:
         await self._response.prepare(self._request)
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def _before_write(self) -> None:
+        """Open the stream if it is not yet; once ``cut_stream_after`` events are sent, cut it instead."""
         if not self._response.prepared:
             await self.open()
         if self._cut_after is not None and self.sent >= self._cut_after:
             drop_connection(self._request)
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self._before_write()
         await self._response.write(f"data: {js_dumps(event)}\n\n".encode())
         self.sent += 1
 
     async def close(self) -> web.StreamResponse:
-        if not self._response.prepared:
-            await self.open()
-        if self._cut_after is not None and self.sent >= self._cut_after:
-            drop_connection(self._request)
+        await self._before_write()
         await self._response.write_eof()
         return self._response
