@@ -166,10 +166,6 @@ class EventStream:
         self._cut_after = cut if isinstance(cut, int) and not isinstance(cut, bool) else None
         self.sent = 0
 
-    @property
-    def response(self) -> web.StreamResponse:
-        return self._response
-
     async def open(self) -> None:
         await self._response.prepare(self._request)
 
