@@ -505,16 +505,21 @@ def docs_remove(
 # --------------------------------------------------------------------------- sync
 
 
+def manifest_name(conf: Settings, source: str, workspace: str) -> str:
+    """``<workspace>-<hash>.json``: one manifest per (server, workspace, source)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{conf.anythingllm_url}\0{workspace}\0{source}".encode()).hexdigest()[:12]
+    return f"{workspace}-{digest}.json"
+
+
 def default_manifest(conf: Settings, source: str, workspace: str) -> Path:
     """``$XDG_STATE_HOME/anythingllm-bridge/manifests/<workspace>-<hash>.json``: one per
     (server, workspace, source), outside the synced folder."""
-    import hashlib
-
     if conf.manifest_path is not None:
         return conf.manifest_path
     state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    digest = hashlib.sha256(f"{conf.anythingllm_url}\0{workspace}\0{source}".encode()).hexdigest()[:12]
-    return state / "anythingllm-bridge" / "manifests" / f"{workspace}-{digest}.json"
+    return state / "anythingllm-bridge" / "manifests" / manifest_name(conf, source, workspace)
 
 
 @app.command()
@@ -564,15 +569,11 @@ def sync(
     workers = concurrency or conf.ingest_concurrency
     is_s3 = source.startswith("s3://")
     folder = Path(source).expanduser().resolve()
-    manifest_path = manifest or default_manifest(conf, str(folder), workspace)
     if not is_s3 and not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         fail(f"source folder {source} {what}")
-    manifest_path = manifest_path.resolve()
 
     async def work() -> SyncReport:
-        import hashlib
-
         from anythingllm_bridge.ingest import (
             FileManifestStore,
             FolderSource,
@@ -593,15 +594,14 @@ def sync(
                 conf.model_copy(update={"storage_type": "s3", "s3_bucket": bucket})
             )
             src: Any = StorageSource(storage, prefix, description=source)
-            digest = hashlib.sha256(f"{conf.anythingllm_url}\0{workspace}\0{source}".encode()).hexdigest()[
-                :12
-            ]
+            name = manifest_name(conf, source, workspace)
             store: Any = (
                 FileManifestStore(manifest)
                 if manifest
-                else StorageManifestStore(storage, f".anythingllm-bridge/manifests/{workspace}-{digest}.json")
+                else StorageManifestStore(storage, f".anythingllm-bridge/manifests/{name}")
             )
         else:
+            manifest_path = (manifest or default_manifest(conf, str(folder), workspace)).resolve()
             src = FolderSource(folder, exclude=[manifest_path])
             store = FileManifestStore(manifest_path)
         archive_to = None
