@@ -239,9 +239,7 @@ class FileValidator:
             return FileVerdict(path, file_type, "cannot be read: permission denied")
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return FileVerdict(
-                    path, file_type, "is a symbolic link; give the path of the file it points to"
-                )
+                return FileVerdict(path, file_type, _SYMLINK)
             return FileVerdict(path, file_type, f"cannot be read: {exc.strerror or exc}")
         reader: _BoundedReader | None = None
         try:
