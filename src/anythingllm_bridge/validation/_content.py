@@ -190,15 +190,13 @@ def check_json(sample: Sample, claimed: str = "json") -> str | None:
         return (
             "holds no JSON value, only white space" if sample.complete else "starts with a run of white space"
         )
-    opener = body[:1]
-    if opener not in (b"{", b"["):
-        start = body[:16].decode("utf-8", "replace")
-        return check_text(sample, claimed) or really(
-            sample, claimed, f"is not a JSON object or array (it starts with {start!r})"
-        )
     problem = check_text(sample, claimed)
     if problem is not None:
         return problem
+    opener = body[:1]
+    if opener not in (b"{", b"["):
+        start = body[:16].decode("utf-8", "replace")
+        return really(sample, claimed, f"is not a JSON object or array (it starts with {start!r})")
     if sample.complete:
         try:
             json.loads(head.decode("utf-8"))
