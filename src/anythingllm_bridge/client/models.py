@@ -454,7 +454,9 @@ class OpenAIModel(ApiModel):
     owned_by: str | None = None
 
 
-class OpenAIChatCompletion(ApiModel):
+class _OpenAIChatObject(ApiModel):
+    """The envelope a whole OpenAI-compatible answer and each streamed chunk share."""
+
     id: str | None = None
     object: str | None = None
     created: int | None = None
@@ -462,6 +464,8 @@ class OpenAIChatCompletion(ApiModel):
     choices: list[dict[str, Any]] = Field(default_factory=list)
     usage: dict[str, Any] | None = None
 
+
+class OpenAIChatCompletion(_OpenAIChatObject):
     @property
     def text(self) -> str:
         """The assistant's answer (``choices[0].message.content``)."""
@@ -472,15 +476,8 @@ class OpenAIChatCompletion(ApiModel):
         return content if isinstance(content, str) else ""
 
 
-class OpenAIChatChunk(ApiModel):
+class OpenAIChatChunk(_OpenAIChatObject):
     """One streamed OpenAI-compatible event (AnythingLLM labels them ``chat.completion``)."""
-
-    id: str | None = None
-    object: str | None = None
-    created: int | None = None
-    model: str | None = None
-    choices: list[dict[str, Any]] = Field(default_factory=list)
-    usage: dict[str, Any] | None = None
 
     @property
     def delta(self) -> str:
