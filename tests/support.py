@@ -26,6 +26,20 @@ class SleepRecorder:
         self.waits.append(seconds)
 
 
+def mark(emulator: Any) -> int:
+    """Where the emulator's request log stands now (for ``requests_since``)."""
+    return len(emulator.emulator.faults.requests)
+
+
+def requests_since(emulator: Any, start: int) -> list[Any]:
+    return list(emulator.emulator.faults.requests)[start:]
+
+
+def uploads(requests: list[Any]) -> int:
+    """How many of ``requests`` are document uploads."""
+    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
 @dataclass
 class FakeClock:
     """A monotonic clock the test moves by hand (``clock.now += 30``)."""

@@ -19,7 +19,7 @@ import pytest
 
 from anythingllm_bridge.client import AnythingLLM
 from anythingllm_bridge.testing import EmulatorThread
-from support import S3Server
+from support import S3Server, mark, requests_since, uploads
 
 KEY = "CLI-TEST-KEY"
 
@@ -105,11 +105,6 @@ def one_line_error(result: Any, *words: str) -> str:
     return line
 
 
-def uploads_since(emu: Any, start: int) -> int:
-    requests = list(emu.emulator.faults.requests)[start:]
-    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
-
-
 # --------------------------------------------------------------------------- commands that work
 
 
@@ -187,19 +182,19 @@ def test_sync_twice_dry_run_and_prune(allm: Allm, api: AnythingLLM, emu: Any, tm
     assert first["uploaded"] == ["faq.md", "telescopes.json", "visitors.csv"]
     assert api.get_workspace(slug).docpaths == set(first["locations"].values())
 
-    start = len(emu.emulator.faults.requests)
+    start = mark(emu)
     second = allm.json("sync", str(folder), "--workspace", slug, "--types", types)
     assert second["uploaded"] == []
     assert second["counts"]["unchanged"] == 3
-    assert uploads_since(emu, start) == 0
+    assert uploads(requests_since(emu, start)) == 0
 
     (folder / "visitors.csv").unlink()
     (folder / "notes.md").write_text("# notes\n")
-    start = len(emu.emulator.faults.requests)
+    start = mark(emu)
     plan = allm("sync", str(folder), "--workspace", slug, "--types", types, "--dry-run", "--prune")
     assert "dry run" in plan.stdout
     assert "notes.md" in plan.stdout
-    assert [r for r in list(emu.emulator.faults.requests)[start:] if r.method != "GET"] == []
+    assert [r for r in requests_since(emu, start) if r.method != "GET"] == []
 
     pruned = allm.json("sync", str(folder), "--workspace", slug, "--types", types, "--prune")
     assert pruned["uploaded"] == ["notes.md"]
@@ -404,9 +399,9 @@ def test_demo_real_needs_a_key(allm: Allm) -> None:
 
 
 def test_verbose_logs_carry_the_trace_id_the_server_received(allm: Allm, emu: Any) -> None:
-    start = len(emu.emulator.faults.requests)
+    start = mark(emu)
     result = allm("--verbose", "workspaces", "list")
-    (request,) = [r for r in list(emu.emulator.faults.requests)[start:] if r.path == "/api/v1/workspaces"]
+    (request,) = [r for r in requests_since(emu, start) if r.path == "/api/v1/workspaces"]
     assert request.request_id
     assert f"[trace {request.request_id}]" in result.stderr
     assert "GET /v1/workspaces" in result.stderr
@@ -510,7 +505,7 @@ def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
     )
     try:
         deadline = time.monotonic() + 60
-        while uploads_since(emu, start) < 3:  # wait until the sync is under way
+        while uploads(requests_since(emu, start)) < 3:  # wait until the sync is under way
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)

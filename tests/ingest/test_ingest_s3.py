@@ -20,7 +20,7 @@ from anythingllm_bridge.ingest import (
 )
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient
 from anythingllm_bridge.validation import FileValidator
-from support import S3Server
+from support import S3Server, mark, requests_since, uploads
 
 MANIFEST_KEY = ".anythingllm-bridge/manifests/target.json"
 
@@ -53,11 +53,6 @@ async def run(client: AnythingLLMClient, s3: S3StorageClient, workspace: str, **
     )
 
 
-def upload_count(emulator: Any, start: int) -> int:
-    requests = list(emulator.emulator.faults.requests)[start:]
-    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
-
-
 async def test_sync_from_an_s3_prefix(
     client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server, emulator: Any
 ) -> None:
@@ -68,10 +63,10 @@ async def test_sync_from_an_s3_prefix(
     assert in_workspace == {first.outcomes[k].location for k in first.uploaded}
     assert await s3.file_exists(MANIFEST_KEY)  # the manifest lives in the bucket
 
-    start = len(emulator.emulator.faults.requests)
+    start = mark(emulator)
     second = await run(client, s3, workspace)
     assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
-    assert upload_count(emulator, start) == 0
+    assert uploads(requests_since(emulator, start)) == 0
 
     edited = b"city,country\nLima,Peru\n"
     s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)

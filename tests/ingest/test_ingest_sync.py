@@ -18,20 +18,9 @@ from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgr
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
 from anythingllm_bridge.validation import FileValidator
+from support import mark, requests_since, uploads
 
 GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
-
-
-def requests_since(emulator: Any, start: int) -> list[Any]:
-    return list(emulator.emulator.faults.requests)[start:]
-
-
-def mark(emulator: Any) -> int:
-    return len(emulator.emulator.faults.requests)
-
-
-def uploads(requests: list[Any]) -> int:
-    return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
 
 
 async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
