@@ -265,12 +265,10 @@ class CircuitBreaker:
     def _on_success(self, permit: BreakerPermit) -> None:
         if permit._generation != self._generation:
             return
+        self._failures = 0
         if self._state is CircuitState.HALF_OPEN:
             self._probe_out = False
-            self._failures = 0
             self._change(CircuitState.CLOSED, "probe succeeded")
-        else:
-            self._failures = 0
 
     def _on_failure(self, permit: BreakerPermit, reason: str) -> None:
         if permit._generation != self._generation:
