@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 import trustme
-from aiohttp import web
 
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import AnythingLLMConnectionError, ConfigurationError
-from anythingllm_bridge.testing import Emulator
+from anythingllm_bridge.testing import run_emulator
 from support import SleepRecorder
 
 KEY = "TLS-TEST-KEY"
@@ -27,15 +26,8 @@ def ca() -> trustme.CA:
 async def https_url(ca: trustme.CA) -> AsyncIterator[str]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
-    runner = web.AppRunner(Emulator(KEY).app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with run_emulator(api_key=KEY, ssl_context=context) as running:
+        yield running.url
 
 
 async def ping(url: str, config: ClientConfig, sleep: SleepRecorder | None = None) -> int:
