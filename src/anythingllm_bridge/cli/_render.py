@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from anythingllm_bridge.client import AnythingLLMClient
     from anythingllm_bridge.client.models import BreakerInfo, HealthStatus, Source
     from anythingllm_bridge.ingest import SyncReport
@@ -61,18 +61,17 @@ def breaker_text(breaker: BreakerInfo) -> str:
     return text
 
 
-STATUS_ORDER = ("uploaded", "replaced", "unchanged", "removed", "rejected", "failed")
-
-
 def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
+    from anythingllm_bridge.ingest.pipeline import STATUSES  # loaded already: report is a SyncReport
+
     title = "plan (dry run, nothing sent)" if report.dry_run else "sync"
     out.print(f"{indent}{title}: {escape(report.source)} -> workspace {escape(report.workspace)}")
     counts = report.counts()
     verbs = (
         {"uploaded": "to upload", "replaced": "to replace", "removed": "to remove"} if report.dry_run else {}
     )
-    for status in STATUS_ORDER:
-        keys = report.keys(status)  # type: ignore[arg-type]
+    for status in STATUSES:
+        keys = report.keys(status)
         label = verbs.get(status, status)
         listed = ""
         if keys and status in ("uploaded", "replaced", "removed"):
@@ -143,7 +142,3 @@ def print_sources(out: Console, sources: list[Source], indent: str = "") -> None
     for n, source in enumerate(sources, start=1):
         score = f" (score {source.score:.3f})" if source.score is not None else ""
         out.print(f"{indent}  [{n}] {escape(source.title or source.url or '?')}{score}")
-
-
-def stdout_console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
