@@ -119,10 +119,10 @@ async def test_without_fsync_writes_are_still_atomic(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- symlinks
 
 
-@pytest.fixture
-def planted(tmp_path: Path) -> tuple[Path, Path]:
-    """A storage folder with symlinks planted inside it, some leading outside; and the outside."""
-    base, outside = tmp_path / "base", tmp_path / "outside"
+def plant(root: Path) -> tuple[Path, Path]:
+    """A storage folder under ``root`` with symlinks planted inside it, some leading outside; and the
+    outside."""
+    base, outside = root / "base", root / "outside"
     base.mkdir()
     outside.mkdir()
     (outside / "secret.txt").write_bytes(b"SECRET")
@@ -134,6 +134,11 @@ def planted(tmp_path: Path) -> tuple[Path, Path]:
     (base / "sub" / "up").symlink_to("..")  # a link that stays inside
     (base / "alias.txt").symlink_to("inside.txt")  # a file link that stays inside
     return base, outside
+
+
+@pytest.fixture
+def planted(tmp_path: Path) -> tuple[Path, Path]:
+    return plant(tmp_path)
 
 
 @pytest.mark.parametrize("key", ["out/secret.txt", "out/new.txt", "sub/escape/secret.txt", "file_link"])
@@ -190,17 +195,7 @@ _keys = st.one_of(
 def test_no_key_ever_reads_or_writes_outside_the_base_path(key: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        base, outside = root / "base", root / "outside"
-        base.mkdir()
-        outside.mkdir()
-        (outside / "secret.txt").write_bytes(b"SECRET")
-        (base / "inside.txt").write_bytes(b"inside")
-        (base / "sub").mkdir()
-        (base / "out").symlink_to(outside)
-        (base / "sub" / "escape").symlink_to("../../outside")
-        (base / "file_link").symlink_to(outside / "secret.txt")
-        (base / "sub" / "up").symlink_to("..")
-        (base / "alias.txt").symlink_to("inside.txt")
+        base, outside = plant(root)
         source = root / "source.txt"
         source.write_bytes(b"PAYLOAD")
         outside_before = snapshot(outside)
