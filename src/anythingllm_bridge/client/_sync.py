@@ -108,13 +108,10 @@ async def _next(stream: EventStream[E]) -> E:
 def _blocking(
     method: Callable[Concatenate[AnythingLLMClient, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[AnythingLLM, P], R]:
-    """The blocking twin of an async client method (streams it returns become iterators)."""
+    """The blocking twin of an async client method (one that returns a stream: ``_blocking_stream``)."""
 
     def call(self: AnythingLLM, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        result = self._runner.run(method(self._client, *args, **kwargs))
-        if isinstance(result, EventStream):
-            return SyncStream(result, self._runner)  # type: ignore[return-value]
-        return result
+        return self._runner.run(method(self._client, *args, **kwargs))
 
     functools.update_wrapper(call, method)  # name and docstring of the async method
     return call
