@@ -229,7 +229,7 @@ class CircuitBreaker:
         if state is CircuitState.CLOSED:
             return BreakerPermit(self, self._generation, False)
         if state is CircuitState.OPEN:
-            if self._opened_at + self._recovery - self._clock() > 0:
+            if self.retry_in > 0:
                 raise self._open_error(**context)
             self._change(CircuitState.HALF_OPEN, "recovery timeout elapsed; letting one probe through")
         if self._probe_out:
