@@ -4,8 +4,12 @@ through tests/conftest.py). Nothing heavy is imported here: conftest imports thi
 from __future__ import annotations
 
 import itertools
+from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anythingllm_bridge.client._transport import Transport
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -38,6 +42,17 @@ def requests_since(emulator: Any, start: int) -> list[Any]:
 def uploads(requests: list[Any]) -> int:
     """How many of ``requests`` are document uploads."""
     return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
+async def collect(
+    transport: Transport, path: str, body: dict[str, Any], seen: list[Any] | None = None
+) -> list[Any]:
+    """The events of a POST stream, appended to ``seen`` (when given) as they arrive."""
+    events: list[Any] = [] if seen is None else seen
+    async with aclosing(transport.stream("POST", path, json=body)) as stream:
+        async for event in stream:
+            events.append(event)
+    return events
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from email.utils import formatdate
 from typing import Any
 
@@ -30,7 +30,7 @@ from anythingllm_bridge.errors import (
 from anythingllm_bridge.resilience import BreakerEvent, CircuitState
 from anythingllm_bridge.testing import Emulator, RunningEmulator, run_emulator
 from anythingllm_bridge.tracing import trace_id
-from support import FakeClock, SleepRecorder
+from support import FakeClock, SleepRecorder, collect
 
 WORKSPACES = "/api/v1/workspaces"
 
@@ -426,12 +426,6 @@ async def test_a_generated_trace_id_is_the_same_everywhere(
 # ---------------------------------------------------------------- streams
 
 
-async def drain(transport: Transport, path: str, body: dict[str, Any], seen: list[dict[str, Any]]) -> None:
-    async with aclosing(transport.stream("POST", path, json=body)) as events:
-        async for event in events:
-            seen.append(event)
-
-
 async def test_a_stream_cut_by_the_server_raises_instead_of_ending_quietly(emulator: RunningEmulator) -> None:
     async with transport_for(emulator) as (transport, _):
         created = await transport.request("POST", "/v1/workspace/new", json={"name": "Cut"})
@@ -440,12 +434,12 @@ async def test_a_stream_cut_by_the_server_raises_instead_of_ending_quietly(emula
         emulator.emulator.faults.add("POST", f"/api{path}", cut_stream_after=2)
         seen: list[dict[str, Any]] = []
         with pytest.raises(AnythingLLMStreamError):
-            await drain(transport, path, {"message": "hi", "mode": "chat"}, seen)
+            await collect(transport, path, {"message": "hi", "mode": "chat"}, seen)
     assert len(seen) == 2
 
 
 async def test_a_stream_to_a_missing_workspace_is_not_found(emulator: RunningEmulator) -> None:
     async with transport_for(emulator) as (transport, sleep):
         with pytest.raises(AnythingLLMNotFoundError):
-            await drain(transport, "/v1/workspace/nope/stream-chat", {"message": "x"}, [])
+            await collect(transport, "/v1/workspace/nope/stream-chat", {"message": "x"}, [])
     assert sleep.waits == []

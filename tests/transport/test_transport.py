@@ -31,7 +31,7 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.testing import RunningEmulator
-from support import SleepRecorder
+from support import SleepRecorder, collect
 
 
 @asynccontextmanager
@@ -368,16 +368,6 @@ async def test_generated_ids_differ_per_call(emulator: RunningEmulator) -> None:
 
 
 # ---------------------------------------------------------------- streams
-
-
-async def collect(
-    transport: Transport, path: str, body: dict[str, Any], seen: list[Any] | None = None
-) -> list[Any]:
-    events: list[Any] = [] if seen is None else seen
-    async with aclosing(transport.stream("POST", path, json=body)) as stream:
-        async for event in stream:
-            events.append(event)
-    return events
 
 
 async def test_stream_yields_events_until_the_server_closes(emulator: RunningEmulator) -> None:

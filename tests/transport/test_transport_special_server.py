@@ -6,7 +6,7 @@ stalls or breaks inside an event, a redirect, an answer that trickles in. Real H
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMStreamError,
     AnythingLLMTimeoutError,
 )
+from support import collect
 
 STREAM = "/v1/workspace/ws/stream-chat"
 
@@ -35,14 +36,6 @@ async def opened(server: LocalServer, **config: Any) -> AsyncIterator[Transport]
         await transport.close()
 
 
-async def collect(transport: Transport, spec: dict[str, Any], seen: list[Any] | None = None) -> list[Any]:
-    events: list[Any] = [] if seen is None else seen
-    async with aclosing(transport.stream("POST", STREAM, json=spec)) as stream:
-        async for event in stream:
-            events.append(event)
-    return events
-
-
 async def test_redirects_are_not_followed(local_server: LocalServer) -> None:
     async with opened(local_server) as transport:
         with pytest.raises(AnythingLLMProtocolError, match=r"elsewhere\.invalid"):
@@ -51,7 +44,7 @@ async def test_redirects_are_not_followed(local_server: LocalServer) -> None:
 
 async def test_stream_event_larger_than_aiohttp_line_limit_arrives_whole(local_server: LocalServer) -> None:
     async with opened(local_server) as transport:
-        events = await collect(transport, {"message": "hi", "big": 3_000_000})
+        events = await collect(transport, STREAM, {"message": "hi", "big": 3_000_000})
     assert [e["type"] for e in events] == ["textResponseChunk"] * 3 + ["finalizeResponseStream"]
     assert len(events[-1]["sources"][0]["text"]) == 3_000_000
 
@@ -60,7 +53,7 @@ async def test_stream_abort_event_raises_chat_error_after_earlier_events(local_s
     seen: list[Any] = []
     async with opened(local_server) as transport:
         with pytest.raises(AnythingLLMChatError, match="vector search failed") as info:
-            await collect(transport, {"message": "hi", "abort": "vector search failed"}, seen)
+            await collect(transport, STREAM, {"message": "hi", "abort": "vector search failed"}, seen)
     assert len(seen) == 3
     assert info.value.status == 200
     assert info.value.trace_id
@@ -70,7 +63,7 @@ async def test_stream_idle_timeout(local_server: LocalServer) -> None:
     seen: list[Any] = []
     async with opened(local_server, read_timeout=0.1) as transport:
         with pytest.raises(AnythingLLMTimeoutError, match="read_timeout"):
-            await collect(transport, {"message": "hi", "stall": True}, seen)
+            await collect(transport, STREAM, {"message": "hi", "stall": True}, seen)
     assert len(seen) == 3
 
 
@@ -78,14 +71,14 @@ async def test_stream_broken_inside_an_event_raises(local_server: LocalServer) -
     seen: list[Any] = []
     async with opened(local_server) as transport:
         with pytest.raises(AnythingLLMStreamError):
-            await collect(transport, {"message": "hi", "cut": True}, seen)
+            await collect(transport, STREAM, {"message": "hi", "cut": True}, seen)
     assert len(seen) == 3
 
 
 async def test_stream_with_no_total_timeout(local_server: LocalServer) -> None:
     # the whole stream outlives `timeout`; only idleness would end it
     async with opened(local_server, timeout=0.001, read_timeout=30) as transport:
-        events = await collect(transport, {"message": "hi", "tokens": 200, "big": 1_000_000})
+        events = await collect(transport, STREAM, {"message": "hi", "tokens": 200, "big": 1_000_000})
     assert len(events) == 201
 
 
