@@ -70,14 +70,10 @@ class Resource:
 
     _transport: Transport
 
-    async def _data(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Send one request and return its decoded body (errors are raised by the transport)."""
-        response = await self._transport.request(method, path, **kwargs)
-        return response.data
-
     async def _object(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
-        """A JSON object answer, optionally one key of it; anything else is a protocol error."""
-        data = await self._data(method, path, **kwargs)
+        """A JSON object answer, optionally one key of it; anything else is a protocol error
+        (error answers are raised by the transport)."""
+        data = (await self._transport.request(method, path, **kwargs)).data
         if not isinstance(data, dict) or (key is not None and key not in data):
             expected = f"a JSON object with {key!r}" if key else "a JSON object"
             raise AnythingLLMProtocolError(
