@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_types(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = [part for part in value.replace(";", ",").split(",")]
+            value = value.replace(";", ",").split(",")
         if isinstance(value, list | tuple):
             return [str(v).strip().lower().lstrip(".") for v in value if str(v).strip()]
         return value
