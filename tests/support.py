@@ -4,6 +4,7 @@ through tests/conftest.py). Nothing heavy is imported here: conftest imports thi
 from __future__ import annotations
 
 import itertools
+import socket
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,13 @@ class SleepRecorder:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def mark(emulator: Any) -> int:

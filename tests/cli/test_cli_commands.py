@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 
 from anythingllm_bridge.client import AnythingLLM
 from anythingllm_bridge.testing import EmulatorThread
-from support import S3Server, mark, requests_since, uploads
+from support import S3Server, closed_port, mark, requests_since, uploads
 
 KEY = "CLI-TEST-KEY"
 
@@ -325,11 +324,7 @@ def test_missing_api_key(allm: Allm) -> None:
 
 
 def test_unreachable_server(allm: Allm) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # the port is closed now: nothing listens there
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{closed_port()}"  # nothing listens there
     one_line_error(allm("workspaces", "list", url=url, check=False), "cannot reach", url)
     one_line_error(allm("--url", url, "health", check=False), "127.0.0.1")
 

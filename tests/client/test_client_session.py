@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from typing import Any
 
 import pytest
@@ -14,17 +13,9 @@ from anythingllm_bridge import AnythingLLMClient as ExportedClient
 from anythingllm_bridge import Settings, create_anythingllm_client
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMSessionError
-from support import no_sleep
+from support import closed_port, no_sleep
 
 SECRET = "SECRET-KEY-1234567-ABCDEFG"
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_package_exports_the_client() -> None:
@@ -148,7 +139,7 @@ async def test_health_check_without_a_session_opens_one_for_itself(server: Serve
 
 
 async def test_health_check_of_nothing_listening_does_not_raise() -> None:
-    url = f"http://127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     async with make_client(url, "k", max_retries=0, connect_timeout=2) as client:
         health = await client.health_check()
     assert health.reachable is False

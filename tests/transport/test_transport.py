@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -31,7 +30,7 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.testing import RunningEmulator
-from support import SleepRecorder, collect
+from support import SleepRecorder, closed_port, collect
 
 
 @asynccontextmanager
@@ -344,14 +343,8 @@ async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: Run
     assert len(requests_to(emulator, "/api/v1/workspace/new")) == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_refused_connection_is_retried_even_for_creating_calls() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{closed_port()}"
     async with opened(url, "KEY", max_retries=2) as (transport, sleep):
         with pytest.raises(AnythingLLMConnectionError, match="cannot connect") as info:
             await transport.request("POST", "/v1/workspace/ws/chat", json={"message": "hi"})
