@@ -292,10 +292,7 @@ class _Run:
     async def _apply(self, plan: SyncPlan) -> None:
         if self.report.passes == 1:
             for item in plan.to_send:
-                self._intent[item.key] = (
-                    "uploaded" if item.action is Action.UPLOAD else "replaced",
-                    item.reason,
-                )
+                self._intent[item.key] = (_sent_status(item), item.reason)
         await self._refresh_unchanged(plan)
         to_send = await self._reembed_missing(plan)
         try:
@@ -314,14 +311,7 @@ class _Run:
                 docpaths = await self._workspace_docpaths()
             except AnythingLLMError as exc:  # what was sent is reported; removals wait
                 logger.warning("workspace unreadable after sending; removal waits for next sync: %s", exc)
-                for item in removals:
-                    self._outcome(
-                        item.key,
-                        "failed",
-                        f"could not remove: {_describe(exc)}",
-                        item.entry,
-                        transient=_is_transient(exc),
-                    )
+                self._not_removed(removals, exc)
             else:
                 await self._remove_old_versions(docpaths)
                 await self._prune(removals, docpaths)
@@ -415,8 +405,7 @@ class _Run:
             if reason is not None:
                 self._outcome(item.key, "rejected", reason, size=item.size)
             else:
-                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
-                self._outcome(item.key, status, f"would send: {item.reason}", size=item.size)
+                self._outcome(item.key, _sent_status(item), f"would send: {item.reason}", size=item.size)
 
         for item in plan.items:
             if item.action is Action.UNCHANGED:
@@ -537,7 +526,7 @@ class _Run:
             self._outcome(item.key, "failed", detail, size=size, transient=_is_transient(exc))
             self.progress.file_done(item.key, size, "failed", detail)
             return
-        self.progress.file_done(item.key, size, "uploaded" if item.action is Action.UPLOAD else "replaced")
+        self.progress.file_done(item.key, size, _sent_status(item))
         self._embed_queue.put_nowait((item, location, size))
 
     async def _validate(self, path: Path) -> str | None:
@@ -676,8 +665,7 @@ class _Run:
             transient = _is_transient(exc)
         for item, location, size in batch:
             if location in confirmed:
-                status: Status = "uploaded" if item.action is Action.UPLOAD else "replaced"
-                self._outcome(item.key, status, item.reason, location=location, size=size)
+                self._outcome(item.key, _sent_status(item), item.reason, location=location, size=size)
             else:
                 why = error or "the server left it out of the workspace"
                 self._outcome(
@@ -730,19 +718,18 @@ class _Run:
         try:
             await self._erase(_unique(locations), docpaths)
         except AnythingLLMError as exc:
-            for item in items:
-                self._outcome(
-                    item.key,
-                    "failed",
-                    f"could not remove: {_describe(exc)}",
-                    item.entry,
-                    transient=_is_transient(exc),
-                )
+            self._not_removed(items, exc)
             return
         for item in items:
             self.manifest.entries.pop(item.key, None)
             await self.store.record(self.manifest, item.key)
             self._outcome(item.key, "removed", item.reason, item.entry)
+
+    def _not_removed(self, items: Sequence[PlanItem], exc: AnythingLLMError) -> None:
+        """Report files whose documents were to be removed, and were not, as failed."""
+        why = f"could not remove: {_describe(exc)}"
+        for item in items:
+            self._outcome(item.key, "failed", why, item.entry, transient=_is_transient(exc))
 
     async def _erase(self, locations: list[str], docpaths: set[str]) -> None:
         """Take documents out of the workspace, then delete them from the server."""
@@ -777,6 +764,11 @@ class _Run:
             location=location or (entry.location if entry else None),
             size=size or (entry.size if entry else 0),
         )
+
+
+def _sent_status(item: PlanItem) -> Status:
+    """What sending ``item`` makes of it: a new file is uploaded, a known one replaced."""
+    return "uploaded" if item.action is Action.UPLOAD else "replaced"
 
 
 def _is_transient(exc: BaseException) -> bool:
