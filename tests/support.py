@@ -3,10 +3,13 @@ through tests/conftest.py). Nothing heavy is imported here: conftest imports thi
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import socket
 from contextlib import aclosing
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,6 +32,16 @@ class SleepRecorder:
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+
+
+def load_script(name: str, path: Path) -> ModuleType:
+    """Import a script that is not on the path (bench/, .ci/) as module ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def closed_port() -> int:

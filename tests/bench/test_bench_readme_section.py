@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from support import load_script
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
-
-def load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("readme_section", BENCH / "readme_section.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-readme_section = load()
+readme_section = load_script("readme_section", BENCH / "readme_section.py")
 replace_section = readme_section.replace_section
 
 DOC = """# Benchmarks

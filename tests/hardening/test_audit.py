@@ -3,7 +3,6 @@ line and does not; a clean audit says how much it checked."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -13,17 +12,14 @@ from typing import Any
 
 import pytest
 
+from support import load_script
+
 SCRIPT = Path(__file__).parents[2] / ".ci" / "audit.py"
 
 
 @pytest.fixture(scope="module")
 def audit() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ci_audit", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ci_audit", SCRIPT)
 
 
 CLEAN = {"name": "aiohttp", "version": "3.14.5", "vulns": []}
