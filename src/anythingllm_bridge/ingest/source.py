@@ -29,7 +29,11 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """One file of a source. ``key`` is its ``/``-separated path relative to the source root."""
+    """One file of a source. ``key`` is its ``/``-separated path relative to the source root.
+
+    ``size`` is in bytes; -1 means unknown (a source that cannot tell without reading): the
+    planner then compares content hashes, and the pipeline takes the size from the local copy.
+    """
 
     key: str
     size: int
