@@ -104,7 +104,6 @@ def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -
     """Run one coroutine; turn expected failures into one line on stderr and exit code 1."""
     import asyncio  # here, not at the top: `allm --help` runs no coroutine (bench/startup.py)
 
-    settings = STATE._settings
     try:
         return asyncio.run(_as_coroutine(work))
     except KeyboardInterrupt:
@@ -116,7 +115,7 @@ def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -
             import logging
 
             logging.getLogger("anythingllm_bridge.cli").exception("command failed")
-        settings = STATE._settings or settings
+        settings = STATE._settings
         url = settings.anythingllm_url if settings else "the server"
         key_set = bool(settings and settings.anythingllm_api_key)
         fail(describe(exc, url=url, key_set=key_set))
@@ -162,10 +161,9 @@ def setup_logging(verbose: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("anythingllm_bridge").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
-        # expected failures are reported by the command in one line; keep library warnings short
-        logging.getLogger("anythingllm_bridge").setLevel(logging.ERROR)
+    # without --verbose, expected failures are reported by the command in one line: the library
+    # logs only errors
+    logging.getLogger("anythingllm_bridge").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 @app.callback()
