@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from anythingllm_bridge.client import AnythingLLMClient
     from anythingllm_bridge.client._transport import Transport
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -63,6 +64,11 @@ def requests_since(emulator: Any, start: int) -> list[Any]:
 def uploads(requests: list[Any]) -> int:
     """How many of ``requests`` are document uploads."""
     return sum(1 for r in requests if r.method == "POST" and r.path.startswith("/api/v1/document/upload"))
+
+
+async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
+    """Every document row of the workspace, repeats kept (``Workspace.docpaths`` is a set)."""
+    return [doc.docpath for doc in (await client.get_workspace(slug)).documents]
 
 
 async def collect(

@@ -13,6 +13,7 @@ from client_helpers import make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.client.resources.embeddings import EMBED_BATCH_BYTES
+from support import docpaths
 
 
 def make_files(folder: Path, count: int, size: int = 0) -> list[Path]:
@@ -27,10 +28,6 @@ def make_files(folder: Path, count: int, size: int = 0) -> list[Path]:
 
 def requests_to(emulator: Any, method: str, suffix: str) -> list[Any]:
     return [r for r in emulator.emulator.faults.requests if r.method == method and r.path.endswith(suffix)]
-
-
-async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
-    return [doc.docpath for doc in (await client.get_workspace(slug)).documents]
 
 
 async def test_files_are_embedded_in_batches_and_checked_from_the_answers(

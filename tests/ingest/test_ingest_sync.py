@@ -18,13 +18,9 @@ from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgr
 from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
 from anythingllm_bridge.validation import FileValidator
-from support import mark, requests_since, uploads
+from support import docpaths, mark, requests_since, uploads
 
 GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
-
-
-async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
-    return [d.docpath for d in (await client.get_workspace(slug)).documents]
 
 
 async def our_documents(client: AnythingLLMClient) -> list[Any]:
