@@ -15,10 +15,6 @@ from anythingllm_bridge.errors import (
     AnythingLLMServerError,
     AnythingLLMTimeoutError,
     AnythingLLMValidationError,
-    ConfigurationError,
-    FileValidationError,
-    IngestError,
-    StorageError,
 )
 
 __all__ = ["CliError", "describe"]
@@ -71,9 +67,7 @@ def describe(exc: BaseException, *, url: str, key_set: bool) -> str:
         return f"{_server_words(exc)}{trace}"
     if isinstance(exc, AnythingLLMProtocolError):
         return f"{_plain(exc)}; is {url} really an AnythingLLM server (check ANYTHINGLLM_URL)?{trace}"
-    if isinstance(exc, FileValidationError | IngestError | StorageError | ConfigurationError):
-        return _plain(exc)
-    if isinstance(exc, AnythingLLMBridgeError | ValueError):
+    if isinstance(exc, AnythingLLMBridgeError | ValueError):  # validation, ingest, storage, settings...
         return _plain(exc)
     return f"{type(exc).__name__}: {_plain(exc)}"
 
