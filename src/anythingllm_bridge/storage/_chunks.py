@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from typing import TypeVar
 
 from blake3 import blake3
 
@@ -15,6 +16,7 @@ __all__ = [
     "Chunks",
     "Part",
     "aiter_chunks",
+    "prepend",
     "read_ahead",
     "rechunk",
 ]
@@ -25,6 +27,8 @@ Chunks = AsyncIterable[Chunk] | Iterable[Chunk]
 """What ``put_stream`` accepts: any (async) iterable of bytes-like chunks."""
 
 _HASH_IN_THREAD = 64 * 1024  # smaller chunks are hashed inline: a thread hop costs more
+
+_T = TypeVar("_T")
 
 
 async def aiter_chunks(chunks: Chunks) -> AsyncIterator[bytes]:
@@ -59,6 +63,14 @@ async def read_ahead(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None
             pending.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pending
+
+
+async def prepend(first: Iterable[_T], rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
+    """Yield ``first`` (chunks already taken from ``rest``), then the rest of ``rest``."""
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 async def rechunk(chunks: AsyncIterator[Part], size: int) -> AsyncIterator[Part]:

@@ -19,7 +19,7 @@ import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase as Writer
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StoragePermissionError
-from anythingllm_bridge.storage._chunks import Checksum, read_ahead
+from anythingllm_bridge.storage._chunks import Checksum, prepend, read_ahead
 
 __all__ = [
     "TMP_PREFIX",
@@ -376,15 +376,9 @@ async def write_download(chunks: AsyncGenerator[bytes, None], destination: str |
     dest = Path(os.path.abspath(destination))  # noqa: ASYNC240 - string work, no I/O wait
     try:
         first = await anext(chunks, None)
-
-        async def everything() -> AsyncIterator[bytes]:
-            if first is not None:
-                yield first
-                async for chunk in chunks:
-                    yield chunk
-
+        everything = prepend([] if first is None else [first], chunks)
         await write_atomically(
-            str(dest.parent), dest.name, everything(), errors=lambda: destination_errors(dest), fsync=False
+            str(dest.parent), dest.name, everything, errors=lambda: destination_errors(dest), fsync=False
         )
     finally:
         await chunks.aclose()

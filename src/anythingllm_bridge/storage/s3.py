@@ -33,7 +33,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Checksum, Chunks, Part, aiter_chunks, rechunk
+from anythingllm_bridge.storage._chunks import Checksum, Chunks, Part, aiter_chunks, prepend, rechunk
 from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -265,7 +265,7 @@ class S3StorageClient(StorageClient):
             head.append(chunk)
             buffered += len(chunk)
             if buffered > self._threshold:
-                return await self._multipart(client, key, _prepend(head, hashed), digest, part_size)
+                return await self._multipart(client, key, prepend(head, hashed), digest, part_size)
         with self._errors("upload to", key):
             await client.put_object(Bucket=self.bucket, Key=key, Body=b"".join(head))
         return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
@@ -397,13 +397,6 @@ class S3StorageClient(StorageClient):
 async def _hashing(chunks: AsyncIterator[Part], digest: Checksum) -> AsyncIterator[Part]:
     async for chunk in chunks:
         await digest.update(chunk)
-        yield chunk
-
-
-async def _prepend(first: list[Part], rest: AsyncIterator[Part]) -> AsyncIterator[Part]:
-    for chunk in first:
-        yield chunk
-    async for chunk in rest:
         yield chunk
 
 
