@@ -248,10 +248,10 @@ class _Run:
     archive: StorageClient | None
     progress: Progress
     concurrency: int
-    embed_batch: int = EMBED_BATCH
-    max_passes: int = MAX_PASSES
-    max_wait: float = MAX_WAIT
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    embed_batch: int
+    max_passes: int
+    max_wait: float
+    sleep: Callable[[float], Awaitable[None]]
 
     def __post_init__(self) -> None:
         self.report = SyncReport(
