@@ -295,7 +295,7 @@ async def test_read_timeout_on_a_get_is_retried_then_raised(emulator: RunningEmu
 async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
     emulator: RunningEmulator,
 ) -> None:
-    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=8)
+    slow = emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=None)
 
     async def call() -> tuple[BaseException | None, int]:
         try:
@@ -317,7 +317,10 @@ async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
         outcomes = await asyncio.gather(*(call() for _ in range(8)))
         assert [type(error) for error, _ in outcomes] == [AnythingLLMTimeoutError] * 8
         assert [cancelling for _, cancelling in outcomes] == [0] * 8
-        assert (await transport.request("GET", "/v1/workspaces")).status == 200  # the fault is used up
+        # A call whose deadline passed before the server saw it would leave a counted fault unused
+        # (under load this happened): the slowness is removed by hand, and the transport still serves.
+        emulator.emulator.faults.remove(slow)
+        assert (await transport.request("GET", "/v1/workspaces")).status == 200
 
 
 async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
