@@ -191,18 +191,14 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
         ClientConfig(**{field: value})
 
 
-def test_config_from_settings_takes_every_knob() -> None:
-    from anythingllm_bridge.config import Settings
-
-    settings = Settings(_env_file=None, anythingllm_timeout=12, max_retries=7, max_concurrency=3)
-    config = ClientConfig.from_settings(settings)
-    assert (config.timeout, config.max_retries, config.max_concurrency) == (12, 7, 3)
-    assert config.failure_threshold == settings.failure_threshold
-
-
-def test_bad_base_url_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="http:// or https://"):
-        Transport("localhost:3001", "KEY")
+@pytest.mark.parametrize(
+    "url", ["localhost:3001", "ftp://h", "http://", "http://h:port", " ", "http://h/?x=1"]
+)
+def test_bad_base_url_is_refused_naming_it(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="base_url") as info:
+        Transport(url, "KEY")
+    assert isinstance(info.value, ValueError)
+    assert repr(url) in str(info.value)
 
 
 # ---------------------------------------------------------------- retry policy per route

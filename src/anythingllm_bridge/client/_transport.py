@@ -33,6 +33,7 @@ from aiohttp import hdrs
 
 from anythingllm_bridge.client._errors import Expect, abort_error, interpret_response
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
+from anythingllm_bridge.client_config import ClientConfig, normalise_url
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
     AnythingLLMCircuitOpenError,
@@ -52,8 +53,6 @@ from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_i
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from anythingllm_bridge.config import Settings
-
 __all__ = ["ApiResponse", "ClientConfig", "Transport"]
 
 logger = get_logger(__name__)
@@ -66,76 +65,6 @@ _KEEPALIVE_TIMEOUT = 4.0
 # such a request is sent as soon as it has a connection; larger ones keep a read timeout that
 # starts after the body is sent (ClientConfig).
 _SMALL_BODY = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class ClientConfig:
-    """Every resilience knob of one client. Times are seconds; every timeout is per attempt.
-
-    - ``connect_timeout``: opening a TCP (and TLS) connection.
-    - ``read_timeout``: how long the server may take. A plain request must have its complete answer
-      (status, headers and body) within ``read_timeout`` of the attempt's start — one deadline, not
-      re-armed by each chunk that arrives; opening a new connection, itself capped by
-      ``connect_timeout``, counts toward it. A request whose body may take long to send (a file
-      upload, or JSON over 64 KiB) may instead go ``read_timeout`` without receiving anything once
-      its body is sent. A stream may go ``read_timeout`` between chunks (its idle timeout).
-    - ``timeout``: one whole attempt, sending included. Streams have none.
-    """
-
-    timeout: float = 300.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 120.0
-    max_retries: int = 3
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    failure_threshold: int = 5
-    recovery_timeout: float = 60.0
-    max_concurrency: int = 10
-    max_connections_per_host: int = 5
-    verify_ssl: bool = True
-    ca_bundle: str | Path | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("timeout", "connect_timeout", "read_timeout"):
-            _check_number(name, getattr(self, name), positive=True)
-        for name in ("base_delay", "max_delay", "recovery_timeout"):
-            _check_number(name, getattr(self, name), positive=False)
-        for name, low in (
-            ("max_retries", 0),
-            ("failure_threshold", 1),
-            ("max_concurrency", 1),
-            ("max_connections_per_host", 1),
-        ):
-            value = getattr(self, name)
-            if type(value) is not int or value < low:
-                raise ConfigurationError(f"{name} must be an integer >= {low}, got {value!r}")
-        if not isinstance(self.verify_ssl, bool):
-            raise ConfigurationError(f"verify_ssl must be True or False, got {self.verify_ssl!r}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ClientConfig:
-        """The knobs of a :class:`~anythingllm_bridge.config.Settings`."""
-        return cls(
-            timeout=settings.anythingllm_timeout,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            max_retries=settings.max_retries,
-            base_delay=settings.base_delay,
-            max_delay=settings.max_delay,
-            failure_threshold=settings.failure_threshold,
-            recovery_timeout=settings.recovery_timeout,
-            max_concurrency=settings.max_concurrency,
-            max_connections_per_host=settings.max_connections_per_host,
-            verify_ssl=settings.verify_ssl,
-            ca_bundle=settings.ca_bundle,
-        )
-
-
-def _check_number(name: str, value: object, *, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ConfigurationError(f"{name} must be a number of seconds, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise ConfigurationError(f"{name} must be {'> 0' if positive else '>= 0'} seconds, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,18 +194,6 @@ def _counts_as_failure(error: AnythingLLMError) -> bool:
     return isinstance(error, AnythingLLMAPIError) and (error.status >= 500 or error.status == 429)
 
 
-def normalise_base_url(base_url: str) -> str:
-    """``http://h:3001/``, ``.../api`` and ``.../api/v1`` all become ``http://h:3001``."""
-    url = str(base_url).strip().rstrip("/")
-    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
-        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
-    for suffix in ("/api/v1", "/api"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-            break
-    return url
-
-
 class Transport:
     """The one path every request takes. Open with :meth:`open`, close with :meth:`close`.
 
@@ -296,7 +213,7 @@ class Transport:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config if config is not None else ClientConfig()
-        self.base_url = normalise_base_url(base_url)
+        self.base_url = normalise_url(base_url, "base_url")
         self._api = self.base_url + "/api"
         self._session_headers = {"User-Agent": _USER_AGENT, "Accept": "application/json, text/event-stream"}
         key = api_key if api_key is None or isinstance(api_key, str) else api_key.get_secret_value()
