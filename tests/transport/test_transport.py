@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import (
     AnythingLLMAuthenticationError,
@@ -113,11 +114,11 @@ async def test_json_body_with_non_ascii_and_query_params(emulator: RunningEmulat
 async def test_text_answers_with_expect_text(emulator: RunningEmulator) -> None:
     async with on(emulator) as (transport, _):
         slug = await new_workspace(transport)
-        response = await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
-        with pytest.raises(
-            AnythingLLMNotFoundError, match="does not exist"
-        ):  # 400 "Bad Request" the 2nd time
-            await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
+        subject = Subject(f"workspace {slug!r}", bare=400)
+        response = await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text", subject=subject)
+        with pytest.raises(AnythingLLMNotFoundError, match=f"workspace '{slug}' does not exist"):
+            # the server's bare 400 "Bad Request" the 2nd time
+            await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text", subject=subject)
     assert response.data == "OK"
 
 
@@ -201,7 +202,36 @@ def test_bad_base_url_is_refused_naming_it(url: str) -> None:
     assert repr(url) in str(info.value)
 
 
-# ---------------------------------------------------------------- retry policy per route
+# ---------------------------------------------------------------- retry policy per call
+
+
+async def test_a_post_is_retried_after_sending_only_when_declared_idempotent(
+    emulator: RunningEmulator,
+) -> None:
+    async with on(emulator) as (transport, sleep):
+        slug = await new_workspace(transport)
+        search, body = f"/v1/workspace/{slug}/vector-search", {"query": "anything", "topN": 1}
+        emulator.emulator.faults.add("POST", f"/api{search}", status=502, times=1)
+        with pytest.raises(AnythingLLMServerError):  # a POST may create: not repeated after a 502
+            await transport.request("POST", search, json=body)
+        assert sleep.waits == []
+        emulator.emulator.faults.add("POST", f"/api{search}", status=502, times=1)
+        emulator.emulator.faults.add("POST", f"/api{search}", drop="after_headers", times=1)
+        answer = await transport.request("POST", search, json=body, idempotent=True)
+    assert answer.data["results"] == []
+    assert answer.attempts == 3  # after a 502 and a lost answer: the call says repeating it is harmless
+    assert len(sleep.waits) == 2
+
+
+async def test_a_delete_declared_not_idempotent_gives_an_unknown_outcome(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("DELETE", "/api/v1/system/remove-documents", drop="after_headers", times=1)
+    async with on(emulator) as (transport, sleep):
+        with pytest.raises(AnythingLLMOutcomeUnknownError):
+            await transport.request(
+                "DELETE", "/v1/system/remove-documents", json={"names": []}, idempotent=False
+            )
+        await transport.request("DELETE", "/v1/system/remove-documents", json={"names": []})  # by method
+    assert sleep.waits == []
 
 
 async def test_max_retries_bounds_the_attempts(emulator: RunningEmulator) -> None:
@@ -386,9 +416,13 @@ async def test_stream_error_before_streaming_is_mapped(emulator: RunningEmulator
 async def test_thread_stream_crash_line_on_a_missing_workspace_is_not_found(
     emulator: RunningEmulator,
 ) -> None:
+    path, body = "/v1/workspace/nope/thread/t/stream-chat", {"message": "hi"}
+    crashes = Subject("workspace 'nope' or its thread 't'", crashes=True)
     async with on(emulator) as (transport, _):
         with pytest.raises(AnythingLLMNotFoundError, match="workspace 'nope'") as info:
-            await collect(transport, "/v1/workspace/nope/thread/t/stream-chat", {"message": "hi"})
+            await collect(transport, path, body, subject=crashes)
+        with pytest.raises(AnythingLLMChatError):  # a call that does not say the route crashes so
+            await collect(transport, path, body)
     assert info.value.status == 200
 
 

@@ -3,7 +3,9 @@
 Per attempt, in this order: the circuit breaker's guard, the concurrency limit, the timeouts, the
 trace id header, the request, the error mapping (:mod:`._errors`), logging. Around the attempts:
 the retry loop, asking :mod:`anythingllm_bridge.resilience.retry` whether and how long to wait.
-Resource code only says method, path and body.
+Resource code says method, path and body, and declares what is particular to its call: whether
+sending it twice is harmless (``idempotent``; by default GET, HEAD, OPTIONS, PUT and DELETE are,
+POST is not) and what it names (``subject``, for the server's not-found answers).
 
 Timeouts: see :class:`ClientConfig`. A call first waits for one of the client's slots (one
 transport talks to one host, so at most ``min(max_concurrency, max_connections_per_host)`` calls
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from aiohttp import hdrs
 
-from anythingllm_bridge.client._errors import Expect, abort_error, interpret_response
+from anythingllm_bridge.client._errors import Expect, Subject, abort_error, interpret_response
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
 from anythingllm_bridge.client_config import ClientConfig, normalise_url
 from anythingllm_bridge.errors import (
@@ -46,7 +48,8 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitBreaker
-from anythingllm_bridge.resilience.retry import describe, is_retry_safe, retry_delay, should_retry
+from anythingllm_bridge.resilience.retry import describe, retry_delay, should_retry
+from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import _current as _current_trace
 from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id
 
@@ -65,6 +68,8 @@ _KEEPALIVE_TIMEOUT = 4.0
 # such a request is sent as soon as it has a connection; larger ones keep a read timeout that
 # starts after the body is sent (ClientConfig).
 _SMALL_BODY = 64 * 1024
+# Sending these twice ends in the same state as sending them once.
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,13 +190,6 @@ class _Deadlines:
             del queue[task]
             self._expired.add(task)
             task.cancel()
-
-
-def _counts_as_failure(error: AnythingLLMError) -> bool:
-    """For the breaker: connection trouble, timeouts, 5xx and 429 count; 4xx and the rest never."""
-    if isinstance(error, AnythingLLMConnectionError):
-        return True
-    return isinstance(error, AnythingLLMAPIError) and (error.status >= 500 or error.status == 429)
 
 
 class Transport:
@@ -331,28 +329,49 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         form: Callable[[], aiohttp.FormData] | None = None,
         expect: Expect = "json",
+        idempotent: bool | None = None,
+        subject: Subject | None = None,
     ) -> ApiResponse:
-        """Send one call (with retries) and return its answer, or raise the mapped error."""
+        """Send one call (with retries) and return its answer, or raise the mapped error.
+
+        ``path`` is relative to ``<base>/api``; ``json`` or ``form`` (a factory: a fresh form per
+        attempt) is the body; ``expect`` what a success must look like (``"json"``, ``"text"``,
+        ``"any"``). ``idempotent``: sending the call twice is harmless, so it may be retried after
+        its request was sent (default: by the HTTP method). ``subject``: what the call names, so the
+        server's ways of saying it does not exist raise ``AnythingLLMNotFoundError`` naming it.
+        """
         method = method.upper()
         if self._session is None or path[:1] != "/":
             self._require_open(method, path)  # raises (a closed session is caught per attempt)
         if json is not None and form is not None:
             raise ValueError("give either json or form, not both")
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
         tid = _current_trace.get()
         if tid is not None:
-            result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+            result = await self._call(
+                method, path, tid, json, params, form, expect, idempotent, subject, stream=False
+            )
         else:  # a generated id is also the context's while the call runs (breaker logs carry it)
             tid = new_trace_id()
             token = _current_trace.set(tid)
             try:
-                result = await self._call(method, path, tid, json, params, form, expect, stream=False)
+                result = await self._call(
+                    method, path, tid, json, params, form, expect, idempotent, subject, stream=False
+                )
             finally:
                 _current_trace.reset(token)
         assert isinstance(result, ApiResponse)
         return result
 
     async def stream(
-        self, method: str, path: str, *, json: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool | None = None,
+        subject: Subject | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each server-sent event's JSON object as it arrives.
 
@@ -366,8 +385,12 @@ class Transport:
         """
         method = method.upper()
         _, slots = self._require_open(method, path)
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT_METHODS
         tid = current_trace_id() or new_trace_id()
-        result = await self._call(method, path, tid, json, None, None, "json", stream=True)
+        result = await self._call(
+            method, path, tid, json, None, None, "json", idempotent, subject, stream=True
+        )
         where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
         if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
             events = result.data if isinstance(result.data, list) else [result.data]
@@ -424,6 +447,8 @@ class Transport:
         params: Mapping[str, str | int] | None,
         form: Callable[[], aiohttp.FormData] | None,
         expect: Expect,
+        idempotent: bool,
+        subject: Subject | None,
         *,
         stream: bool,
     ) -> ApiResponse | _OpenStream:
@@ -531,11 +556,13 @@ class Transport:
                         else:
                             response.release()
                             # 6. error mapping
-                            outcome = self._interpret(response, raw, method, path, tid, expect, stream)
+                            outcome = self._interpret(
+                                response, raw, method, path, tid, expect, subject, stream
+                            )
                     finally:
                         if task is not None and deadlines is not None and deadlines.stop(task):
                             task.uncancel()  # it expired, yet the answer came: the answer stands
-                    if isinstance(outcome, _Failure) and _counts_as_failure(outcome.error):
+                    if isinstance(outcome, _Failure) and is_transient(outcome.error):
                         permit.failure(describe(outcome.error))
                     else:
                         permit.success()
@@ -560,22 +587,23 @@ class Transport:
                 if attempt > 1:
                     outcome = dataclasses.replace(outcome, attempts=attempt)
                 return outcome
-            await self._sleep(self._retry_wait(outcome, method, path, tid, attempt))
+            await self._sleep(self._retry_wait(outcome, method, path, tid, attempt, idempotent))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _deadline_failure(self) -> _Failure:
         message = f"no complete answer within {self._deadline:g} s ({self._deadline_knob})"
         return _Failure(AnythingLLMTimeoutError(message), sent=True)
 
-    def _retry_wait(self, failure: _Failure, method: str, path: str, tid: str, attempt: int) -> float:
+    def _retry_wait(
+        self, failure: _Failure, method: str, path: str, tid: str, attempt: int, idempotent: bool
+    ) -> float:
         """The wait before the next attempt (logged), or raise the failure's error (final)."""
         cfg = self.config
         error = failure.error
         error.method, error.path, error.trace_id, error.attempts = method, path, tid, attempt
         reason = describe(error)
-        safe = is_retry_safe(method, path)
         wait = None
-        if attempt <= cfg.max_retries and should_retry(error, retry_safe=safe, sent=failure.sent):
+        if attempt <= cfg.max_retries and should_retry(error, idempotent=idempotent, sent=failure.sent):
             wait = retry_delay(
                 error, attempt, base_delay=cfg.base_delay, max_delay=cfg.max_delay, rng=self._rng
             )
@@ -587,7 +615,7 @@ class Transport:
                 )
         extra = {"trace_id": tid, "attempt": attempt, "reason": reason}
         if wait is None:
-            if failure.sent and not safe and isinstance(error, AnythingLLMConnectionError):
+            if failure.sent and not idempotent and isinstance(error, AnythingLLMConnectionError):
                 logger.warning(
                     "%s %s: no answer after sending (%s); not retried, the outcome is unknown",
                     method,
@@ -633,6 +661,7 @@ class Transport:
         path: str,
         tid: str,
         expect: Expect,
+        subject: Subject | None,
         stream: bool,
     ) -> ApiResponse | _Failure:
         status = response.status
@@ -650,6 +679,7 @@ class Transport:
             path=path,
             trace_id=tid,
             expect=expect,
+            subject=subject,
         )
         if error is not None:
             return _Failure(error, sent=True)

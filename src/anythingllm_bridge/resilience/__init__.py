@@ -1,4 +1,5 @@
-"""Resilience building blocks: the per-client circuit breaker and the retry policy."""
+"""Resilience building blocks: the per-client circuit breaker, the one answer to "is this failure
+transient?" and the retry policy."""
 
 from anythingllm_bridge.resilience.breaker import (
     BreakerEvent,
@@ -8,7 +9,8 @@ from anythingllm_bridge.resilience.breaker import (
     CircuitBreaker,
     CircuitState,
 )
-from anythingllm_bridge.resilience.retry import backoff, is_retry_safe, retry_delay, should_retry
+from anythingllm_bridge.resilience.retry import backoff, retry_delay, should_retry
+from anythingllm_bridge.resilience.transient import is_transient
 
 __all__ = [
     "BreakerEvent",
@@ -18,7 +20,7 @@ __all__ = [
     "CircuitBreaker",
     "CircuitState",
     "backoff",
-    "is_retry_safe",
+    "is_transient",
     "retry_delay",
     "should_retry",
 ]
