@@ -21,16 +21,24 @@ __all__ = ["DEFAULTS", "ClientConfig", "normalise_url"]
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     """Every resilience knob of one client, checked on creation (``ConfigurationError`` names the
-    knob). Times are seconds; every timeout is per attempt.
+    knob). Times are seconds.
 
-    - ``connect_timeout``: opening a TCP (and TLS) connection.
-    - ``read_timeout``: how long the server may take. A plain request must have its complete answer
-      (status, headers and body) within ``read_timeout`` of the attempt's start — one deadline, not
-      re-armed by each chunk that arrives; opening a new connection, itself capped by
-      ``connect_timeout``, counts toward it. A request whose body may take long to send (a file
-      upload, or JSON over 64 KiB) may instead go ``read_timeout`` without receiving anything once
-      its body is sent. A stream may go ``read_timeout`` between chunks (its idle timeout).
-    - ``timeout``: one whole attempt, sending included. Streams have none.
+    - ``timeout``: the whole call — every attempt and every backoff or ``Retry-After`` wait between
+      them. A wait that would end past it is not taken: the call fails at once, its error saying so
+      and naming the last failure. Time spent queued for a free connection slot does not count. A
+      stream's ``timeout`` covers getting it started; once it streams, only ``read_timeout``
+      applies.
+    - ``connect_timeout``: opening a TCP (and TLS) connection, per attempt.
+    - ``read_timeout``, per attempt: a plain request must have its complete answer (status, headers
+      and body) within ``read_timeout`` of the attempt's start — one deadline, not re-armed by each
+      chunk that arrives; opening a new connection counts toward it. A request whose body may take
+      long to send (a file upload, or JSON over 64 KiB) may instead go ``read_timeout`` without
+      receiving anything once its body is sent. A stream may go ``read_timeout`` between chunks.
+    - ``max_retries``, ``base_delay``, ``max_delay``: retries after the first attempt, with
+      exponential backoff and full jitter; ``max_delay`` also caps a ``Retry-After`` wait.
+    - ``failure_threshold``, ``recovery_timeout``: the circuit breaker.
+    - ``max_concurrency``, ``max_connections_per_host``: calls in flight, connections.
+    - ``verify_ssl``, ``ca_bundle``: TLS certificate checks.
     """
 
     timeout: float = 300.0

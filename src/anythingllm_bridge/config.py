@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     anythingllm_url: str = Field("http://localhost:3001", description="Base URL of the AnythingLLM server")
     anythingllm_api_key: SecretStr | None = Field(None, description="Developer API key")
     anythingllm_timeout: float = Field(
-        DEFAULTS.timeout, gt=0, description="Total seconds for one request attempt"
+        DEFAULTS.timeout, gt=0, description="Seconds for a whole call, its retries and their waits included"
     )
 
     # --- resilience (circuit breaker, retries, timeouts, limits)
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     read_timeout: float = _knob(
         DEFAULTS.read_timeout,
         "read_timeout",
-        "Seconds for a request's whole answer (uploads: without data once sent; streams: between chunks)",
+        "Seconds for an attempt's whole answer (uploads: without data once sent; streams: between chunks)",
         gt=0,
     )
     failure_threshold: int = _knob(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -31,7 +32,7 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.testing import RunningEmulator
-from support import SleepRecorder, closed_port, collect
+from support import FakeClock, SleepRecorder, closed_port, collect
 
 
 @asynccontextmanager
@@ -315,7 +316,6 @@ async def test_read_timeout_on_a_get_is_retried_then_raised(emulator: RunningEmu
             await transport.request("GET", "/v1/workspaces")
     assert info.value.attempts == 2
     assert len(sleep.waits) == 1
-    assert len(requests_to(emulator, "/api/v1/workspaces")) == 2
 
 
 async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
@@ -353,12 +353,10 @@ async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
     emulator: RunningEmulator,
 ) -> None:
     # one connection, six calls of 0.25 s each: the last one starts after 1.25 s, yet each of them
-    # takes well under read_timeout once it has its connection
+    # takes well under read_timeout (and timeout) once it has its connection
     emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.25, times=None)
-    async with on(emulator, read_timeout=1.0, max_retries=0, max_connections_per_host=1) as (
-        transport,
-        _,
-    ):
+    limits = {"read_timeout": 1.0, "timeout": 1.0, "max_retries": 0, "max_connections_per_host": 1}
+    async with on(emulator, **limits) as (transport, _):
         answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(6)))
     assert [answer.status for answer in answers] == [200] * 6
 
@@ -366,10 +364,10 @@ async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
 async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: RunningEmulator) -> None:
     emulator.emulator.faults.add("POST", "/api/v1/workspace/new", latency=30, times=None)
     async with on(emulator, timeout=0.05) as (transport, sleep):
-        with pytest.raises(AnythingLLMOutcomeUnknownError, match="timeout"):
+        with pytest.raises(AnythingLLMOutcomeUnknownError, match="timeout") as info:
             await transport.request("POST", "/v1/workspace/new", json={"name": "slow"})
+    assert info.value.attempts == 1  # sent once, never again
     assert sleep.waits == []
-    assert len(requests_to(emulator, "/api/v1/workspace/new")) == 1
 
 
 async def test_refused_connection_is_retried_even_for_creating_calls() -> None:
@@ -387,6 +385,72 @@ async def test_generated_ids_differ_per_call(emulator: RunningEmulator) -> None:
         first = await transport.request("GET", "/v1/workspaces")
         second = await transport.request("GET", "/v1/workspaces")
     assert first.trace_id != second.trace_id
+
+
+# ---------------------------------------------------------------- the call's deadline
+
+
+class Top(random.Random):
+    """Backoff without jitter: always the longest wait."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@asynccontextmanager
+async def clocked(emulator: RunningEmulator, **config: Any) -> AsyncIterator[tuple[Transport, list[float]]]:
+    """A transport whose clock moves only when it waits (each wait is recorded)."""
+    clock, waits = FakeClock(), []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.now += seconds
+
+    transport = Transport(
+        emulator.url, emulator.api_key, ClientConfig(**config), sleep=sleep, clock=clock, rng=Top()
+    )
+    await transport.open()
+    try:
+        yield transport, waits
+    finally:
+        await transport.close()
+
+
+async def test_retries_stop_at_the_calls_timeout(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=503, times=None)
+    config = {"timeout": 10, "base_delay": 2, "max_retries": 10, "failure_threshold": 100}
+    async with clocked(emulator, **config) as (transport, waits):
+        with pytest.raises(AnythingLLMServerError) as info:
+            await transport.request("GET", "/v1/workspaces")
+    # backoff 2, 4, then 8: 2 + 4 + 8 s would pass the 10 s, so the call ends after its third attempt
+    assert waits == [2, 4]
+    assert info.value.attempts == 3
+    assert info.value.status == 503
+    assert "not retried: waiting 8 s would pass the call's timeout (10 s)" in str(info.value)
+
+
+async def test_a_retry_after_past_the_timeout_fails_at_once(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=429, retry_after="30", times=None)
+    async with clocked(emulator, timeout=20, max_delay=60) as (transport, waits):
+        with pytest.raises(
+            AnythingLLMRateLimitError, match=r"would pass the call's timeout \(20 s\)"
+        ) as info:
+            await transport.request("GET", "/v1/workspaces")
+    assert waits == []
+    assert info.value.attempts == 1
+    assert info.value.retry_after == 30
+
+
+async def test_an_attempt_cut_by_the_calls_timeout_is_the_last(emulator: RunningEmulator) -> None:
+    # read_timeout would allow a retry; the call's timeout ends the call instead
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=None)
+    async with on(emulator, timeout=0.05, read_timeout=10, max_retries=3) as (transport, sleep):
+        with pytest.raises(
+            AnythingLLMTimeoutError, match=r"within 0\.05 s \(timeout: the whole call"
+        ) as info:
+            await transport.request("GET", "/v1/workspaces")
+    assert info.value.attempts == 1
+    assert sleep.waits == []
 
 
 # ---------------------------------------------------------------- streams
