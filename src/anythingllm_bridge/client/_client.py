@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import os
 import time
@@ -29,7 +30,7 @@ from anythingllm_bridge.errors import (
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
-    from anythingllm_bridge.resilience import CircuitBreaker
+    from anythingllm_bridge.resilience import BreakerWait, CircuitBreaker
 
 __all__ = ["AnythingLLMClient", "create_anythingllm_client"]
 
@@ -87,6 +88,18 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
         self.base_url = self._transport.base_url
+
+    def with_options(self, *, breaker_wait: BreakerWait | None) -> AnythingLLMClient:
+        """A view of this client whose calls carry these options; it shares the session, the
+        breaker and the limits (opening or closing either opens or closes both).
+
+        ``breaker_wait``: a call the open breaker refuses waits it out, within that budget
+        (shared by every call carrying it), and is made then, instead of failing at once with
+        ``AnythingLLMCircuitOpenError``; ``None`` fails at once.
+        """
+        view = copy.copy(self)
+        view._breaker_wait = breaker_wait
+        return view
 
     def __repr__(self) -> str:
         state = "connected" if self.is_connected else "not connected"

@@ -4,7 +4,8 @@ The transport is the policy around each attempt (:mod:`._attempt` sends one): th
 circuit breaker's guard, the concurrency limit, the retry loop with backoff, the call's overall
 deadline (``ClientConfig.timeout``) and logging. What is particular to a call is declared by the
 resource method that makes it: whether it may be sent twice (``idempotent``; by default GET, HEAD,
-OPTIONS, PUT and DELETE are, POST is not) and what it names (``subject``, for not-found answers).
+OPTIONS, PUT and DELETE are, POST is not), what it names (``subject``, for not-found answers) and
+whether it waits out an open breaker (``breaker_wait``).
 
 A call first waits for one of the client's slots (one transport talks to one host, so at most
 ``min(max_concurrency, max_connections_per_host)`` calls are in flight, and a call holding a slot
@@ -50,6 +51,8 @@ from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_i
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
+
+    from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
 __all__ = ["ApiResponse", "ClientConfig", "Transport"]
 
@@ -190,6 +193,7 @@ class Transport:
         expect: Expect = "json",
         idempotent: bool | None = None,
         subject: Subject | None = None,
+        breaker_wait: BreakerWait | None = None,
     ) -> ApiResponse:
         """Send one call (with retries) and return its answer, or raise the mapped error.
 
@@ -198,6 +202,8 @@ class Transport:
         ``"any"``). ``idempotent``: sending the call twice is harmless, so it may be retried after
         its request was sent (default: by the HTTP method). ``subject``: what the call names, so the
         server's ways of saying it does not exist raise ``AnythingLLMNotFoundError`` naming it.
+        ``breaker_wait``: when the breaker is open, wait it out within that budget instead of
+        failing with ``AnythingLLMCircuitOpenError``.
         """
         method = method.upper()
         if self._session is None or path[:1] != "/":
@@ -209,14 +215,14 @@ class Transport:
         tid = _current_trace.get()
         if tid is not None:
             result = await self._call(
-                method, path, tid, json, params, form, expect, idempotent, subject, False
+                method, path, tid, json, params, form, expect, idempotent, subject, breaker_wait, False
             )
         else:  # a generated id is also the context's while the call runs (breaker logs carry it)
             tid = new_trace_id()
             token = _current_trace.set(tid)
             try:
                 result = await self._call(
-                    method, path, tid, json, params, form, expect, idempotent, subject, False
+                    method, path, tid, json, params, form, expect, idempotent, subject, breaker_wait, False
                 )
             finally:
                 _current_trace.reset(token)
@@ -231,6 +237,7 @@ class Transport:
         json: Any = None,
         idempotent: bool | None = None,
         subject: Subject | None = None,
+        breaker_wait: BreakerWait | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Yield each server-sent event's JSON object as it arrives.
 
@@ -248,7 +255,9 @@ class Transport:
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         tid = current_trace_id() or new_trace_id()
-        result = await self._call(method, path, tid, json, None, None, "json", idempotent, subject, True)
+        result = await self._call(
+            method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
+        )
         where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
         if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
             events = result.data if isinstance(result.data, list) else [result.data]
@@ -307,6 +316,7 @@ class Transport:
         expect: Expect,
         idempotent: bool,
         subject: Subject | None,
+        breaker_wait: BreakerWait | None,
         stream: bool,
     ) -> ApiResponse | OpenStream:
         """Attempts until one succeeds, or the failure is final: not worth a retry, retries spent,
@@ -329,7 +339,11 @@ class Transport:
             if session is None or slots is None or session.closed:
                 session, slots = self._require_open(method, path)  # raises
             # the breaker's guard
-            permit = breaker.acquire(method=method, path=path, trace_id=tid, attempts=attempt)
+            try:
+                permit = breaker.acquire()
+            except AnythingLLMCircuitOpenError as exc:
+                deadline += await self._wait_out(exc, breaker_wait, method, path, tid, attempt)
+                continue
             handed_over = False
             try:
                 # the concurrency limit: time queued for a slot does not count toward the deadline,
@@ -339,9 +353,10 @@ class Transport:
                 deadline += clock() - queued
                 try:
                     permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
-                except AnythingLLMCircuitOpenError:
+                except AnythingLLMCircuitOpenError as exc:
                     slots.release()
-                    raise
+                    deadline += await self._wait_out(exc, breaker_wait, method, path, tid, attempt)
+                    continue
                 try:
                     # one attempt, with what is left of the deadline
                     left = deadline - clock()
@@ -394,6 +409,27 @@ class Transport:
                 return outcome
             await self._sleep(self._retry_wait(outcome, method, path, tid, attempt, idempotent, deadline))
             attempt += 1
+
+    async def _wait_out(
+        self,
+        refusal: AnythingLLMCircuitOpenError,
+        breaker_wait: BreakerWait | None,
+        method: str,
+        path: str,
+        tid: str,
+        attempt: int,
+    ) -> float:
+        """The seconds waited for the open breaker (within ``breaker_wait``), or raise its refusal."""
+        refusal.method, refusal.path, refusal.trace_id, refusal.attempts = method, path, tid, attempt
+        if breaker_wait is None:
+            raise refusal
+        waited = await breaker_wait.wait(self.breaker, f"{method} {path}")
+        if waited is None:
+            refusal.message += (
+                f"; the {breaker_wait.budget:g} s allowed for waiting out the breaker are spent"
+            )
+            raise refusal
+        return waited
 
     def _retry_wait(
         self,

@@ -1,5 +1,5 @@
 """Resilience building blocks: the per-client circuit breaker, the one answer to "is this failure
-transient?" and the retry policy."""
+transient?", the retry policy, and waiting out an open breaker within a budget."""
 
 from anythingllm_bridge.resilience.breaker import (
     BreakerEvent,
@@ -9,6 +9,7 @@ from anythingllm_bridge.resilience.breaker import (
     CircuitBreaker,
     CircuitState,
 )
+from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 from anythingllm_bridge.resilience.retry import backoff, retry_delay, should_retry
 from anythingllm_bridge.resilience.transient import is_transient
 
@@ -17,6 +18,7 @@ __all__ = [
     "BreakerFailure",
     "BreakerPermit",
     "BreakerSnapshot",
+    "BreakerWait",
     "CircuitBreaker",
     "CircuitState",
     "backoff",

@@ -1,5 +1,5 @@
-"""What every resource mixin shares: the transport, path building, what a call names (its
-:class:`Subject`), and a workspace lookup."""
+"""What every resource mixin shares: the transport (with the client's per-call options), path
+building, what a call names (its :class:`Subject`), and a workspace lookup."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from anythingllm_bridge.client.models import Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
 
 if TYPE_CHECKING:
-    from anythingllm_bridge.client._transport import ApiResponse, Transport
+    from anythingllm_bridge.client._attempt import ApiResponse
+    from anythingllm_bridge.client._transport import Transport
+    from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
 __all__ = [
     "Resource",
@@ -88,17 +90,19 @@ def thread_subject(slug: str, thread_slug: str, *, crashes: bool = False) -> Sub
 
 
 class Resource:
-    """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``."""
+    """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``; so is
+    ``_breaker_wait``, the option every call of the client (or of a ``with_options`` view) carries."""
 
     _transport: Transport
+    _breaker_wait: BreakerWait | None = None
 
     async def _request(self, method: str, path: str, **options: Any) -> ApiResponse:
-        """``Transport.request`` (``options``: what the call declares, see there)."""
-        return await self._transport.request(method, path, **options)
+        """``Transport.request`` with the client's per-call options."""
+        return await self._transport.request(method, path, breaker_wait=self._breaker_wait, **options)
 
     def _stream(self, method: str, path: str, **options: Any) -> AsyncGenerator[dict[str, Any], None]:
-        """``Transport.stream`` (``options``: what the call declares, see there)."""
-        return self._transport.stream(method, path, **options)
+        """``Transport.stream`` with the client's per-call options."""
+        return self._transport.stream(method, path, breaker_wait=self._breaker_wait, **options)
 
     async def _object(self, method: str, path: str, key: str | None = None, **options: Any) -> Any:
         """A JSON object answer, optionally one key of it; anything else is a protocol error
