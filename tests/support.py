@@ -72,11 +72,12 @@ async def docpaths(client: AnythingLLMClient, slug: str) -> list[str]:
 
 
 async def collect(
-    transport: Transport, path: str, body: dict[str, Any], seen: list[Any] | None = None
+    transport: Transport, path: str, body: dict[str, Any], seen: list[Any] | None = None, **options: Any
 ) -> list[Any]:
-    """The events of a POST stream, appended to ``seen`` (when given) as they arrive."""
+    """The events of a POST stream, appended to ``seen`` (when given) as they arrive; ``options`` go
+    to ``Transport.stream``."""
     events: list[Any] = [] if seen is None else seen
-    async with aclosing(transport.stream("POST", path, json=body)) as stream:
+    async with aclosing(transport.stream("POST", path, json=body, **options)) as stream:
         async for event in stream:
             events.append(event)
     return events

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
 from anythingllm_bridge.config import Settings, get_settings
+from anythingllm_bridge.errors import ConfigurationError
 
 
 def test_reads_environment_variables_named_like_fields(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,3 +85,62 @@ def test_the_readme_documents_every_setting_with_its_default() -> None:
             assert float(shown) == float(field.default), f"README shows {name.upper()}={shown}"
         elif isinstance(field.default, str):
             assert shown == field.default, f"README shows {name.upper()}={shown}"
+
+
+def _setting(knob: str) -> str:
+    return "anythingllm_timeout" if knob == "timeout" else knob
+
+
+def test_every_client_default_is_the_client_configs() -> None:
+    client_defaults = inspect.signature(AnythingLLMClient).parameters
+    for knob in dataclasses.fields(ClientConfig):
+        default = getattr(DEFAULTS, knob.name)
+        assert Settings.model_fields[_setting(knob.name)].default == default, knob.name
+        assert client_defaults[knob.name].default == default, knob.name
+
+
+def test_settings_hand_every_knob_to_the_client_config(tmp_path: Path) -> None:
+    values = {
+        "anythingllm_timeout": 12.5,
+        "connect_timeout": 3.0,
+        "read_timeout": 4.0,
+        "max_retries": 7,
+        "base_delay": 0.5,
+        "max_delay": 9.0,
+        "failure_threshold": 2,
+        "recovery_timeout": 11.0,
+        "max_concurrency": 3,
+        "max_connections_per_host": 2,
+        "verify_ssl": False,
+        "ca_bundle": tmp_path / "ca.pem",
+    }
+    config = Settings(_env_file=None, **values).client_config()  # type: ignore[call-arg]
+    assert {_setting(k.name): getattr(config, k.name) for k in dataclasses.fields(ClientConfig)} == values
+
+
+@pytest.mark.parametrize(
+    ("given", "root"),
+    [
+        ("http://h:3001", "http://h:3001"),
+        (" https://h.example/ ", "https://h.example"),
+        ("http://h:3001/api", "http://h:3001"),
+        ("http://h:3001/api/v1/", "http://h:3001"),
+        ("http://h/sub/path/api", "http://h/sub/path"),
+    ],
+)
+def test_the_server_url_is_normalised_to_its_root(given: str, root: str) -> None:
+    assert normalise_url(given) == root
+    assert Settings(_env_file=None, anythingllm_url=given).anythingllm_url == root  # type: ignore[call-arg]
+    assert AnythingLLMClient(given).base_url == root
+
+
+@pytest.mark.parametrize(
+    "bad", ["localhost:3001", "ftp://h", "http://", "http:///x", "http://h:port", "", 3001]
+)
+def test_a_bad_server_url_is_one_error_naming_where_it_came_from(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="ANYTHINGLLM_URL must be http:// or https://") as info:
+        normalise_url(bad, "ANYTHINGLLM_URL")
+    assert isinstance(info.value, ValueError)
+    assert repr(bad) in str(info.value)
+    with pytest.raises(ValueError, match="base_url must be http:// or https://"):
+        AnythingLLMClient(bad)  # type: ignore[arg-type]

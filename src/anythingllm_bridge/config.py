@@ -3,7 +3,9 @@
 Each field is read from the environment variable of the same name in upper case
 (``anythingllm_url`` ← ``ANYTHINGLLM_URL``). The resilience knobs are also read with an
 ``ANYTHINGLLM_`` prefix (``ANYTHINGLLM_MAX_RETRIES`` wins over ``MAX_RETRIES``).
-Secrets are ``SecretStr``: they never appear in ``repr`` or logs.
+Secrets are ``SecretStr``: they never appear in ``repr`` or logs. The client's knobs take their
+defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only), and
+:meth:`Settings.client_config` hands them to a client.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
 
 __all__ = ["DEFAULT_ALLOWED_FILE_TYPES", "Settings", "get_settings"]
 
@@ -46,25 +50,41 @@ class Settings(BaseSettings):
     # --- AnythingLLM server
     anythingllm_url: str = Field("http://localhost:3001", description="Base URL of the AnythingLLM server")
     anythingllm_api_key: SecretStr | None = Field(None, description="Developer API key")
-    anythingllm_timeout: float = Field(300.0, gt=0, description="Total seconds for one request attempt")
+    anythingllm_timeout: float = Field(
+        DEFAULTS.timeout, gt=0, description="Seconds for a whole call, its retries and their waits included"
+    )
 
-    # --- resilience (issue: circuit breaker, retries, timeouts, limits)
-    connect_timeout: float = _knob(10.0, "connect_timeout", "Seconds to establish a connection", gt=0)
+    # --- resilience (circuit breaker, retries, timeouts, limits)
+    connect_timeout: float = _knob(
+        DEFAULTS.connect_timeout, "connect_timeout", "Seconds to establish a connection", gt=0
+    )
     read_timeout: float = _knob(
-        120.0,
+        DEFAULTS.read_timeout,
         "read_timeout",
-        "Seconds for a request's whole answer (uploads: without data once sent; streams: between chunks)",
+        "Seconds for an attempt's whole answer (uploads: without data once sent; streams: between chunks)",
         gt=0,
     )
-    failure_threshold: int = _knob(5, "failure_threshold", "Consecutive failures that open the breaker", ge=1)
-    recovery_timeout: float = _knob(60.0, "recovery_timeout", "Seconds the breaker stays open", ge=0)
-    max_retries: int = _knob(3, "max_retries", "Retries after the first attempt", ge=0)
-    base_delay: float = _knob(1.0, "base_delay", "First backoff delay in seconds", ge=0)
-    max_delay: float = _knob(60.0, "max_delay", "Largest backoff or Retry-After wait in seconds", ge=0)
-    max_concurrency: int = _knob(10, "max_concurrency", "Concurrent requests per client", ge=1)
-    max_connections_per_host: int = _knob(5, "max_connections_per_host", "Connections per host", ge=1)
-    verify_ssl: bool = _knob(True, "verify_ssl", "Verify TLS certificates")
-    ca_bundle: Path | None = _knob(None, "ca_bundle", "PEM file of extra trusted CA certificates")
+    failure_threshold: int = _knob(
+        DEFAULTS.failure_threshold, "failure_threshold", "Consecutive failures that open the breaker", ge=1
+    )
+    recovery_timeout: float = _knob(
+        DEFAULTS.recovery_timeout, "recovery_timeout", "Seconds the breaker stays open", ge=0
+    )
+    max_retries: int = _knob(DEFAULTS.max_retries, "max_retries", "Retries after the first attempt", ge=0)
+    base_delay: float = _knob(DEFAULTS.base_delay, "base_delay", "First backoff delay in seconds", ge=0)
+    max_delay: float = _knob(
+        DEFAULTS.max_delay, "max_delay", "Largest backoff or Retry-After wait in seconds", ge=0
+    )
+    max_concurrency: int = _knob(
+        DEFAULTS.max_concurrency, "max_concurrency", "Concurrent requests per client", ge=1
+    )
+    max_connections_per_host: int = _knob(
+        DEFAULTS.max_connections_per_host, "max_connections_per_host", "Connections per host", ge=1
+    )
+    verify_ssl: bool = _knob(DEFAULTS.verify_ssl, "verify_ssl", "Verify TLS certificates")
+    ca_bundle: Path | None = _knob(
+        DEFAULTS.ca_bundle, "ca_bundle", "PEM file of extra trusted CA certificates"
+    )
 
     # --- storage
     storage_type: Literal["local", "s3"] = Field("local", description="Where documents are kept")
@@ -110,11 +130,25 @@ class Settings(BaseSettings):
 
     @field_validator("anythingllm_url")
     @classmethod
-    def _strip_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"ANYTHINGLLM_URL must start with http:// or https://, got {value!r}")
-        return value
+    def _normalise_url(cls, value: str) -> str:
+        return normalise_url(value, "ANYTHINGLLM_URL")  # a ValueError, reported by pydantic like any field
+
+    def client_config(self) -> ClientConfig:
+        """The client knobs of these settings (``anythingllm_timeout`` is the config's ``timeout``)."""
+        return ClientConfig(
+            timeout=self.anythingllm_timeout,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            max_retries=self.max_retries,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            failure_threshold=self.failure_threshold,
+            recovery_timeout=self.recovery_timeout,
+            max_concurrency=self.max_concurrency,
+            max_connections_per_host=self.max_connections_per_host,
+            verify_ssl=self.verify_ssl,
+            ca_bundle=self.ca_bundle,
+        )
 
 
 @lru_cache(maxsize=1)

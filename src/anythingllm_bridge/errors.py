@@ -3,7 +3,7 @@
 ::
 
     AnythingLLMBridgeError                      root of everything this package raises
-    ├── ConfigurationError                      bad or missing settings
+    ├── ConfigurationError                      bad or missing settings (also a ``ValueError``)
     ├── AnythingLLMError                        talking to an AnythingLLM server
     │   ├── AnythingLLMConnectionError          no usable answer: refused, reset, DNS, TLS
     │   │   ├── AnythingLLMTimeoutError         connect / read / total / stream-idle timeout
@@ -69,8 +69,8 @@ class AnythingLLMBridgeError(Exception):
     """Root of every exception raised by anythingllm-bridge."""
 
 
-class ConfigurationError(AnythingLLMBridgeError):
-    """Settings are missing or invalid."""
+class ConfigurationError(AnythingLLMBridgeError, ValueError):
+    """Settings are missing or invalid (also a ``ValueError``: a bad value, like a bad argument)."""
 
 
 # --------------------------------------------------------------------------- AnythingLLM

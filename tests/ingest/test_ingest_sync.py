@@ -181,8 +181,9 @@ async def test_an_interrupted_sync_resumes_to_the_same_state_without_duplicates(
     assert len(first.uploaded) == 8
 
     faults.clear()
-    # the listing that finds those copies fails once: the resumed files wait for a second pass
-    faults.add(method="GET", path="/api/v1/documents", status=500, times=1)
+    # the listing that finds those copies fails (through the client's 4 attempts): the resumed files
+    # wait for a second pass
+    faults.add(method="GET", path="/api/v1/documents", status=500, times=4)
     start = mark(emulator)
     second = await run_sync(concurrency=3)
     assert second.failed == {}

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
@@ -159,7 +160,13 @@ async def test_real_client_errors_are_never_retried(emulator: RunningEmulator) -
                 "POST", "/v1/document/raw-text", json={"textContent": "x", "metadata": {}}
             )
         with pytest.raises(AnythingLLMNotFoundError):  # 400 "Bad Request" for a missing workspace
-            await transport.request("POST", "/v1/workspace/nope/update", json={"name": "x"})
+            await transport.request(
+                "POST",
+                "/v1/workspace/nope/update",
+                json={"name": "x"},
+                idempotent=True,
+                subject=Subject("workspace 'nope'", bare=400),
+            )
         with pytest.raises(AnythingLLMNotFoundError):  # 404 "Not Found"
             await transport.request("GET", "/v1/document/nope-doc")
     async with transport_for(emulator, api_key="WRONG-KEY") as (wrong, wrong_sleep):
@@ -414,7 +421,7 @@ async def test_a_generated_trace_id_is_the_same_everywhere(
     caplog.set_level(logging.DEBUG, logger="anythingllm_bridge")
     async with transport_for(emulator) as (transport, _):
         with pytest.raises(AnythingLLMNotFoundError) as info:
-            await transport.request("GET", "/v1/workspace/missing")
+            await transport.request("GET", "/v1/workspace/missing", subject=Subject("workspace 'missing'"))
     generated = info.value.trace_id
     assert generated
     assert emulator.emulator.faults.requests[-1].request_id == generated

@@ -1,4 +1,5 @@
-"""The retry policy: which calls are safe to repeat, which failures are worth it, how long to wait."""
+"""Which failures are transient, which of those the retry loop repeats (given whether the call is
+idempotent and whether its request left), and how long it waits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMChatError,
     AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
+    AnythingLLMEmbeddingError,
     AnythingLLMError,
     AnythingLLMNotFoundError,
     AnythingLLMOutcomeUnknownError,
@@ -23,56 +25,8 @@ from anythingllm_bridge.errors import (
     AnythingLLMTimeoutError,
     AnythingLLMValidationError,
 )
-from anythingllm_bridge.resilience.retry import backoff, is_retry_safe, retry_delay, should_retry
-
-SAFE = [
-    ("GET", "/v1/workspaces"),
-    ("GET", "/api/v1/workspace/ws/chats?apiSessionId=s"),
-    ("GET", "/ping"),
-    ("DELETE", "/v1/workspace/ws"),
-    ("DELETE", "/v1/workspace/ws/thread/t"),
-    ("DELETE", "/v1/system/remove-documents"),
-    ("DELETE", "/v1/document/remove-folder"),
-    ("POST", "/v1/workspace/ws/vector-search"),
-    ("POST", "/v1/workspace/ws/update"),
-    ("POST", "/v1/workspace/ws/update-pin"),
-    ("POST", "/v1/workspace/ws/thread/t/update"),
-    ("POST", "/v1/openai/embeddings"),
-    ("post", "/api/v1/workspace/ws/vector-search/"),
-]
-CREATING = [
-    ("POST", "/v1/document/upload"),
-    ("POST", "/v1/document/upload/my-folder"),
-    ("POST", "/v1/document/upload-link"),
-    ("POST", "/v1/document/raw-text"),
-    ("POST", "/v1/workspace/new"),
-    ("POST", "/v1/workspace/ws/thread/new"),
-    ("POST", "/v1/workspace/ws/chat"),
-    ("POST", "/v1/workspace/ws/stream-chat"),
-    ("POST", "/v1/workspace/ws/thread/t/chat"),
-    ("POST", "/v1/workspace/ws/thread/t/stream-chat"),
-    ("POST", "/v1/openai/chat/completions"),
-    ("POST", "/v1/workspace/ws/update-embeddings"),
-    ("POST", "/v1/document/create-folder"),
-    ("POST", "/v1/document/move-files"),
-    ("POST", "/v1/some/future/route"),
-    ("PATCH", "/v1/workspace/ws"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), SAFE)
-def test_reads_deletes_and_field_updates_are_safe(method: str, path: str) -> None:
-    assert is_retry_safe(method, path)
-
-
-@pytest.mark.parametrize(("method", "path"), CREATING)
-def test_creating_and_unknown_calls_are_not_safe(method: str, path: str) -> None:
-    assert not is_retry_safe(method, path)
-
-
-def test_a_slug_named_like_a_safe_route_does_not_fool_it() -> None:
-    assert not is_retry_safe("POST", "/v1/workspace/update/chat")
-    assert not is_retry_safe("POST", "/v1/workspace/vector-search/thread/new")
+from anythingllm_bridge.resilience.retry import backoff, retry_delay, should_retry
+from anythingllm_bridge.resilience.transient import is_transient
 
 
 def api(cls: type[AnythingLLMAPIError], status: int, said: str | None = None) -> AnythingLLMAPIError:
@@ -81,65 +35,93 @@ def api(cls: type[AnythingLLMAPIError], status: int, said: str | None = None) ->
 
 NOT_ONLINE = "Document processing API is not online. Document a.pdf will not be processed automatically."
 
-ALWAYS = [
+# transient, and the server says it did nothing: retried whatever the call
+REFUSED = [
     api(AnythingLLMRateLimitError, 429),
     api(AnythingLLMServerError, 503),
     api(AnythingLLMServerError, 500, NOT_ONLINE),
 ]
-SAFE_ONLY = [
+# transient, but the server may have acted: retried only when repeating the call is harmless
+MAY_HAVE_ACTED = [
     api(AnythingLLMAPIError, 408),
+    api(AnythingLLMServerError, 500),
+    api(AnythingLLMServerError, 500, "File extension .bin not supported"),
+    api(AnythingLLMServerError, 501),
     api(AnythingLLMServerError, 502),
     api(AnythingLLMServerError, 504),
     AnythingLLMTimeoutError("read timeout"),
     AnythingLLMConnectionError("server disconnected"),
 ]
-NEVER = [
+# not transient: the request itself is the problem, or the answer is not what the API promises
+PERMANENT = [
     api(AnythingLLMValidationError, 400),
     api(AnythingLLMAuthenticationError, 403),
     api(AnythingLLMNotFoundError, 404),
+    api(AnythingLLMNotFoundError, 200),
     api(AnythingLLMValidationError, 422),
     api(AnythingLLMChatError, 200, "LLM failed"),
-    api(AnythingLLMServerError, 500, "File extension .bin not supported"),
-    api(AnythingLLMServerError, 500),
-    api(AnythingLLMServerError, 501),
     AnythingLLMProtocolError("html"),
+]
+# transient, yet never retried by the retry loop: an open breaker is waited out, not retried; an
+# unknown outcome is the loop's final word
+NOT_RETRIED = [
     AnythingLLMCircuitOpenError("open", retry_in=3.0),
     AnythingLLMOutcomeUnknownError("unknown"),
 ]
 
 
-@pytest.mark.parametrize("error", ALWAYS, ids=repr)
-@pytest.mark.parametrize("safe", [True, False])
+@pytest.mark.parametrize("error", [*REFUSED, *MAY_HAVE_ACTED, *NOT_RETRIED], ids=repr)
+def test_transient_failures(error: AnythingLLMError) -> None:
+    assert is_transient(error)
+
+
+@pytest.mark.parametrize("error", PERMANENT, ids=repr)
+def test_permanent_failures(error: AnythingLLMError) -> None:
+    assert not is_transient(error)
+
+
+def test_documents_left_out_of_a_workspace_are_transient_and_other_exceptions_are_not() -> None:
+    assert is_transient(AnythingLLMEmbeddingError("left out", workspace="ws", missing=["a"]))
+    assert not is_transient(ValueError("bad file"))
+    assert not is_transient(OSError("disk"))
+
+
+@pytest.mark.parametrize("error", REFUSED, ids=repr)
+@pytest.mark.parametrize("idempotent", [True, False])
 def test_refusals_where_nothing_happened_are_retried_for_any_call(
-    error: AnythingLLMError, safe: bool
+    error: AnythingLLMError, idempotent: bool
 ) -> None:
-    assert should_retry(error, retry_safe=safe, sent=True)
+    assert should_retry(error, idempotent=idempotent, sent=True)
 
 
-@pytest.mark.parametrize("error", SAFE_ONLY, ids=repr)
-def test_failures_that_may_have_acted_are_retried_only_when_safe(error: AnythingLLMError) -> None:
-    assert should_retry(error, retry_safe=True, sent=True)
-    assert not should_retry(error, retry_safe=False, sent=True)
+@pytest.mark.parametrize("error", MAY_HAVE_ACTED, ids=repr)
+def test_failures_that_may_have_acted_are_retried_only_when_idempotent(error: AnythingLLMError) -> None:
+    assert should_retry(error, idempotent=True, sent=True)
+    assert not should_retry(error, idempotent=False, sent=True)
 
 
-@pytest.mark.parametrize("error", NEVER, ids=repr)
-@pytest.mark.parametrize("safe", [True, False])
-def test_client_errors_and_final_states_are_never_retried(error: AnythingLLMError, safe: bool) -> None:
-    assert not should_retry(error, retry_safe=safe, sent=True)
+@pytest.mark.parametrize("error", [*PERMANENT, *NOT_RETRIED], ids=repr)
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_permanent_failures_and_final_states_are_never_retried(
+    error: AnythingLLMError, idempotent: bool
+) -> None:
+    assert not should_retry(error, idempotent=idempotent, sent=True)
 
 
-@pytest.mark.parametrize("safe", [True, False])
-def test_a_connection_that_never_opened_is_retried_for_any_call(safe: bool) -> None:
-    assert should_retry(AnythingLLMConnectionError("refused"), retry_safe=safe, sent=False)
-    assert should_retry(AnythingLLMTimeoutError("connect timeout"), retry_safe=safe, sent=False)
+@pytest.mark.parametrize("idempotent", [True, False])
+def test_a_connection_that_never_opened_is_retried_for_any_call(idempotent: bool) -> None:
+    assert should_retry(AnythingLLMConnectionError("refused"), idempotent=idempotent, sent=False)
+    assert should_retry(AnythingLLMTimeoutError("connect timeout"), idempotent=idempotent, sent=False)
 
 
 statuses = st.integers(min_value=400, max_value=499).filter(lambda s: s not in (408, 429))
 
 
-@given(status=statuses, safe=st.booleans(), sent=st.booleans(), said=st.text(max_size=30))
-def test_property_other_4xx_never_retried(status: int, safe: bool, sent: bool, said: str) -> None:
-    assert not should_retry(api(AnythingLLMAPIError, status, said), retry_safe=safe, sent=sent)
+@given(status=statuses, idempotent=st.booleans(), sent=st.booleans(), said=st.text(max_size=30))
+def test_property_other_4xx_never_retried(status: int, idempotent: bool, sent: bool, said: str) -> None:
+    error = api(AnythingLLMAPIError, status, said)
+    assert not is_transient(error)
+    assert not should_retry(error, idempotent=idempotent, sent=sent)
 
 
 @given(status=st.integers(min_value=200, max_value=599), sent=st.booleans(), said=st.text(max_size=30))
@@ -147,7 +129,7 @@ def test_property_a_non_safe_call_is_retried_only_if_it_cannot_have_been_process
     status: int, sent: bool, said: str
 ) -> None:
     error = api(AnythingLLMAPIError, status, said)
-    if should_retry(error, retry_safe=False, sent=sent):
+    if should_retry(error, idempotent=False, sent=sent):
         assert status in (429, 503) or (status == 500 and "not online" in said.lower())
 
 

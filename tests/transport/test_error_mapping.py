@@ -1,5 +1,7 @@
 """The one response → error mapping, checked against every recorded answer of AnythingLLM 1.16.0
-and against the error shapes API.md §11 lists that the recording did not happen to produce."""
+and against the error shapes of the server's code that the recording did not happen to produce.
+Where a route's answer means "not found" only for that route, the exchange is interpreted with the
+Subject the client's method for that route declares (the client tests check the methods do)."""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import pytest
 
 from anythingllm_bridge.client._errors import (
     Expect,
+    Subject,
     interpret_response,
     parse_retry_after,
-    route_of,
     server_message,
 )
 from anythingllm_bridge.errors import (
@@ -85,6 +87,28 @@ EXPECTED: dict[str, type[AnythingLLMError] | None] = {
 EXPECT: dict[str, Expect] = {"47": "any", "50": "any", "56": "any", "70": "text"}
 
 
+def _workspace(slug: str) -> Subject:
+    return Subject(f"workspace {slug!r}", bare=400)  # what the client's workspace methods declare
+
+
+# file number -> what the client's method for that route declares about the call
+SUBJECTS: dict[str, Subject] = {
+    "13": _workspace("does-not-exist"),  # get_workspace
+    "15": _workspace("does-not-exist"),  # update_workspace
+    "16": _workspace("my-test-workspace-bang"),  # update_workspace, body refused by Express
+    "32": _workspace("nope"),  # update_embeddings
+    "36": _workspace("my-test-workspace-bang"),  # search_workspace
+    "37": _workspace("nope"),  # search_workspace
+    "45": _workspace("nope"),  # chat
+    "48": _workspace("nope"),  # stream_chat
+    "53": _workspace("nope"),  # create_thread
+    "58": Subject("workspace 'my-test-workspace-bang' or its thread 'no-such-thread'", bare=400),
+    "59": Subject("workspace 'my-test-workspace-bang' or its thread 'no-such-thread'", bare=400),
+    "63": Subject("document 'nope-doc'"),  # get_document
+    "71": _workspace("second-ws"),  # delete_workspace
+}
+
+
 def _transcripts() -> list[dict[str, Any]]:
     return json.loads(TRANSCRIPTS.read_text()) if TRANSCRIPTS.exists() else []
 
@@ -109,6 +133,7 @@ def test_recorded_answer_maps_to_the_expected_error(exchange: dict[str, Any]) ->
         path=request["path"],
         trace_id="t-1",
         expect=EXPECT.get(number, "json"),
+        subject=SUBJECTS.get(number),
     )
     expected = EXPECTED[number]
     if expected is None:
@@ -138,6 +163,7 @@ def _interpret(number: str) -> AnythingLLMError:
         method=exchange["request"]["method"],
         path=exchange["request"]["path"],
         trace_id=None,
+        subject=SUBJECTS.get(number),
     )
     assert error is not None
     return error
@@ -167,6 +193,34 @@ def test_missing_workspace_errors_name_the_workspace() -> None:
     assert "workspace 'does-not-exist' does not exist" in str(_interpret("13"))
     assert "workspace 'nope' does not exist" in str(_interpret("32"))
     assert "nope" in str(_interpret("45"))
+    assert "document 'nope-doc' does not exist" in str(_interpret("63"))
+
+
+def test_without_a_subject_the_route_specific_shapes_are_not_guessed() -> None:
+    # the URL is never read: an empty workspace list or a bare 400 mean "not found" only for a call
+    # that says what it names
+    data, error = _synthetic(200, '{"workspace": []}', method="GET", path="/v1/workspace/x")
+    assert (data, error) == ({"workspace": []}, None)
+    _, error = _synthetic(400, "Bad Request", content_type="text/plain", path="/v1/workspace/x/update")
+    assert type(error) is AnythingLLMValidationError
+    _, error = _synthetic(401, "", content_type="", path="/v1/openai/chat/completions")
+    assert type(error) is AnythingLLMAuthenticationError
+    _, error = _synthetic(404, "Not Found", content_type="text/plain", path="/v1/document/x")
+    assert isinstance(error, AnythingLLMNotFoundError)
+    assert "the requested item does not exist" in str(error)
+
+
+def test_a_subject_reads_only_the_bare_status_as_not_found() -> None:
+    ws = Subject("workspace 'ws'", bare=400)
+    _, error = _synthetic(400, "Bad Request", content_type="text/plain; charset=utf-8", subject=ws)
+    assert isinstance(error, AnythingLLMNotFoundError)
+    assert str(error).startswith("workspace 'ws' does not exist (the server answered 400 Bad Request)")
+    _, error = _synthetic(400, '{"message": "Query parameter cannot be empty."}', subject=ws)
+    assert type(error) is AnythingLLMValidationError  # words of its own: a refusal, not a missing thing
+    _, error = _synthetic(400, "<html><pre>Bad Request</pre></html>", content_type="text/html", subject=ws)
+    assert type(error) is AnythingLLMValidationError  # the body parser's page
+    _, error = _synthetic(422, "", content_type="", subject=ws)
+    assert type(error) is AnythingLLMValidationError  # another status
 
 
 def test_html_where_json_was_due_names_the_likely_cause() -> None:
@@ -191,9 +245,18 @@ def _synthetic(
     path: str = "/v1/workspace/ws/chat",
     headers: dict[str, str] | None = None,
     expect: Expect = "json",
+    subject: Subject | None = None,
 ) -> tuple[Any, AnythingLLMError | None]:
     return interpret_response(
-        status, content_type, headers or {}, body, method=method, path=path, trace_id="tid", expect=expect
+        status,
+        content_type,
+        headers or {},
+        body,
+        method=method,
+        path=path,
+        trace_id="tid",
+        expect=expect,
+        subject=subject,
     )
 
 
@@ -210,12 +273,14 @@ def test_200_abort_envelope_is_a_chat_error() -> None:
 def test_thread_stream_crash_line_with_status_200_is_mapped() -> None:
     crash = 'data: {"uuid":"u","type":"abort","textResponse":null,"sources":[],"close":true,"error":"%s"}\n\n'
     thread = "/v1/workspace/nope/thread/t/stream-chat"
-    _, error = _synthetic(
-        200, crash % "Cannot read properties of null (reading 'id')", path=thread, expect="any"
-    )
+    crashing = Subject("workspace 'nope' or its thread 't'", bare=400, crashes=True)
+    null_id = crash % "Cannot read properties of null (reading 'id')"
+    _, error = _synthetic(200, null_id, path=thread, expect="any", subject=crashing)
     assert isinstance(error, AnythingLLMNotFoundError)
     assert "workspace 'nope' or its thread 't' does not exist" in str(error)
     assert error.server_message == "Cannot read properties of null (reading 'id')"
+    _, error = _synthetic(200, null_id, path=thread, expect="any")  # a route that does not crash so
+    assert type(error) is AnythingLLMChatError
     _, error = _synthetic(
         200, crash % "Workspace nope is not a valid workspace.", path="/v1/workspace/nope/chat"
     )
@@ -257,9 +322,10 @@ def test_other_catalogue_shapes() -> None:
     assert "blocked" in str(e)
     _, e = _synthetic(404, '{"message": "Workspace not found"}', path="/v1/workspace/x/thread/t/update")
     assert isinstance(e, AnythingLLMNotFoundError)
-    _, e = _synthetic(401, "", content_type="", path="/v1/openai/chat/completions")
+    model = Subject("the workspace slug 'nope' given as the model", bare=401)
+    _, e = _synthetic(401, "", content_type="", path="/v1/openai/chat/completions", subject=model)
     assert isinstance(e, AnythingLLMNotFoundError)
-    assert "model is not a workspace slug" in str(e)
+    assert "slug 'nope' given as the model does not exist (the server answered 401 Unauthorized)" in str(e)
     _, e = _synthetic(401, "", content_type="", path="/v1/auth")
     assert isinstance(e, AnythingLLMAuthenticationError)
     _, e = _synthetic(500, "", content_type="", path="/v1/workspace/nope/update-pin")
@@ -353,9 +419,7 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({}) is None
 
 
-def test_route_of_and_server_message_helpers() -> None:
-    assert route_of("/api/v1/workspace/x?y=1") == "/v1/workspace/x"
-    assert route_of("/v1/workspaces") == "/v1/workspaces"
+def test_server_message_helper() -> None:
     assert server_message({"error": {"message": "deep"}}) == "deep"
     assert server_message({"error": None, "message": "m"}) == "m"
     assert server_message({"error": False}) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.errors import (
     AnythingLLMAuthenticationError,
@@ -30,7 +32,7 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.testing import RunningEmulator
-from support import SleepRecorder, closed_port, collect
+from support import FakeClock, SleepRecorder, closed_port, collect
 
 
 @asynccontextmanager
@@ -113,11 +115,11 @@ async def test_json_body_with_non_ascii_and_query_params(emulator: RunningEmulat
 async def test_text_answers_with_expect_text(emulator: RunningEmulator) -> None:
     async with on(emulator) as (transport, _):
         slug = await new_workspace(transport)
-        response = await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
-        with pytest.raises(
-            AnythingLLMNotFoundError, match="does not exist"
-        ):  # 400 "Bad Request" the 2nd time
-            await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text")
+        subject = Subject(f"workspace {slug!r}", bare=400)
+        response = await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text", subject=subject)
+        with pytest.raises(AnythingLLMNotFoundError, match=f"workspace '{slug}' does not exist"):
+            # the server's bare 400 "Bad Request" the 2nd time
+            await transport.request("DELETE", f"/v1/workspace/{slug}", expect="text", subject=subject)
     assert response.data == "OK"
 
 
@@ -191,21 +193,46 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
         ClientConfig(**{field: value})
 
 
-def test_config_from_settings_takes_every_knob() -> None:
-    from anythingllm_bridge.config import Settings
-
-    settings = Settings(_env_file=None, anythingllm_timeout=12, max_retries=7, max_concurrency=3)
-    config = ClientConfig.from_settings(settings)
-    assert (config.timeout, config.max_retries, config.max_concurrency) == (12, 7, 3)
-    assert config.failure_threshold == settings.failure_threshold
-
-
-def test_bad_base_url_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="http:// or https://"):
-        Transport("localhost:3001", "KEY")
+@pytest.mark.parametrize(
+    "url", ["localhost:3001", "ftp://h", "http://", "http://h:port", " ", "http://h/?x=1"]
+)
+def test_bad_base_url_is_refused_naming_it(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="base_url") as info:
+        Transport(url, "KEY")
+    assert isinstance(info.value, ValueError)
+    assert repr(url) in str(info.value)
 
 
-# ---------------------------------------------------------------- retry policy per route
+# ---------------------------------------------------------------- retry policy per call
+
+
+async def test_a_post_is_retried_after_sending_only_when_declared_idempotent(
+    emulator: RunningEmulator,
+) -> None:
+    async with on(emulator) as (transport, sleep):
+        slug = await new_workspace(transport)
+        search, body = f"/v1/workspace/{slug}/vector-search", {"query": "anything", "topN": 1}
+        emulator.emulator.faults.add("POST", f"/api{search}", status=502, times=1)
+        with pytest.raises(AnythingLLMServerError):  # a POST may create: not repeated after a 502
+            await transport.request("POST", search, json=body)
+        assert sleep.waits == []
+        emulator.emulator.faults.add("POST", f"/api{search}", status=502, times=1)
+        emulator.emulator.faults.add("POST", f"/api{search}", drop="after_headers", times=1)
+        answer = await transport.request("POST", search, json=body, idempotent=True)
+    assert answer.data["results"] == []
+    assert answer.attempts == 3  # after a 502 and a lost answer: the call says repeating it is harmless
+    assert len(sleep.waits) == 2
+
+
+async def test_a_delete_declared_not_idempotent_gives_an_unknown_outcome(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("DELETE", "/api/v1/system/remove-documents", drop="after_headers", times=1)
+    async with on(emulator) as (transport, sleep):
+        with pytest.raises(AnythingLLMOutcomeUnknownError):
+            await transport.request(
+                "DELETE", "/v1/system/remove-documents", json={"names": []}, idempotent=False
+            )
+        await transport.request("DELETE", "/v1/system/remove-documents", json={"names": []})  # by method
+    assert sleep.waits == []
 
 
 async def test_max_retries_bounds_the_attempts(emulator: RunningEmulator) -> None:
@@ -289,7 +316,6 @@ async def test_read_timeout_on_a_get_is_retried_then_raised(emulator: RunningEmu
             await transport.request("GET", "/v1/workspaces")
     assert info.value.attempts == 2
     assert len(sleep.waits) == 1
-    assert len(requests_to(emulator, "/api/v1/workspaces")) == 2
 
 
 async def test_deadlines_of_many_calls_expire_and_leave_their_tasks_uncancelled(
@@ -327,12 +353,10 @@ async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
     emulator: RunningEmulator,
 ) -> None:
     # one connection, six calls of 0.25 s each: the last one starts after 1.25 s, yet each of them
-    # takes well under read_timeout once it has its connection
+    # takes well under read_timeout (and timeout) once it has its connection
     emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.25, times=None)
-    async with on(emulator, read_timeout=1.0, max_retries=0, max_connections_per_host=1) as (
-        transport,
-        _,
-    ):
+    limits = {"read_timeout": 1.0, "timeout": 1.0, "max_retries": 0, "max_connections_per_host": 1}
+    async with on(emulator, **limits) as (transport, _):
         answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(6)))
     assert [answer.status for answer in answers] == [200] * 6
 
@@ -340,10 +364,10 @@ async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
 async def test_total_timeout_on_a_creating_call_is_outcome_unknown(emulator: RunningEmulator) -> None:
     emulator.emulator.faults.add("POST", "/api/v1/workspace/new", latency=30, times=None)
     async with on(emulator, timeout=0.05) as (transport, sleep):
-        with pytest.raises(AnythingLLMOutcomeUnknownError, match="timeout"):
+        with pytest.raises(AnythingLLMOutcomeUnknownError, match="timeout") as info:
             await transport.request("POST", "/v1/workspace/new", json={"name": "slow"})
+    assert info.value.attempts == 1  # sent once, never again
     assert sleep.waits == []
-    assert len(requests_to(emulator, "/api/v1/workspace/new")) == 1
 
 
 async def test_refused_connection_is_retried_even_for_creating_calls() -> None:
@@ -361,6 +385,72 @@ async def test_generated_ids_differ_per_call(emulator: RunningEmulator) -> None:
         first = await transport.request("GET", "/v1/workspaces")
         second = await transport.request("GET", "/v1/workspaces")
     assert first.trace_id != second.trace_id
+
+
+# ---------------------------------------------------------------- the call's deadline
+
+
+class Top(random.Random):
+    """Backoff without jitter: always the longest wait."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@asynccontextmanager
+async def clocked(emulator: RunningEmulator, **config: Any) -> AsyncIterator[tuple[Transport, list[float]]]:
+    """A transport whose clock moves only when it waits (each wait is recorded)."""
+    clock, waits = FakeClock(), []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.now += seconds
+
+    transport = Transport(
+        emulator.url, emulator.api_key, ClientConfig(**config), sleep=sleep, clock=clock, rng=Top()
+    )
+    await transport.open()
+    try:
+        yield transport, waits
+    finally:
+        await transport.close()
+
+
+async def test_retries_stop_at_the_calls_timeout(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=503, times=None)
+    config = {"timeout": 10, "base_delay": 2, "max_retries": 10, "failure_threshold": 100}
+    async with clocked(emulator, **config) as (transport, waits):
+        with pytest.raises(AnythingLLMServerError) as info:
+            await transport.request("GET", "/v1/workspaces")
+    # backoff 2, 4, then 8: 2 + 4 + 8 s would pass the 10 s, so the call ends after its third attempt
+    assert waits == [2, 4]
+    assert info.value.attempts == 3
+    assert info.value.status == 503
+    assert "not retried: waiting 8 s would pass the call's timeout (10 s)" in str(info.value)
+
+
+async def test_a_retry_after_past_the_timeout_fails_at_once(emulator: RunningEmulator) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", status=429, retry_after="30", times=None)
+    async with clocked(emulator, timeout=20, max_delay=60) as (transport, waits):
+        with pytest.raises(
+            AnythingLLMRateLimitError, match=r"would pass the call's timeout \(20 s\)"
+        ) as info:
+            await transport.request("GET", "/v1/workspaces")
+    assert waits == []
+    assert info.value.attempts == 1
+    assert info.value.retry_after == 30
+
+
+async def test_an_attempt_cut_by_the_calls_timeout_is_the_last(emulator: RunningEmulator) -> None:
+    # read_timeout would allow a retry; the call's timeout ends the call instead
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=None)
+    async with on(emulator, timeout=0.05, read_timeout=10, max_retries=3) as (transport, sleep):
+        with pytest.raises(
+            AnythingLLMTimeoutError, match=r"within 0\.05 s \(timeout: the whole call"
+        ) as info:
+            await transport.request("GET", "/v1/workspaces")
+    assert info.value.attempts == 1
+    assert sleep.waits == []
 
 
 # ---------------------------------------------------------------- streams
@@ -390,9 +480,13 @@ async def test_stream_error_before_streaming_is_mapped(emulator: RunningEmulator
 async def test_thread_stream_crash_line_on_a_missing_workspace_is_not_found(
     emulator: RunningEmulator,
 ) -> None:
+    path, body = "/v1/workspace/nope/thread/t/stream-chat", {"message": "hi"}
+    crashes = Subject("workspace 'nope' or its thread 't'", crashes=True)
     async with on(emulator) as (transport, _):
         with pytest.raises(AnythingLLMNotFoundError, match="workspace 'nope'") as info:
-            await collect(transport, "/v1/workspace/nope/thread/t/stream-chat", {"message": "hi"})
+            await collect(transport, path, body, subject=crashes)
+        with pytest.raises(AnythingLLMChatError):  # a call that does not say the route crashes so
+            await collect(transport, path, body)
     assert info.value.status == 200
 
 

@@ -22,6 +22,8 @@ API_KEY = "TEST-KEY-1234567"
 class LocalServer:
     url: str
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # a stream has reached its `hold`
+    resume: asyncio.Event = field(default_factory=asyncio.Event)  # ends a stream's `hold`
 
 
 def sse(event: dict[str, Any]) -> bytes:
@@ -41,6 +43,9 @@ def build_app(state: LocalServer) -> web.Application:
             await resp.write(sse(chunk))
         if spec.get("stall"):
             await state.release.wait()  # set only at teardown: the client's idle timeout fires first
+        if spec.get("hold"):
+            state.holding.set()
+            await state.resume.wait()  # the test lets the stream go on
         if spec.get("abort"):
             abort = {
                 "uuid": "u",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import os
 import time
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from anythingllm_bridge.client._transport import ClientConfig, Transport
+from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
 from anythingllm_bridge.client.resources.chat import ChatMixin
 from anythingllm_bridge.client.resources.embeddings import EmbeddingsMixin
@@ -20,6 +21,7 @@ from anythingllm_bridge.client.resources.openai import OpenAIMixin
 from anythingllm_bridge.client.resources.system import SystemMixin
 from anythingllm_bridge.client.resources.threads import ThreadsMixin
 from anythingllm_bridge.client.resources.workspaces import WorkspacesMixin
+from anythingllm_bridge.client_config import DEFAULTS, ClientConfig
 from anythingllm_bridge.errors import (
     AnythingLLMAuthenticationError,
     AnythingLLMCircuitOpenError,
@@ -28,7 +30,7 @@ from anythingllm_bridge.errors import (
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
-    from anythingllm_bridge.resilience import CircuitBreaker
+    from anythingllm_bridge.resilience import BreakerWait, CircuitBreaker
 
 __all__ = ["AnythingLLMClient", "create_anythingllm_client"]
 
@@ -40,10 +42,12 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     ``await client.disconnect()``): that opens and closes one HTTP session. A call outside a
     session raises ``AnythingLLMSessionError``.
 
-    ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine).
-    The keyword arguments tune timeouts (seconds), retries and the circuit breaker; their
-    defaults match ``Settings``. ``sleep`` replaces ``asyncio.sleep`` for retry waits (tests),
-    ``on_breaker_change`` is called on every breaker state change.
+    ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine;
+    ``client.base_url`` is the root). The keyword arguments tune timeouts (seconds), retries, the
+    circuit breaker and limits; their defaults and meaning are those of
+    :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep`` replaces
+    ``asyncio.sleep`` for retry waits (tests), ``on_breaker_change`` is called on every breaker
+    state change.
     """
 
     def __init__(
@@ -51,24 +55,21 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         base_url: str,
         api_key: str | SecretStr | None = None,
         *,
-        timeout: float = 300.0,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 120.0,
-        failure_threshold: int = 5,
-        recovery_timeout: float = 60.0,
-        max_retries: int = 3,
-        base_delay: float = 1.0,
-        max_delay: float = 60.0,
-        max_concurrency: int = 10,
-        max_connections_per_host: int = 5,
-        verify_ssl: bool = True,
-        ca_bundle: str | os.PathLike[str] | None = None,
+        timeout: float = DEFAULTS.timeout,
+        connect_timeout: float = DEFAULTS.connect_timeout,
+        read_timeout: float = DEFAULTS.read_timeout,
+        failure_threshold: int = DEFAULTS.failure_threshold,
+        recovery_timeout: float = DEFAULTS.recovery_timeout,
+        max_retries: int = DEFAULTS.max_retries,
+        base_delay: float = DEFAULTS.base_delay,
+        max_delay: float = DEFAULTS.max_delay,
+        max_concurrency: int = DEFAULTS.max_concurrency,
+        max_connections_per_host: int = DEFAULTS.max_connections_per_host,
+        verify_ssl: bool = DEFAULTS.verify_ssl,
+        ca_bundle: str | os.PathLike[str] | None = DEFAULTS.ca_bundle,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_breaker_change: Callable[[Any], None] | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.strip().startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self.base_url = base_url.strip().rstrip("/")
         self.config = ClientConfig(
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -84,8 +85,21 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
         self._transport = Transport(
-            self.base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
+            base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
+        self.base_url = self._transport.base_url
+
+    def with_options(self, *, breaker_wait: BreakerWait | None) -> AnythingLLMClient:
+        """A view of this client whose calls carry these options; it shares the session, the
+        breaker and the limits (opening or closing either opens or closes both).
+
+        ``breaker_wait``: a call the open breaker refuses waits it out, within that budget
+        (shared by every call carrying it), and is made then, instead of failing at once with
+        ``AnythingLLMCircuitOpenError``; ``None`` fails at once.
+        """
+        view = copy.copy(self)
+        view._breaker_wait = breaker_wait
+        return view
 
     def __repr__(self) -> str:
         state = "connected" if self.is_connected else "not connected"
@@ -181,19 +195,7 @@ def create_anythingllm_client(settings: Settings | None = None, **overrides: Any
         from anythingllm_bridge.config import get_settings
 
         settings = get_settings()
-    options: dict[str, Any] = {
-        "timeout": settings.anythingllm_timeout,
-        "connect_timeout": settings.connect_timeout,
-        "read_timeout": settings.read_timeout,
-        "failure_threshold": settings.failure_threshold,
-        "recovery_timeout": settings.recovery_timeout,
-        "max_retries": settings.max_retries,
-        "base_delay": settings.base_delay,
-        "max_delay": settings.max_delay,
-        "max_concurrency": settings.max_concurrency,
-        "max_connections_per_host": settings.max_connections_per_host,
-        "verify_ssl": settings.verify_ssl,
-        "ca_bundle": settings.ca_bundle,
-    }
+    config = settings.client_config()
+    options: dict[str, Any] = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     options.update(overrides)
     return AnythingLLMClient(settings.anythingllm_url, settings.anythingllm_api_key, **options)

@@ -1,10 +1,12 @@
 """Every AnythingLLM answer → data or an error, in one pure function (:func:`interpret_response`).
 
-AnythingLLM reports failure in many shapes (API.md §11): ``{"error": ...}`` or ``{"message": ...}``,
-the text ``Bad Request`` for a missing workspace, ``{"workspace": []}`` with status 200, an
-``abort`` chat envelope with status 200, 400 or 404, an empty 401 for an unknown OpenAI "model",
-and the web UI's HTML page (status 200) for any unknown route. The transport hands every
-response here — successes too — and raises what comes back.
+AnythingLLM reports failure in many shapes: ``{"error": ...}`` or ``{"message": ...}``, the text
+``Bad Request`` for a missing workspace, ``{"workspace": []}`` with status 200, an ``abort`` chat
+envelope with status 200, 400 or 404, an empty 401 for an unknown OpenAI "model", and the web UI's
+HTML page (status 200) for any unknown route. The transport hands every response here — successes
+too — and raises what comes back. Nothing here reads the URL: what is particular to a route is
+declared by the resource method that calls it, as a :class:`Subject` (what the call names, and how
+its route says that it does not exist).
 
 Mapping (first match wins):
 
@@ -14,19 +16,19 @@ answer                                                  error
 3xx                                                     AnythingLLMProtocolError (redirect)
 429                                                     AnythingLLMRateLimitError(retry_after)
 5xx                                                     AnythingLLMServerError
-401 from ``/v1/openai/...`` (model is not a slug)       AnythingLLMNotFoundError
+the subject's ``bare`` status with no words of its own  AnythingLLMNotFoundError (the subject)
+(empty, or only its reason phrase as plain text)
 401, 403 ``No valid api key found.`` / empty            AnythingLLMAuthenticationError
 other 403 (e.g. deletion blocked by the admin)          AnythingLLMAPIError
 404                                                     AnythingLLMNotFoundError
 abort body / event saying "not a valid workspace",
 "not found" or "... or thread ... is not valid"         AnythingLLMNotFoundError
-200 "data: {abort}" line from thread stream-chat        AnythingLLMNotFoundError (unknown workspace)
+200 ``data: {abort}`` line when the subject ``crashes``  AnythingLLMNotFoundError (the subject)
 abort body / event (200 or 4xx)                         AnythingLLMChatError
 4xx message "... not a valid workspace" / "not found"   AnythingLLMNotFoundError
-400 text ``Bad Request`` on ``/v1/workspace/<slug>...``  AnythingLLMNotFoundError
 400, 409, 413, 415, 422                                 AnythingLLMValidationError
 other 4xx                                               AnythingLLMAPIError
-200 ``{"workspace": []}`` from GET /v1/workspace/<slug>   AnythingLLMNotFoundError
+200 ``{"workspace": []}`` for a call with a subject     AnythingLLMNotFoundError (the subject)
 200 that is not JSON where JSON was due (HTML page)     AnythingLLMProtocolError
 ======================================================  =====================================
 """
@@ -38,6 +40,8 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal, NamedTuple
 
 from anythingllm_bridge.client._sse import SSEDecodeError, decode_all
@@ -56,10 +60,10 @@ from anythingllm_bridge.errors import (
 __all__ = [
     "Expect",
     "Interpretation",
+    "Subject",
     "abort_error",
     "interpret_response",
     "parse_retry_after",
-    "route_of",
     "server_message",
 ]
 
@@ -73,9 +77,6 @@ _NOT_FOUND = re.compile(
     r"not a valid workspace|\b(?:workspace|thread)\b.*\bis not valid\b|\bnot found\b|does not exist",
     re.IGNORECASE,
 )
-_WORKSPACE_ROUTE = re.compile(r"^/v1/workspace/(?P<slug>[^/]+)(?:/thread/(?P<thread>[^/]+))?")
-_WORKSPACE_GET = re.compile(r"^/v1/workspace/[^/]+$")
-_THREAD_STREAM = re.compile(r"^/v1/workspace/[^/]+/thread/[^/]+/stream-chat$")
 _HTML_TEXT = tuple(
     re.compile(rf"<{tag}[^>]*>(.*?)</{tag}>", re.IGNORECASE | re.DOTALL) for tag in ("pre", "h1", "title")
 )
@@ -85,19 +86,29 @@ _WRONG_ROUTE_HINT = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What one call names, declared by the resource method making it, so that every way its route
+    has of saying "no such thing" becomes ``AnythingLLMNotFoundError`` naming it.
+
+    ``name`` reads as the subject of "... does not exist" (``"workspace 'docs'"``). ``bare``: a
+    status (besides 404) that the route answers, with no words of its own, when the subject does not
+    exist — 400 for the workspace routes that answer ``Bad Request``, 401 for the OpenAI chat's
+    unknown model. ``crashes``: the route crashes on a missing subject, answering 200 with one
+    ``data:`` abort line (a thread's stream-chat does, for an unknown workspace). A 200
+    ``{"workspace": []}`` says the subject does not exist whatever the route.
+    """
+
+    name: str
+    bare: int = 404
+    crashes: bool = False
+
+
 class Interpretation(NamedTuple):
     """What a response means: the decoded ``data`` (JSON value or text) and the ``error``, if any."""
 
     data: Any
     error: AnythingLLMError | None
-
-
-def route_of(path: str) -> str:
-    """``/api/v1/x?y=1`` and ``/v1/x`` both become ``/v1/x`` (paths relative to ``<base>/api``)."""
-    path = path.split("?", 1)[0]
-    if path.startswith("/api/"):
-        path = path[4:]
-    return path
 
 
 def _mime(content_type: str) -> str:
@@ -174,17 +185,21 @@ def server_message(body: Any) -> str | None:
     return None
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _is_bare(status: int, mime: str, said: str | None) -> bool:
+    """The server gave only the status: no body, or its reason phrase as plain text
+    (``res.sendStatus(400)`` sends ``Bad Request``)."""
+    return said is None or (mime == "text/plain" and said == _phrase(status))
+
+
 def _kept(body: Any) -> Any:
     return body[:_MAX_TEXT] if isinstance(body, str) else body
-
-
-def _what_is_missing(route: str) -> str:
-    match = _WORKSPACE_ROUTE.match(route)
-    if match is None:
-        return "the requested item does not exist"
-    if match["thread"]:
-        return f"workspace {match['slug']!r} or its thread {match['thread']!r} does not exist"
-    return f"workspace {match['slug']!r} does not exist"
 
 
 def abort_error(
@@ -220,14 +235,16 @@ def interpret_response(
     path: str,
     trace_id: str | None,
     expect: Expect = "json",
+    subject: Subject | None = None,
     now: float | None = None,
 ) -> Interpretation:
     """Decode one response and decide whether it is an error.
 
-    ``content_type`` may carry parameters; ``path`` is relative to ``<base>/api`` (a leading
-    ``/api`` is tolerated); ``expect`` is what a success must look like: ``"json"``, ``"text"``
-    (plain text such as ``OK``; an HTML page is still refused) or ``"any"``. ``now`` (epoch
-    seconds) only matters for a ``Retry-After`` given as an HTTP date.
+    ``content_type`` may carry parameters; ``method``, ``path`` and ``trace_id`` only go onto the
+    error; ``expect`` is what a success must look like: ``"json"``, ``"text"`` (plain text such as
+    ``OK``; an HTML page is still refused) or ``"any"``; ``subject`` is what the call names (see
+    :class:`Subject`). ``now`` (epoch seconds) only matters for a ``Retry-After`` given as an HTTP
+    date.
     """
     mime = _mime(content_type)
     body: Any = text
@@ -241,9 +258,11 @@ def interpret_response(
     if 200 <= status < 300:
         return Interpretation(
             body,
-            _success_error(status, mime, text, body, broken_json, method, path, trace_id, expect),
+            _success_error(status, mime, text, body, broken_json, method, path, trace_id, expect, subject),
         )
-    return Interpretation(body, _failure_error(status, mime, headers, body, method, path, trace_id, now))
+    return Interpretation(
+        body, _failure_error(status, mime, headers, body, method, path, trace_id, subject, now)
+    )
 
 
 def _success_error(
@@ -256,18 +275,24 @@ def _success_error(
     path: str,
     trace_id: str | None,
     expect: Expect,
+    subject: Subject | None,
 ) -> AnythingLLMError | None:
     if isinstance(body, dict):
         if body.get("type") == "abort":
             return abort_error(body, status=status, method=method, path=path, trace_id=trace_id)
-        if body.get("workspace") == [] and method == "GET" and _WORKSPACE_GET.match(route := route_of(path)):
+        if subject is not None and body.get("workspace") == []:
             return AnythingLLMNotFoundError(
-                _what_is_missing(route), status=status, body=body, method=method, path=path, trace_id=trace_id
+                f"{subject.name} does not exist",
+                status=status,
+                body=body,
+                method=method,
+                path=path,
+                trace_id=trace_id,
             )
         return None
     problem: str | None = None
     if text.lstrip().startswith("data:"):
-        # a stream route that crashed before streaming: one "data: {...abort...}" line (API.md §11)
+        # a stream route that crashed before streaming answers one "data: {...abort...}" line
         try:
             events = decode_all(text)
         except SSEDecodeError:
@@ -275,11 +300,13 @@ def _success_error(
         for event in events:
             if event.get("type") == "abort":
                 error = abort_error(event, status=status, method=method, path=path, trace_id=trace_id)
-                route = route_of(path)
-                if _THREAD_STREAM.match(route) and not isinstance(error, AnythingLLMNotFoundError):
-                    # 1.16.0 crashes this way (and only this way) on an unknown workspace
+                if (
+                    subject is not None
+                    and subject.crashes
+                    and not isinstance(error, AnythingLLMNotFoundError)
+                ):
                     return AnythingLLMNotFoundError(
-                        f"{_what_is_missing(route)} (the server crashed on it: {error.server_message})",
+                        f"{subject.name} does not exist (the server crashed on it: {error.server_message})",
                         status=status,
                         body=error.body,
                         server_message=error.server_message,
@@ -324,9 +351,9 @@ def _failure_error(
     method: str,
     path: str,
     trace_id: str | None,
+    subject: Subject | None,
     now: float | None,
 ) -> AnythingLLMError:
-    route = route_of(path)
     said = server_message(body)
     kwargs: dict[str, Any] = {
         "status": status,
@@ -362,9 +389,10 @@ def _failure_error(
         )
         error.retry_after = parse_retry_after(headers, now=now)
         return error
-    if status == 401 and route.startswith("/v1/openai/"):
+    if subject is not None and status == subject.bare and _is_bare(status, mime, said):
         return AnythingLLMNotFoundError(
-            "the model is not a workspace slug (AnythingLLM answers 401 for an unknown model)", **kwargs
+            f"{subject.name} does not exist (the server answered {status} {_phrase(status)})".rstrip(),
+            **kwargs,
         )
     if status == 401 or (status == 403 and (said is None or "api key" in said.lower())):
         return AnythingLLMAuthenticationError(
@@ -373,17 +401,14 @@ def _failure_error(
     if status == 403:
         return AnythingLLMAPIError(f"forbidden (403){detail}", **kwargs)
     if status == 404:
+        missing = subject.name if subject is not None else "the requested item"
         return AnythingLLMNotFoundError(
-            said if said and said != "Not Found" else _what_is_missing(route), **kwargs
+            said if said and said != "Not Found" else f"{missing} does not exist", **kwargs
         )
     if isinstance(body, dict) and body.get("type") == "abort":
         return abort_error(body, status=status, method=method, path=path, trace_id=trace_id)
     if said and _NOT_FOUND.search(said):
         return AnythingLLMNotFoundError(f"not found: {said}", **kwargs)
-    if status == 400 and mime == "text/plain" and said == "Bad Request" and _WORKSPACE_ROUTE.match(route):
-        return AnythingLLMNotFoundError(
-            f"{_what_is_missing(route)} (the server answered 400 Bad Request)", **kwargs
-        )
     if status in (400, 409, 413, 415, 422):
         if mime == "text/html":
             detail = f": {said} (the server could not read the request body)" if said else ""

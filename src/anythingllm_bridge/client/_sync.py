@@ -9,6 +9,7 @@ wrapped names is checked against the async client by a test, so the two cannot d
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -21,6 +22,7 @@ from anythingllm_bridge.client.resources.openai import Message
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
+    from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
 __all__ = ["AnythingLLM", "SyncStream"]
 
@@ -180,6 +182,12 @@ class AnythingLLM:
                 self._runner.run(self._client.disconnect())
         finally:
             self._runner.stop()
+
+    def with_options(self, *, breaker_wait: BreakerWait | None) -> AnythingLLM:
+        """Like ``AnythingLLMClient.with_options``: a view sharing this one's session and loop."""
+        view = copy.copy(self)
+        view._client = self._client.with_options(breaker_wait=breaker_wait)
+        return view
 
     def __enter__(self) -> AnythingLLM:
         return self.connect()

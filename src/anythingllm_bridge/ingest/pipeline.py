@@ -20,9 +20,11 @@ without our marker are never touched.
 One run converges by itself under transient failures, in *passes*:
 
 * a call refused by the open circuit breaker (nothing was sent) waits out the breaker's
-  ``retry_in`` and is made again, in place, for at most ``max_wait`` seconds of waiting per run;
-* a file that failed for a transient reason — an upload whose answer was lost (outcome unknown),
-  a 429/5xx or a broken connection after the client's own retries, a document the server left out
+  ``retry_in`` and is made again, in place, for at most ``max_wait`` seconds of waiting per run
+  (the client does this: the run's calls carry one ``BreakerWait`` budget of ``max_wait``);
+* a file that failed for a transient reason (``resilience.is_transient``) — an upload whose answer
+  was lost (outcome unknown), a 429/5xx or a broken connection after the client's own retries, a
+  document the server left out
   of the workspace, an old version not yet removed — is tried again in a further pass, at most
   ``max_passes`` passes in all. Each pass re-plans those files against the manifest and the
   workspace exactly as the next run would (a lost upload is adopted by its marker, an uploaded
@@ -40,14 +42,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from anythingllm_bridge.config import Settings
 from anythingllm_bridge.errors import (
-    AnythingLLMAPIError,
-    AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
-    AnythingLLMEmbeddingError,
     AnythingLLMError,
     AnythingLLMNotFoundError,
     FileValidationError,
@@ -59,6 +58,8 @@ from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
 from anythingllm_bridge.ingest.source import Source, SourceFile, sha256_file
 from anythingllm_bridge.resilience.breaker import CircuitState
+from anythingllm_bridge.resilience.breaker_wait import BreakerWait
+from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import get_logger
 
 if TYPE_CHECKING:
@@ -74,8 +75,6 @@ MARKER_PREFIX = "anythingllm-bridge:"
 EMBED_BATCH = 32
 MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_MAX_PASSES, --max-passes
 MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
-PROBE_POLL = 0.05  # seconds between looks at a half-open breaker whose probe is in flight
-T = TypeVar("T")
 Status = Literal["uploaded", "replaced", "unchanged", "removed", "rejected", "failed"]
 STATUSES: tuple[Status, ...] = ("uploaded", "replaced", "unchanged", "removed", "rejected", "failed")
 
@@ -262,8 +261,8 @@ class _Run:
         self._adopted: set[str] = set()  # locations found from an interrupted run (maybe embedded)
         self._transient: set[str] = set()  # keys whose failure is worth another pass
         self._intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
-        self._breaker_gate = asyncio.Lock()
-        self._waited = 0.0  # seconds spent waiting for the breaker
+        # the client whose calls, refused by the open breaker, wait it out within max_wait in all
+        self.patient = self.client.with_options(breaker_wait=BreakerWait(self.max_wait, sleep=self.sleep))
 
     # ------------------------------------------------------------------ top level
 
@@ -302,7 +301,7 @@ class _Run:
             for item in to_send:
                 if item.key in resumed:
                     why = f"could not look for the copy an interrupted upload may have left: {_describe(exc)}"
-                    self._outcome(item.key, "failed", why, size=item.size, transient=_is_transient(exc))
+                    self._outcome(item.key, "failed", why, size=item.size, transient=is_transient(exc))
             to_send, adoptable = [i for i in to_send if i.key not in resumed], {}
         await self._send_all(to_send, adoptable)
         removals = plan.of(Action.REMOVE)
@@ -350,42 +349,14 @@ class _Run:
                     raise
                 connection_failed = True
             except AnythingLLMError as exc:
-                if connection_failed or attempt == self.max_passes or not _is_transient(exc):
+                if connection_failed or attempt == self.max_passes or not is_transient(exc):
                     raise
             logger.warning("reading workspace %r failed; trying again", self.workspace)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _patiently(self, call: Callable[[], Awaitable[T]]) -> T:
-        """``call()``, made again each time the open breaker refused it (nothing was sent), until
-        the run's ``max_wait`` is spent."""
-        while True:
-            try:
-                return await call()
-            except AnythingLLMCircuitOpenError:
-                if not await self._wait_for_breaker():
-                    raise
-
-    async def _wait_for_breaker(self) -> bool:
-        """Wait until the breaker may let a call through; False when ``max_wait`` is spent."""
-        async with self._breaker_gate:  # one waits, the others queue behind it
-            breaker = self.client.breaker
-            if breaker.state is CircuitState.CLOSED:
-                return True
-            wait = breaker.retry_in if breaker.state is CircuitState.OPEN else PROBE_POLL
-            if wait <= 0:
-                return True
-            if self._waited + wait > self.max_wait:
-                return False
-            self._waited += wait
-            await self.sleep(wait)
-            return True
-
     async def _workspace_docpaths(self, *, patient: bool = True) -> set[str]:
         try:
-            if patient:
-                workspace = await self._patiently(lambda: self.client.get_workspace(self.workspace))
-            else:
-                workspace = await self.client.get_workspace(self.workspace)
+            workspace = await (self.patient if patient else self.client).get_workspace(self.workspace)
         except AnythingLLMNotFoundError as exc:
             raise IngestError(
                 f"workspace {self.workspace!r} does not exist: create it first "
@@ -440,12 +411,10 @@ class _Run:
         if missing:
             self.progress.note(f"embedding {len(missing)} document(s) missing from the workspace")
             try:
-                update = await self._patiently(
-                    lambda: self.client.update_embeddings(self.workspace, adds=list(missing))
-                )
+                update = await self.patient.update_embeddings(self.workspace, adds=list(missing))
                 back = set(update.added) | set(update.skipped)
             except AnythingLLMError as exc:
-                if self.report.passes < self.max_passes and _is_transient(exc):
+                if self.report.passes < self.max_passes and is_transient(exc):
                     # a further pass embeds them again: cheaper than uploading every one again
                     logger.warning("re-embedding failed; the next pass tries again: %s", exc)
                     for item in missing.values():
@@ -472,7 +441,7 @@ class _Run:
             return {}
         found: dict[str, list[tuple[str, str]]] = {}
         prefix = f"{MARKER_PREFIX}{self.manifest.sync_id}:"
-        for document in await self._patiently(self.client.list_documents):
+        for document in await self.patient.list_documents():
             marker = document.doc_source or ""
             if marker.startswith(prefix) and document.location:
                 key_marker, _, sha = marker.rpartition(":")
@@ -523,7 +492,7 @@ class _Run:
                     location = await self._upload(item, path, sha, size)
         except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError) as exc:
             detail = _describe(exc)
-            self._outcome(item.key, "failed", detail, size=size, transient=_is_transient(exc))
+            self._outcome(item.key, "failed", detail, size=size, transient=is_transient(exc))
             self.progress.file_done(item.key, size, "failed", detail)
             return
         self.progress.file_done(item.key, size, _sent_status(item))
@@ -594,7 +563,7 @@ class _Run:
         marker = {"docSource": marker_for(self.manifest.sync_id, item.key, sha)}
         # refused by the open breaker means not processed (an upload that may have been is an
         # outcome-unknown error instead), so sending it again once the breaker lets us is safe
-        result = await self._patiently(lambda: self.client.upload_file(path, metadata=marker))
+        result = await self.patient.upload_file(path, metadata=marker)
         entry = self._new_entry(item, sha, result.location, size=size)
         self.manifest.entries[item.key] = entry
         await self.store.record(self.manifest, item.key)
@@ -641,17 +610,15 @@ class _Run:
         error = ""
         transient = True  # the server leaving a document out is worth another pass
         # Documents uploaded just now cannot be in the workspace yet: no need for the client
-        # to look first. Adopted ones may be (embedding them twice would duplicate them), and so
-        # may these after a call the breaker cut short (its update may have been done).
+        # to look first. Adopted ones may be (embedding them twice would duplicate them). A call
+        # the open breaker refuses was not sent: the client waits the breaker out and sends it then.
         fresh = not any(location in self._adopted for location in locations)
         calls = 0
 
         async def embed(adds: list[str], look_first: bool) -> set[str]:
             nonlocal calls
             calls += 1
-            update = await self.client.update_embeddings(
-                self.workspace, adds=adds, skip_existing=look_first or calls > 1
-            )
+            update = await self.patient.update_embeddings(self.workspace, adds=adds, skip_existing=look_first)
             if update.missing and calls == 1:
                 # The server answered 200 yet left some out: ask once more for those.
                 self.progress.note(f"{len(update.missing)} document(s) not embedded; asking again")
@@ -659,10 +626,10 @@ class _Run:
             return set(update.added) | set(update.skipped)
 
         try:
-            confirmed = await self._patiently(lambda: embed(locations, not fresh))
+            confirmed = await embed(locations, not fresh)
         except AnythingLLMError as exc:
             error = _describe(exc)
-            transient = _is_transient(exc)
+            transient = is_transient(exc)
         for item, location, size in batch:
             if location in confirmed:
                 self._outcome(item.key, _sent_status(item), item.reason, location=location, size=size)
@@ -701,7 +668,7 @@ class _Run:
                         "failed",
                         f"{why} ({_describe(exc)}); the next sync removes it",
                         entry,
-                        transient=_is_transient(exc),
+                        transient=is_transient(exc),
                     )
             return
         for entry in entries:
@@ -729,14 +696,14 @@ class _Run:
         """Report files whose documents were to be removed, and were not, as failed."""
         why = f"could not remove: {_describe(exc)}"
         for item in items:
-            self._outcome(item.key, "failed", why, item.entry, transient=_is_transient(exc))
+            self._outcome(item.key, "failed", why, item.entry, transient=is_transient(exc))
 
     async def _erase(self, locations: list[str], docpaths: set[str]) -> None:
         """Take documents out of the workspace, then delete them from the server."""
         embedded = [loc for loc in locations if loc in docpaths]
         if embedded:  # both calls are safe to repeat
-            await self._patiently(lambda: self.client.update_embeddings(self.workspace, deletes=embedded))
-        await self._patiently(lambda: self.client.remove_documents(locations))
+            await self.patient.update_embeddings(self.workspace, deletes=embedded)
+        await self.patient.remove_documents(locations)
 
     # ------------------------------------------------------------------ report
 
@@ -769,13 +736,6 @@ class _Run:
 def _sent_status(item: PlanItem) -> Status:
     """What sending ``item`` makes of it: a new file is uploaded, a known one replaced."""
     return "uploaded" if item.action is Action.UPLOAD else "replaced"
-
-
-def _is_transient(exc: BaseException) -> bool:
-    """Whether another pass may succeed where this failure happened."""
-    if isinstance(exc, AnythingLLMConnectionError | AnythingLLMCircuitOpenError | AnythingLLMEmbeddingError):
-        return True  # outcome unknown and timeouts included: the next pass looks before it sends
-    return isinstance(exc, AnythingLLMAPIError) and (exc.status == 429 or exc.status >= 500)
 
 
 def _unique(items: Sequence[str]) -> list[str]:

@@ -18,7 +18,7 @@ A permit settles once; a verdict given after the breaker changed state (a call t
 in flight when the breaker opened) is ignored. Everything here runs without awaiting, so it is
 atomic on one event loop. Written here rather than taken from ``circuitbreaker`` because that
 package resets the count on any other exception (cancellation included), lets every caller
-through in half-open, and does not check the state in ``call_async`` (see STYLE.md).
+through in half-open, and does not check the state in ``call_async``.
 """
 
 from __future__ import annotations

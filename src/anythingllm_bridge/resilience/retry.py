@@ -1,10 +1,9 @@
-"""Retry policy as pure functions: which calls may be repeated, which failures are worth it, how long
-to wait. The transport's one retry loop asks these; nothing else decides.
+"""Retry policy as pure functions: whether a failed attempt may be made again, and how long to wait.
+The transport's one retry loop asks these; nothing else decides.
 
-* :func:`is_retry_safe` — the ONE place that knows which AnythingLLM calls can be sent twice
-  without harm (reads, deletes, updates that set fields) and which create something (uploads, raw
-  text, new workspace/thread, chats — a repeat would duplicate it).
-* :func:`should_retry` — whether one failed attempt is worth another.
+* :func:`should_retry` — a transient failure (:func:`~anythingllm_bridge.resilience.transient.is_transient`)
+  of a call that is safe to repeat after what happened: the call is idempotent (the resource method
+  making it declares so), or the request never left, or the server refused it before acting.
 * :func:`backoff` — exponential backoff with full jitter.
 * :func:`retry_delay` — the wait before the next attempt: the server's ``Retry-After`` when it is
   within ``max_delay``, else backoff; ``None`` means "do not wait that long: fail now".
@@ -13,68 +12,31 @@ to wait. The transport's one retry loop asks these; nothing else decides.
 from __future__ import annotations
 
 import random
-import re
 
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
     AnythingLLMCircuitOpenError,
-    AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMOutcomeUnknownError,
     AnythingLLMTimeoutError,
 )
+from anythingllm_bridge.resilience.transient import is_transient
 
 __all__ = [
     "NOT_ONLINE_MARKER",
     "backoff",
     "describe",
     "is_not_online",
-    "is_retry_safe",
+    "refused_before_acting",
     "retry_delay",
     "should_retry",
 ]
-
-_SEGMENT = r"[^/]+"
-# POSTs that only read, or set fields to given values (sending them twice ends in the same state).
-_SAFE_POSTS = tuple(
-    re.compile(pattern)
-    for pattern in (
-        rf"^/v1/workspace/{_SEGMENT}/vector-search$",
-        rf"^/v1/workspace/{_SEGMENT}/update$",
-        rf"^/v1/workspace/{_SEGMENT}/update-pin$",
-        rf"^/v1/workspace/{_SEGMENT}/thread/{_SEGMENT}/update$",
-        r"^/v1/openai/embeddings$",
-    )
-)
-# Every DELETE of the API is idempotent too: a repeat finds the thing already gone.
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 #: Answered (500) by uploads when the collector is down or overloaded; the server says the document
 #: "will not be processed", so the request had no effect and may be sent again even if it creates.
 NOT_ONLINE_MARKER = "document processing api is not online"
 
-_ALWAYS_RETRIED = frozenset({429, 503})  # the server refused before doing anything
-_RETRIED_WHEN_SAFE = frozenset({408, 502, 504})  # a proxy or the server gave up; it may have acted
-
-
-def is_retry_safe(method: str, path: str) -> bool:
-    """True when sending the call twice is harmless.
-
-    GET/HEAD/OPTIONS/PUT and every DELETE are; of the POSTs only the read-only or field-setting
-    ones (vector-search, workspace/thread update, update-pin, openai embeddings). Everything that
-    creates — upload, upload/<folder>, upload-link, raw-text, workspace/new, thread/new, chat,
-    stream-chat, thread chat, openai chat completions — and anything unknown is not.
-    ``path`` is relative to ``<base>/api`` (a leading ``/api`` and a query string are ignored).
-    """
-    verb = method.upper()
-    if verb in _SAFE_METHODS:
-        return True
-    if verb != "POST":
-        return False
-    route = path.split("?", 1)[0].rstrip("/")
-    if route.startswith("/api/"):
-        route = route[4:]
-    return any(pattern.match(route) for pattern in _SAFE_POSTS)
+_REFUSALS = frozenset({429, 503})  # the server refused before doing anything
 
 
 def is_not_online(error: AnythingLLMError) -> bool:
@@ -85,27 +47,27 @@ def is_not_online(error: AnythingLLMError) -> bool:
     return NOT_ONLINE_MARKER in said.lower()
 
 
-def should_retry(error: AnythingLLMError, *, retry_safe: bool, sent: bool) -> bool:
+def refused_before_acting(error: AnythingLLMError) -> bool:
+    """An answer saying the request had no effect: 429, 503, or the "not online" 500."""
+    return isinstance(error, AnythingLLMAPIError) and (error.status in _REFUSALS or is_not_online(error))
+
+
+def should_retry(error: AnythingLLMError, *, idempotent: bool, sent: bool) -> bool:
     """Whether a failed attempt may be made again.
 
+    ``idempotent``: sending the call twice is harmless (reads, deletes, updates that set fields).
     ``sent`` is False only when the request certainly never left (the connection could not be
-    made). Retried: connection failures before sending (any call); timeouts and broken
-    connections after sending, 408, 502 and 504 (retry-safe calls only); 429 and 503 (any call:
-    the server did nothing); the "Document processing API is not online" 500 (any call: the
-    server says the document was not processed). Never: other 4xx and 5xx, protocol errors, an
-    open breaker, an unknown outcome.
+    made). Retried: transient failures (:func:`is_transient`) of idempotent calls; of any call, a
+    request that never left and an answer saying it had no effect (429, 503, the "not online" 500).
+    Never: an open breaker (waited out, not retried) and an unknown outcome (final).
     """
     if isinstance(error, AnythingLLMCircuitOpenError | AnythingLLMOutcomeUnknownError):
         return False
-    if isinstance(error, AnythingLLMConnectionError):  # timeouts included
-        return not sent or retry_safe
-    if isinstance(error, AnythingLLMAPIError):
-        if error.status in _ALWAYS_RETRIED:
-            return True
-        if error.status in _RETRIED_WHEN_SAFE:
-            return retry_safe
-        return is_not_online(error)
-    return False
+    if not is_transient(error):
+        return False
+    if isinstance(error, AnythingLLMAPIError):  # an answer: the request certainly arrived
+        return idempotent or refused_before_acting(error)
+    return idempotent or not sent
 
 
 def backoff(attempt: int, base_delay: float, max_delay: float, rng: random.Random) -> float:

@@ -1,20 +1,33 @@
-"""What every resource mixin shares: the transport, path building, and a workspace lookup."""
+"""What every resource mixin shares: the transport (with the client's per-call options), path
+building, what a call names (its :class:`Subject`), and a workspace lookup."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client.models import Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
 
 if TYPE_CHECKING:
+    from anythingllm_bridge.client._attempt import ApiResponse
     from anythingllm_bridge.client._transport import Transport
+    from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
-__all__ = ["Resource", "folder_segment", "join_slugs", "parse", "parse_list", "segment"]
+__all__ = [
+    "Resource",
+    "folder_segment",
+    "join_slugs",
+    "parse",
+    "parse_list",
+    "segment",
+    "thread_subject",
+    "workspace_subject",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,15 +78,36 @@ def join_slugs(workspaces: str | Iterable[str] | None) -> str | None:
     return ",".join(cleaned) or None
 
 
+def workspace_subject(slug: str) -> Subject:
+    """A call about one workspace: the server answers a bare 400 ``Bad Request`` (or 404) when it
+    does not exist."""
+    return Subject(f"workspace {slug!r}", bare=400)
+
+
+def thread_subject(slug: str, thread_slug: str, *, crashes: bool = False) -> Subject:
+    """A call about one thread of a workspace (``crashes``: the route crashes on an unknown workspace)."""
+    return Subject(f"workspace {slug!r} or its thread {thread_slug!r}", bare=400, crashes=crashes)
+
+
 class Resource:
-    """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``."""
+    """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``; so is
+    ``_breaker_wait``, the option every call of the client (or of a ``with_options`` view) carries."""
 
     _transport: Transport
+    _breaker_wait: BreakerWait | None = None
 
-    async def _object(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
+    async def _request(self, method: str, path: str, **options: Any) -> ApiResponse:
+        """``Transport.request`` with the client's per-call options."""
+        return await self._transport.request(method, path, breaker_wait=self._breaker_wait, **options)
+
+    def _stream(self, method: str, path: str, **options: Any) -> AsyncGenerator[dict[str, Any], None]:
+        """``Transport.stream`` with the client's per-call options."""
+        return self._transport.stream(method, path, breaker_wait=self._breaker_wait, **options)
+
+    async def _object(self, method: str, path: str, key: str | None = None, **options: Any) -> Any:
         """A JSON object answer, optionally one key of it; anything else is a protocol error
-        (error answers are raised by the transport)."""
-        data = (await self._transport.request(method, path, **kwargs)).data
+        (error answers are raised by the transport). ``options`` go to ``Transport.request``."""
+        data = (await self._request(method, path, **options)).data
         if not isinstance(data, dict) or (key is not None and key not in data):
             expected = f"a JSON object with {key!r}" if key else "a JSON object"
             raise AnythingLLMProtocolError(
@@ -90,7 +124,7 @@ class Resource:
         ``{"workspace": []}`` (HTTP 200) — which becomes ``AnythingLLMNotFoundError``.
         """
         path = f"/v1/workspace/{segment(slug)}"
-        data = await self._object("GET", path)
+        data = await self._object("GET", path, subject=workspace_subject(slug))
         raw = data.get("workspace")
         if isinstance(raw, list):
             raw = raw[0] if raw else None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from anythingllm_bridge.client.models import Attachment, ChatMode, ChatResponse
-from anythingllm_bridge.client.resources._base import Resource, parse, segment
+from anythingllm_bridge.client.resources._base import Resource, parse, segment, workspace_subject
 from anythingllm_bridge.client.resources._streams import ChatStream
 
 __all__ = ["ChatMixin", "chat_body"]
@@ -60,7 +60,8 @@ class ChatMixin(Resource):
         An ``abort`` answer raises ``AnythingLLMChatError`` (even when the status is 200).
         """
         body = chat_body(message, mode=mode, session_id=session_id, attachments=attachments, reset=reset)
-        data = await self._object("POST", f"/v1/workspace/{segment(slug)}/chat", json=body)
+        path = f"/v1/workspace/{segment(slug)}/chat"
+        data = await self._object("POST", path, json=body, subject=workspace_subject(slug))
         return parse(ChatResponse, data)
 
     def stream_chat(
@@ -87,4 +88,7 @@ class ChatMixin(Resource):
         """
         body = chat_body(message, mode=mode, session_id=session_id, attachments=attachments, reset=reset)
         path = f"/v1/workspace/{segment(slug)}/stream-chat"
-        return ChatStream(lambda: self._transport.stream("POST", path, json=body), method="POST", path=path)
+        subject = workspace_subject(slug)
+        return ChatStream(
+            lambda: self._stream("POST", path, json=body, subject=subject), method="POST", path=path
+        )

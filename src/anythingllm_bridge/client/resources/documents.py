@@ -12,6 +12,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client.models import Document, FolderListing, UploadResult
 from anythingllm_bridge.client.resources._base import (
     Resource,
@@ -214,7 +215,7 @@ class DocumentsMixin(Resource):
         """One stored document by its file name (``<file>.json``) or its ``location``."""
         folder, _, file_name = name.rpartition("/")
         path = f"/v1/document/{segment(file_name, 'document name')}"
-        document = await self._object("GET", path, "document")
+        document = await self._object("GET", path, "document", subject=Subject(f"document {name!r}"))
         return _with_location(parse(Document, document), folder or None)
 
     async def remove_documents(self, locations: Iterable[str]) -> None:
@@ -223,13 +224,13 @@ class DocumentsMixin(Resource):
         names = [locations] if isinstance(locations, str) else list(locations)
         if not names:
             return
-        await self._transport.request("DELETE", "/v1/system/remove-documents", json={"names": names})
+        await self._request("DELETE", "/v1/system/remove-documents", json={"names": names})
 
     async def create_folder(self, name: str, *, exist_ok: bool = True) -> bool:
         """Create a document folder; ``False`` if it already existed (and ``exist_ok``)."""
         folder_segment(name)
         try:
-            await self._transport.request("POST", "/v1/document/create-folder", json={"name": name})
+            await self._request("POST", "/v1/document/create-folder", json={"name": name})
         except AnythingLLMServerError as exc:
             if exist_ok and "already exists" in (exc.server_message or ""):
                 return False
@@ -239,7 +240,7 @@ class DocumentsMixin(Resource):
     async def remove_folder(self, name: str) -> None:
         """Remove a folder, its documents and their embeddings (``custom-documents`` is kept)."""
         folder_segment(name)
-        await self._transport.request("DELETE", "/v1/document/remove-folder", json={"name": name})
+        await self._request("DELETE", "/v1/document/remove-folder", json={"name": name})
 
     async def move_files(self, moves: Mapping[str, str] | Iterable[tuple[str, str]]) -> str | None:
         """Move documents between folders (``{from_location: to_location}``). Documents that are

@@ -24,7 +24,7 @@ from anythingllm_bridge.client.models import (
     ProcessedDocument,
     UploadResult,
 )
-from anythingllm_bridge.client.resources._base import parse, segment
+from anythingllm_bridge.client.resources._base import parse, segment, workspace_subject
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 
@@ -241,9 +241,17 @@ class EmbeddingsMixin(DocumentsMixin):
         return report
 
     async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> set[str] | None:
-        """``update-embeddings``; the workspace's docpaths from its answer (``None``: not in it)."""
+        """``update-embeddings``; the workspace's docpaths from its answer (``None``: not in it).
+
+        Only deleting is safe to repeat: a document added twice has its vectors twice."""
         path = f"/v1/workspace/{segment(slug)}/update-embeddings"
-        response = await self._transport.request("POST", path, json={"adds": adds, "deletes": deletes})
+        response = await self._request(
+            "POST",
+            path,
+            json={"adds": adds, "deletes": deletes},
+            idempotent=not adds,
+            subject=workspace_subject(slug),
+        )
         return _answer_docpaths(response.data)
 
     async def _ensure_embedded(self, slug: str, locations: list[str]) -> tuple[list[str], list[str], str]:

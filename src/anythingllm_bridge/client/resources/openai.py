@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal, overload
 
+from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client.models import OpenAIChatCompletion, OpenAIEmbeddings, OpenAIModel
 from anythingllm_bridge.client.resources._base import Resource, parse, parse_list
 from anythingllm_bridge.client.resources._streams import OpenAIChatStream
@@ -13,6 +14,11 @@ __all__ = ["OpenAIMixin"]
 
 Message = dict[str, Any]
 CHAT_PATH = "/v1/openai/chat/completions"
+
+
+def _model(model: str) -> Subject:
+    """The chat's ``model`` is a workspace slug; an unknown one is answered with an empty 401."""
+    return Subject(f"the workspace slug {model!r} given as the model", bare=401)
 
 
 class OpenAIMixin(Resource):
@@ -53,7 +59,7 @@ class OpenAIMixin(Resource):
     ) -> OpenAIChatCompletion:
         """``openai_chat`` without streaming (one method, one return type)."""
         body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": False}
-        data = await self._object("POST", CHAT_PATH, json=body)
+        data = await self._object("POST", CHAT_PATH, json=body, subject=_model(model))
         return parse(OpenAIChatCompletion, data)
 
     def openai_chat_stream(
@@ -61,8 +67,9 @@ class OpenAIMixin(Resource):
     ) -> OpenAIChatStream:
         """``openai_chat`` streamed: ``async for chunk in ...: chunk.delta``; ``.text`` after."""
         body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": True}
+        subject = _model(model)
         return OpenAIChatStream(
-            lambda: self._transport.stream("POST", CHAT_PATH, json=body), method="POST", path=CHAT_PATH
+            lambda: self._stream("POST", CHAT_PATH, json=body, subject=subject), method="POST", path=CHAT_PATH
         )
 
     async def openai_models(self) -> list[OpenAIModel]:
@@ -75,7 +82,8 @@ class OpenAIMixin(Resource):
         items = [inputs] if isinstance(inputs, str) else list(inputs)
         if not items or not all(isinstance(item, str) and item for item in items):
             raise ValueError("openai_embeddings needs one or more non-empty strings")
-        data = await self._object("POST", "/v1/openai/embeddings", json={"input": items})
+        # only computes vectors: safe to repeat
+        data = await self._object("POST", "/v1/openai/embeddings", json={"input": items}, idempotent=True)
         return parse(OpenAIEmbeddings, data)
 
     async def openai_vector_stores(self) -> list[dict[str, Any]]:

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from anythingllm_bridge.client.models import ChatMessage, ChatMode, ChatResponse, Thread
-from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment
+from anythingllm_bridge.client.resources._base import (
+    Resource,
+    parse,
+    parse_list,
+    segment,
+    thread_subject,
+    workspace_subject,
+)
 from anythingllm_bridge.client.resources._streams import ChatStream
 from anythingllm_bridge.client.resources.chat import AttachmentLike, chat_body
 from anythingllm_bridge.errors import AnythingLLMValidationError
@@ -37,18 +44,21 @@ class ThreadsMixin(Resource):
         if user_id is not None:
             body["userId"] = user_id
         path = f"/v1/workspace/{segment(slug)}/thread/new"
-        data = await self._object("POST", path, json=body)
+        data = await self._object("POST", path, json=body, subject=workspace_subject(slug))
         return self._thread_from(data, "POST", path)
 
     async def update_thread(self, slug: str, thread_slug: str, name: str) -> Thread:
         """Rename a thread (its slug stays)."""
-        path = f"{_thread_path(slug, thread_slug)}/update"
-        data = await self._object("POST", path, json={"name": name})
+        path = f"{_thread_path(slug, thread_slug)}/update"  # sets a field: safe to repeat
+        data = await self._object(
+            "POST", path, json={"name": name}, idempotent=True, subject=thread_subject(slug, thread_slug)
+        )
         return self._thread_from(data, "POST", path)
 
     async def delete_thread(self, slug: str, thread_slug: str) -> None:
         """Delete a thread and its chats (the server says OK for unknown threads too)."""
-        await self._transport.request("DELETE", _thread_path(slug, thread_slug), expect="any")
+        subject = thread_subject(slug, thread_slug)
+        await self._request("DELETE", _thread_path(slug, thread_slug), expect="any", subject=subject)
 
     async def send_message(
         self,
@@ -63,7 +73,8 @@ class ThreadsMixin(Resource):
     ) -> ChatResponse:
         """Chat inside a thread (the thread keeps the history)."""
         body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
-        data = await self._object("POST", f"{_thread_path(slug, thread_slug)}/chat", json=body)
+        path = f"{_thread_path(slug, thread_slug)}/chat"
+        data = await self._object("POST", path, json=body, subject=thread_subject(slug, thread_slug))
         return parse(ChatResponse, data)
 
     def stream_thread_message(
@@ -78,15 +89,19 @@ class ThreadsMixin(Resource):
         reset: bool = False,
     ) -> ChatStream:
         """Chat inside a thread, streamed (see ``stream_chat``). An unknown workspace or thread
-        raises ``AnythingLLMNotFoundError`` (the server's confusing answers for both are mapped by
-        the transport)."""
+        raises ``AnythingLLMNotFoundError`` (for an unknown workspace the server crashes, answering
+        one abort line)."""
         body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
         path = f"{_thread_path(slug, thread_slug)}/stream-chat"
-        return ChatStream(lambda: self._transport.stream("POST", path, json=body), method="POST", path=path)
+        subject = thread_subject(slug, thread_slug, crashes=True)
+        return ChatStream(
+            lambda: self._stream("POST", path, json=body, subject=subject), method="POST", path=path
+        )
 
     async def get_thread_history(self, slug: str, thread_slug: str) -> list[ChatMessage]:
         """Every (non-reset) turn of a thread, oldest first."""
-        history = await self._object("GET", f"{_thread_path(slug, thread_slug)}/chats", "history")
+        path = f"{_thread_path(slug, thread_slug)}/chats"
+        history = await self._object("GET", path, "history", subject=thread_subject(slug, thread_slug))
         return parse_list(ChatMessage, history)
 
     @staticmethod

@@ -14,7 +14,7 @@ from anythingllm_bridge.client.models import (
     Workspace,
     WorkspaceDocument,
 )
-from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment
+from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment, workspace_subject
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
 
 __all__ = ["WorkspacesMixin"]
@@ -122,8 +122,8 @@ class WorkspacesMixin(Resource):
         body = _settings_body(settings, extra or {})
         if not body:
             raise ValueError("update_workspace needs at least one setting to change")
-        path = f"/v1/workspace/{segment(slug)}/update"
-        data = await self._object("POST", path, json=body)
+        path = f"/v1/workspace/{segment(slug)}/update"  # sets fields: safe to repeat
+        data = await self._object("POST", path, json=body, idempotent=True, subject=workspace_subject(slug))
         workspace = data.get("workspace")
         if isinstance(workspace, dict) and "slug" not in workspace:
             # {"workspace": {"id": 1}, "message": "No valid fields to update!"}: read it back.
@@ -132,7 +132,8 @@ class WorkspacesMixin(Resource):
 
     async def delete_workspace(self, slug: str) -> None:
         """Delete a workspace, its chats and its vectors (the documents stay in storage)."""
-        await self._transport.request("DELETE", f"/v1/workspace/{segment(slug)}", expect="any")
+        path = f"/v1/workspace/{segment(slug)}"
+        await self._request("DELETE", path, expect="any", subject=workspace_subject(slug))
 
     async def get_or_create_workspace(self, slug: str, name: str | None = None) -> Workspace:
         """The workspace with this slug, created (named ``name`` or the slug) if it is missing.
@@ -185,7 +186,11 @@ class WorkspacesMixin(Resource):
                 raise ValueError(f"order_by must be 'asc' or 'desc', got {order_by!r}")
             params["orderBy"] = order_by
         history = await self._object(
-            "GET", f"/v1/workspace/{segment(slug)}/chats", "history", params=params or None
+            "GET",
+            f"/v1/workspace/{segment(slug)}/chats",
+            "history",
+            params=params or None,
+            subject=workspace_subject(slug),
         )
         return parse_list(ChatMessage, history)
 
@@ -203,8 +208,10 @@ class WorkspacesMixin(Resource):
             if not 0 <= score_threshold <= 1:
                 raise ValueError(f"score_threshold must be within 0..1, got {score_threshold}")
             body["scoreThreshold"] = score_threshold
-        path = f"/v1/workspace/{segment(slug)}/vector-search"
-        results = await self._object("POST", path, "results", json=body)
+        path = f"/v1/workspace/{segment(slug)}/vector-search"  # only reads: safe to repeat
+        results = await self._object(
+            "POST", path, "results", json=body, idempotent=True, subject=workspace_subject(slug)
+        )
         return parse_list(SearchResult, results)
 
     @staticmethod
