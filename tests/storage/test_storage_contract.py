@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,10 +12,13 @@ from urllib.request import url2pathname
 
 import aiohttp
 import pytest
-from blake3 import blake3
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StorageKeyError
 from anythingllm_bridge.storage import StorageClient, StoredObject
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 async def read_all(store: StorageClient, key: str) -> bytes:
@@ -30,13 +34,13 @@ async def fetch(url: str) -> bytes:
         return await response.read()
 
 
-async def test_put_stream_round_trip_reports_size_and_blake3_checksum(store: StorageClient) -> None:
+async def test_put_stream_round_trip_reports_size_and_sha256_checksum(store: StorageClient) -> None:
     data = b"hello, " * 1000 + "wörld".encode()
     stored = await store.put_stream(
         "docs/2024/greeting.txt", [data[:10], bytearray(data[10:500]), data[500:]]
     )
-    assert stored == StoredObject("docs/2024/greeting.txt", len(data), blake3(data).hexdigest(), "blake3")
-    assert stored.checksum_algorithm == "blake3"
+    assert stored == StoredObject("docs/2024/greeting.txt", len(data), sha256(data), "sha256")
+    assert stored.checksum_algorithm == "sha256"
     assert await read_all(store, "docs/2024/greeting.txt") == data
     assert await store.file_exists("docs/2024/greeting.txt")
 
@@ -51,7 +55,7 @@ async def test_put_stream_accepts_async_iterables_and_empty_objects(store: Stora
     assert await read_all(store, "abc") == b"abc"
     empty = await store.put_stream("empty", [])
     assert empty.size == 0
-    assert empty.checksum == "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"  # BLAKE3("")
+    assert empty.checksum == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # SHA-256("")
     assert await read_all(store, "empty") == b""
 
 
@@ -67,7 +71,7 @@ async def test_upload_file_and_download_file_round_trip(store: StorageClient, tm
     source.write_bytes(data)
     stored = await store.upload_file(source, "reports/report final (2).pdf")
     assert stored.size == len(data)
-    assert (stored.checksum, stored.checksum_algorithm) == (blake3(data).hexdigest(), "blake3")
+    assert (stored.checksum, stored.checksum_algorithm) == (sha256(data), "sha256")
     dest = tmp_path / "out" / "nested" / "copy.pdf"
     assert await store.download_file("reports/report final (2).pdf", dest) == dest
     assert dest.read_bytes() == data

@@ -1,4 +1,4 @@
-"""Chunk plumbing shared by the backends: accepting any iterable of bytes, re-chunking, hashing."""
+"""Chunk plumbing shared by the backends: accepting any iterable of bytes, re-chunking."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
 from typing import TypeVar
 
-from blake3 import blake3
-
 __all__ = [
-    "CHECKSUM_ALGORITHM",
-    "Checksum",
     "Chunk",
     "Chunks",
     "Part",
@@ -25,8 +21,6 @@ Chunk = bytes | bytearray | memoryview
 Part = bytes | bytearray  # what botocore takes as a body without copying it
 Chunks = AsyncIterable[Chunk] | Iterable[Chunk]
 """What ``put_stream`` accepts: any (async) iterable of bytes-like chunks."""
-
-_HASH_IN_THREAD = 64 * 1024  # smaller chunks are hashed inline: a thread hop costs more
 
 _T = TypeVar("_T")
 
@@ -89,36 +83,3 @@ async def rechunk(chunks: AsyncIterator[Part], size: int) -> AsyncIterator[Part]
             del buffer[:size]
     if buffer:
         yield buffer
-
-
-CHECKSUM_ALGORITHM = "blake3"
-"""The checksum every backend reports: BLAKE3, 256-bit, as 64 hex digits."""
-
-
-class Checksum:
-    """A running BLAKE3 and byte count; large chunks are hashed in a thread (the GIL is released).
-
-    BLAKE3 rather than SHA-256 because it is several times faster on one core (about 0.2 s per GiB
-    against 0.7–1.1 s here), so an upload can report it at the speed of a plain copy.
-    """
-
-    algorithm = CHECKSUM_ALGORITHM
-
-    def __init__(self) -> None:
-        self._hash = blake3()
-        self.size = 0
-
-    async def update(self, chunk: Chunk) -> None:
-        if len(chunk) >= _HASH_IN_THREAD:
-            await asyncio.to_thread(self._hash.update, chunk)
-        else:
-            self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def update_blocking(self, chunk: Chunk) -> None:
-        """:meth:`update` for code already running in a worker thread."""
-        self._hash.update(chunk)
-        self.size += len(chunk)
-
-    def hexdigest(self) -> str:
-        return self._hash.hexdigest()

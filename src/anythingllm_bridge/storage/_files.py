@@ -18,8 +18,9 @@ import aiofiles
 import aiofiles.os
 from aiofiles.threadpool.binary import AsyncBufferedIOBase as Writer
 
+from anythingllm_bridge.checksum import Checksum
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StoragePermissionError
-from anythingllm_bridge.storage._chunks import Checksum, prepend, read_ahead
+from anythingllm_bridge.storage._chunks import prepend, read_ahead
 
 __all__ = [
     "TMP_PREFIX",
@@ -123,7 +124,7 @@ async def write_atomically(
                 if digest is None:
                     await out.write(chunk)
                 else:
-                    await asyncio.gather(out.write(chunk), digest.update(chunk))
+                    await asyncio.gather(out.write(chunk), digest.update_async(chunk))
 
 
 async def copy_atomically(
@@ -169,7 +170,7 @@ async def copy_atomically(
 
             async def hash_(view: memoryview) -> None:
                 if digest is not None:
-                    await digest.update(view)
+                    await digest.update_async(view)
 
             size = await read(buffers[0])
             turn = 0
@@ -318,7 +319,7 @@ def _hash_behind(
                 got = os.preadv(dst, [view[: min(_HASH_READ, copied - hashed)]], hashed)
                 if not got:
                     raise OSError(errno.EIO, "the copy is shorter than the bytes copied into it")
-                digest.update_blocking(view[:got])
+                digest.update(view[:got])
                 hashed += got
             if early_writeback and (start_writeback := _sync_file_range()) is not None:
                 start_writeback(dst, start, hashed - start, _SYNC_FILE_RANGE_WRITE)  # a hint: errors

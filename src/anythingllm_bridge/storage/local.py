@@ -5,7 +5,7 @@
   one, never a half-written file, and a failed or interrupted write leaves nothing under the key.
   (A process killed mid-write can leave a ``.allm-tmp-*`` file behind; listings never show them.)
 * ``upload_file`` copies in the kernel (``copy_file_range``, like ``cp``) while another thread
-  hashes the written bytes (BLAKE3): with a second core free it runs at about the speed of ``cp``.
+  hashes the written bytes (SHA-256).
 * Keys are checked by :func:`~anythingllm_bridge.storage.keys.validate_key`, then resolved with
   symlinks followed: a key whose path leads outside ``base_path`` (through a symlink planted inside)
   is refused with :class:`StorageKeyError` before any file is opened or created. Writing or deleting
@@ -29,6 +29,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
+from anythingllm_bridge.checksum import Checksum
 from anythingllm_bridge.errors import (
     StorageConfigError,
     StorageError,
@@ -36,7 +37,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Checksum, Chunks, aiter_chunks
+from anythingllm_bridge.storage._chunks import Chunks, aiter_chunks
 from anythingllm_bridge.storage._files import (
     TMP_PREFIX,
     copy_atomically,
