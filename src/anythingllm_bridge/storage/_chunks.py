@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import TypeVar
 
-__all__ = [
-    "Chunk",
-    "Chunks",
-    "Part",
-    "aiter_chunks",
-    "prepend",
-    "read_ahead",
-    "rechunk",
-]
+__all__ = ["Chunk", "Chunks", "Part", "aiter_chunks", "prepend", "rechunk"]
 
 Chunk = bytes | bytearray | memoryview
 Part = bytes | bytearray  # what botocore takes as a body without copying it
@@ -43,20 +33,6 @@ def _as_bytes(chunk: object) -> bytes:
     if isinstance(chunk, bytearray | memoryview):
         return bytes(chunk)
     raise TypeError(f"put_stream() chunks must be bytes, got {type(chunk).__name__}")
-
-
-async def read_ahead(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
-    """Yield ``chunks``, already fetching the next one while the consumer handles the current one."""
-    pending = asyncio.ensure_future(anext(chunks, None))
-    try:
-        while (chunk := await pending) is not None:
-            pending = asyncio.ensure_future(anext(chunks, None))
-            yield chunk
-    finally:
-        if not pending.done():
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pending
 
 
 async def prepend(first: Iterable[_T], rest: AsyncIterator[_T]) -> AsyncIterator[_T]:
