@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from anythingllm_bridge.errors import StorageError, StorageFileNotFoundError, StorageKeyError
-from anythingllm_bridge.storage import StorageClient, StoredObject
+from anythingllm_bridge.storage import LocalStorageClient, StorageClient, StoredObject
 
 
 def sha256(data: bytes) -> str:
@@ -116,10 +116,14 @@ async def test_list_objects_gives_sizes_and_a_stamp_that_a_rewrite_changes(store
     listed = await store.list_objects("docs/")
     assert [(item.key, item.size) for item in listed] == [("docs/a.txt", 5), ("docs/sub/b.txt", 7)]
     assert [item.key for item in await store.list_objects()] == await store.list_files()
+    if isinstance(store, LocalStorageClient):
+        # Date the first version back: a file system stamps mtime at its clock's granularity (a
+        # whole second on some), so a rewrite right after could otherwise carry the same stamp.
+        os.utime(store.base_path / "docs" / "a.txt", (1_000_000_000, 1_000_000_000))  # 2001-09-09
+        listed = await store.list_objects("docs/")
     (before,) = [item for item in listed if item.key == "docs/a.txt"]
     assert (before.etag, before.mtime_ns) != (None, None)  # every backend gives a version stamp
 
-    await asyncio.sleep(0.05)  # file systems stamp mtime at clock-tick granularity
     await store.put_stream("docs/a.txt", [b"ALPHA"])  # same size, other bytes
     (after,) = await store.list_objects("docs/a.txt")
     assert after.size == 5
