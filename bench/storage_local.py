@@ -5,10 +5,8 @@ Writes a file of random bytes (default 1 GiB) in a temporary folder on the disk 
 
 * ``cp`` it, and ``cp`` + ``sync FILE FOLDER`` (``fsync`` of the copy and of its folder: exactly
   the durable work a storage write does, not a whole-system ``sync``);
-* the file's checksum alone, read through a reused 1 MiB buffer: SHA-256 (hashlib) and BLAKE3
-  (what ``upload_file`` reports) — the floor for an upload that must report one on a single core;
-  and BLAKE3 of the two halves in two threads at once: about half the time when a second core is
-  free, which on a shared machine it may not be;
+* the file's checksum alone, read through a reused 1 MiB buffer: SHA-256 (hashlib), what
+  ``upload_file`` reports — the floor for an upload that reads, writes and hashes in one thread;
 * ``LocalStorageClient.upload_file`` with ``fsync=False`` (compared with ``cp``) and with the
   default ``fsync=True`` (compared with ``cp`` + ``sync``), and ``download_file`` (with ``cp``) of
   an object stored before the rounds. (A file written moments ago copies more slowly the first
@@ -18,8 +16,8 @@ Every copy writes a new file on the same disk, after a ``sync`` so no dirty page
 right before each operation, the file it wrote in the previous round is deleted. Each operation
 starts after a ``--pause`` (3 s) so it finds the machine as settled as the one before it, and a
 first ``--warmup`` round is not counted (its times were up to 10x the others, ``cp``'s too).
-Each operation runs right after its ``cp`` variant. Reports, per operation, the median and the best wall time,
-the median CPU time (user + system, all threads; ``cp``'s from its child rusage), and the
+Each operation runs right after its ``cp`` variant. Reports, per operation, the median and the best
+wall time, the median CPU time (user + system, all threads; ``cp``'s from its child rusage), and the
 throughput relative to its ``cp`` variant from the medians and from the bests; then the growth of
 this process's peak RSS (``ru_maxrss``) over all of it, and the load average before and after
 (the machine may be shared). Everything written is deleted at the end.
@@ -27,8 +25,7 @@ this process's peak RSS (``ru_maxrss``) over all of it, and the load average bef
 On a shared VM both the CPU a run gets and the cost of its new memory pages (each copy fills
 1 GiB of page cache) change from one moment to the next, for ``cp`` as much as for us: a run
 whose CPU time is far above its usual was slowed down that way (on the machine in
-bench/README.md a third of all copies, ``cp``'s included, at random). The two-thread hash row
-shows whether a second core was free in each round.
+bench/README.md a third of all copies, ``cp``'s included, at random).
 
     .venv/bin/python bench/storage_local.py                    # 1 GiB in a folder under /tmp
     .venv/bin/python bench/storage_local.py --mib 256 --dir /some/disk --rounds 5
@@ -46,14 +43,11 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from blake3 import blake3
 
 from anythingllm_bridge.storage import LocalStorageClient
 
@@ -83,22 +77,6 @@ def checksum_of(path: Path, digest: Any) -> str:
         while size := handle.readinto(view):
             digest.update(view[:size])
     return str(digest.hexdigest())
-
-
-def hash_halves_in_two_threads(path: Path, size: int) -> None:
-    """BLAKE3 of each half of the file, both at once: twice as fast as one only with two free cores."""
-
-    def half(start: int, end: int) -> None:
-        digest, view = blake3(), memoryview(bytearray(MIB))
-        with path.open("rb", buffering=0) as handle:
-            while start < end and (got := os.preadv(handle.fileno(), [view[: min(MIB, end - start)]], start)):
-                digest.update(view[:got])
-                start += got
-
-    other = threading.Thread(target=half, args=(size // 2, size))
-    other.start()
-    half(0, size // 2)
-    other.join()
 
 
 @dataclass
@@ -205,8 +183,6 @@ def main() -> None:
             cp_sync,
             Operation("upload_file (fsync)", lambda: upload(durable), cp_sync, cleanup=remove_key(durable)),
             Operation("sha256 only (hashlib)", lambda: checksum_of(source, hashlib.sha256())),
-            Operation("blake3 only", lambda: checksum_of(source, blake3())),
-            Operation("blake3 only, 2 threads", lambda: hash_halves_in_two_threads(source, size)),
         ]
         for round_number in range(args.warmup + args.rounds):
             for operation in operations:

@@ -3,11 +3,12 @@
 One manifest belongs to one (source, workspace) pair. Per source key it records the content hash,
 size, mtime (or the storage's checksum), and the document's ``location`` in AnythingLLM.
 
-Writes are crash-safe and cheap: every change is one JSON line appended to a journal next to the
-manifest (``<manifest>.journal``) before the pipeline moves on, and the journal is folded into the
-manifest with an atomic rename (write a temporary file, ``fsync``, ``os.replace``) at the end of a
-run and whenever it grows large. A torn last journal line (a crash mid-write) is ignored on load.
-So an interrupted run loses at most the change it was writing, and the next run resumes.
+Writes are crash-safe and cheap, and none is made on the event loop: every change is one JSON line
+appended to a journal next to the manifest (``<manifest>.journal``) before the pipeline moves on,
+and the journal is folded into the manifest with an atomic rename (write a temporary file, ``fsync``,
+``os.replace``) at the end of a run and whenever it grows large. A torn last journal line (a crash
+mid-write) is ignored on load. So an interrupted run loses at most the change it was writing, and
+the next run resumes.
 While a sync holds a manifest it keeps an exclusive lock on ``<manifest>.lock``: a second sync of
 the same source into the same workspace is refused instead of sending the same files twice.
 
@@ -23,10 +24,11 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
 
 from anythingllm_bridge.errors import IngestError, StorageFileNotFoundError
 
@@ -48,6 +50,8 @@ __all__ = [
 
 FORMAT = "anythingllm-bridge-manifest"
 VERSION = 1
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -71,8 +75,17 @@ class ManifestEntry:
     stale: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["key"]
+        """The entry as the manifest stores it (a new dict, empty fields left out)."""
+        data = {
+            "sha256": self.sha256,
+            "size": self.size,
+            "mtime_ns": self.mtime_ns,
+            "etag": self.etag,
+            "location": self.location,
+            "uploaded_at": self.uploaded_at,
+            "pending": self.pending,
+            "stale": list(self.stale),
+        }
         return {k: v for k, v in data.items() if v not in (None, [], "")}
 
     @classmethod
@@ -165,35 +178,110 @@ def _check_identity(manifest: Manifest, *, workspace: str, where: str) -> Manife
 
 
 class FileManifestStore:
-    """A manifest in a local JSON file with an append-only journal beside it."""
+    """A manifest in a local JSON file with an append-only journal beside it.
+
+    Every file-system call (the lock, reads, journal appends, the atomic rewrite) runs in one worker
+    thread owned by the store, never on the event loop. The thread runs the calls one at a time in
+    the order they were made, so journal lines land in the order the changes were recorded, even
+    when several coroutines record at once or one of them is cancelled.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, compact_every: int = 2000) -> None:
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._lock_file: Any = None
         self.description = str(self.path)
         self._compact_every = compact_every
-        self._journal_lines = 0
-        self._journal: Any = None
-        self._sync_id: str | None = None
-        self._dirty = False
+        self._worker: ThreadPoolExecutor | None = None
+        # Worker-thread state: the open journal and the held lock.
+        self._journal: BinaryIO | None = None
+        self._lock_file: BinaryIO | None = None
+        # Event-loop state: what the files will hold once every queued call has run.
+        self._has_base = False  # the manifest file exists (else the first change writes it)
+        self._journal_lines = 0  # journal lines not yet folded into the manifest file
 
     def __repr__(self) -> str:
         return f"FileManifestStore({str(self.path)!r})"
 
     async def load(self, *, workspace: str, source: str) -> Manifest:
-        return self.load_sync(workspace=workspace, source=source)
+        try:
+            manifest, self._has_base, self._journal_lines = await self._in_worker(
+                self._load, workspace, source
+            )
+        except BaseException:
+            self._stop_worker()
+            raise
+        return manifest
 
-    def load_sync(self, *, workspace: str, source: str) -> Manifest:
+    async def record(self, manifest: Manifest, key: str) -> None:
+        # Everything taken from ``manifest`` is copied here, on the event loop, at the call: the
+        # worker thread never reads the manifest the pipeline keeps changing.
+        entry = manifest.entries.get(key)
+        line = json.dumps(
+            {"sync_id": manifest.sync_id, "key": key, "entry": entry.to_json() if entry else None},
+            separators=(",", ":"),
+        ).encode("utf-8")
+        # A brand-new manifest: write the base first so the journal has something to belong to.
+        base = None if self._has_base else manifest.to_json()
+        self._has_base = True
+        self._journal_lines += 1
+        compacted = None
+        if self._journal_lines >= max(self._compact_every, len(manifest.entries)):
+            compacted = manifest.to_json()
+            self._journal_lines = 0
+        await self._in_worker(self._write_record, base, line + b"\n", compacted)
+
+    async def flush(self, manifest: Manifest) -> None:
+        if self._has_base and not self._journal_lines:
+            return  # the manifest file already holds every change
+        data = manifest.to_json()
+        self._has_base, self._journal_lines = True, 0
+        await self._in_worker(self._replace, data)
+
+    async def close(self) -> None:
+        if self._worker is None:
+            return
+        try:
+            await self._in_worker(self._close_files)
+        finally:
+            self._stop_worker()
+
+    # ------------------------------------------------------------------ event loop → worker
+
+    async def _in_worker(self, function: Callable[..., _T], *args: object) -> _T:
+        """Queue ``function(*args)`` on the store's worker thread and wait for it.
+
+        A queued call always runs, even if the caller is cancelled: cancelling a caller never
+        drops one change and keeps the next.
+        """
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="allm-manifest")
+        done = asyncio.wrap_future(self._worker.submit(function, *args))
+        done.add_done_callback(self._after_call)
+        return await asyncio.shield(done)
+
+    def _after_call(self, done: asyncio.Future[Any]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            # The files may lack a change the manifest in memory has: the next change (or the
+            # flush) rewrites the whole manifest.
+            self._has_base = False
+
+    def _stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=False)  # its thread ends once its queued calls are done
+            self._worker = None
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _load(self, workspace: str, source: str) -> tuple[Manifest, bool, int]:
         self._lock()
         try:
             manifest = self._read_base(workspace=workspace, source=source)
-            self._apply_journal(manifest)
-            self._sync_id = manifest.sync_id if self.path.exists() else None
-            return _check_identity(manifest, workspace=workspace, where=str(self.path))
+            lines = self._apply_journal(manifest)
+            has_base = self.path.exists()
+            return _check_identity(manifest, workspace=workspace, where=str(self.path)), has_base, lines
         except BaseException:
-            self.close_sync()  # a refused manifest gives its lock back at once, not when collected
+            self._close_files()  # a refused manifest gives its lock back at once, not when collected
             raise
 
     def _read_base(self, *, workspace: str, source: str) -> Manifest:
@@ -209,14 +297,15 @@ class FileManifestStore:
             raise IngestError(f"the manifest {self.path} is not valid JSON ({exc}); move it away") from exc
         return Manifest.from_json(data, where=str(self.path))
 
-    def _apply_journal(self, manifest: Manifest) -> None:
+    def _apply_journal(self, manifest: Manifest) -> int:
+        """Apply the journal's changes to ``manifest``; the number of lines applied."""
         try:
             raw = self.journal_path.read_bytes()
         except FileNotFoundError:
-            return
+            return 0
         except OSError as exc:
             raise IngestError(f"cannot read {self.journal_path}: {exc.strerror or exc}") from exc
-        self._journal_lines = 0
+        applied = 0
         for line in raw.split(b"\n"):
             if not line.strip():
                 continue
@@ -231,39 +320,28 @@ class FileManifestStore:
                 manifest.entries.pop(key, None)
             else:
                 manifest.entries[key] = ManifestEntry.from_json(key, record["entry"])
-            self._journal_lines += 1
+            applied += 1
+        return applied
 
-    async def record(self, manifest: Manifest, key: str) -> None:
-        self.record_sync(manifest, key)
-
-    def record_sync(self, manifest: Manifest, key: str) -> None:
-        if self._sync_id is None:
-            # A brand-new manifest: write the base first so the journal has something to belong to.
-            self.flush_sync(manifest)
-        entry = manifest.entries.get(key)
-        line = json.dumps(
-            {"sync_id": manifest.sync_id, "key": key, "entry": entry.to_json() if entry else None},
-            separators=(",", ":"),
-        )
+    def _write_record(
+        self, base: dict[str, Any] | None, line: bytes, compacted: dict[str, Any] | None
+    ) -> None:
+        if base is not None:
+            self._replace(base)
         try:
             if self._journal is None:
                 self._journal = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115
             # One write() of one line on an O_APPEND file: it lands whole or (after a crash) torn.
-            self._journal.write(line.encode("utf-8") + b"\n")
+            self._journal.write(line)
         except OSError as exc:
             raise IngestError(f"cannot write the manifest journal {self.journal_path}: {exc}") from exc
-        self._journal_lines += 1
-        self._dirty = True
-        if self._journal_lines >= max(self._compact_every, len(manifest.entries)):
-            self.flush_sync(manifest)
+        if compacted is not None:
+            self._replace(compacted)
 
-    async def flush(self, manifest: Manifest) -> None:
-        if self._dirty or self._journal_lines or self._sync_id is None:
-            self.flush_sync(manifest)
-
-    def flush_sync(self, manifest: Manifest) -> None:
-        """Write the manifest atomically, then drop the journal it now contains."""
-        payload = json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
+    def _replace(self, data: dict[str, Any]) -> None:
+        """Write ``data`` (from :meth:`Manifest.to_json`) as the manifest file, atomically, then drop
+        the journal it now contains."""
+        payload = _encode(data)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(self.path, payload)
@@ -274,14 +352,8 @@ class FileManifestStore:
                 self.journal_path.unlink()
         except OSError as exc:
             raise IngestError(f"cannot write the manifest {self.path}: {exc.strerror or exc}") from exc
-        self._journal_lines = 0
-        self._dirty = False
-        self._sync_id = manifest.sync_id
 
-    async def close(self) -> None:
-        self.close_sync()
-
-    def close_sync(self) -> None:
+    def _close_files(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
@@ -307,6 +379,11 @@ class FileManifestStore:
                 f"another sync is using the manifest {self.path}; wait for it to finish"
             ) from None
         self._lock_file = handle
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    """The manifest file's bytes for ``data`` (from :meth:`Manifest.to_json`)."""
+    return json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
@@ -380,7 +457,7 @@ class StorageManifestStore:
 
     async def _write(self, manifest: Manifest) -> None:
         version = self._version
-        payload = json.dumps(manifest.to_json(), indent=1, ensure_ascii=False).encode("utf-8")
+        payload = await asyncio.to_thread(_encode, manifest.to_json())
 
         async def chunks() -> AsyncIterator[bytes]:
             yield payload

@@ -7,7 +7,6 @@ storage's ETag), hashes one on request, and hands the pipeline a local path to v
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import stat
 import tempfile
@@ -17,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from anythingllm_bridge.checksum import Checksum, sha256_file
 from anythingllm_bridge.errors import IngestError
 
 if TYPE_CHECKING:
     from anythingllm_bridge.storage import StorageClient
 
 __all__ = ["FolderSource", "Source", "SourceFile", "StorageSource", "sha256_file"]
-
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +59,6 @@ class Source(Protocol):
     def local_path(self, file: SourceFile) -> AbstractAsyncContextManager[Path]:
         """A local path holding the file's content for as long as the context is open."""
         ...
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hash a file in 1 MiB chunks (constant memory)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FolderSource:
@@ -175,10 +164,10 @@ class StorageSource:
         return self.prefix + file.key
 
     async def sha256(self, file: SourceFile) -> str:
-        digest = hashlib.sha256()
+        checksum = Checksum()
         async for chunk in self.storage.open_read(self.object_key(file)):
-            digest.update(chunk)
-        return digest.hexdigest()
+            await checksum.update_async(chunk)
+        return checksum.hexdigest()
 
     @asynccontextmanager
     async def local_path(self, file: SourceFile) -> AsyncIterator[Path]:

@@ -20,7 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from anythingllm_bridge.storage._chunks import CHECKSUM_ALGORITHM, Chunks
+from anythingllm_bridge.checksum import CHECKSUM_ALGORITHM
+from anythingllm_bridge.storage._chunks import Chunks
 from anythingllm_bridge.storage._files import write_download
 
 __all__ = [
@@ -59,9 +60,9 @@ def check_chunk_size(chunk_size: int) -> int:
 class StoredObject:
     """What was stored: the key, its size in bytes and the checksum (hex) of its content.
 
-    ``checksum_algorithm`` names the checksum: ``"blake3"`` (BLAKE3, 256-bit) on every backend, so
-    the same bytes give the same checksum locally and on S3. It is computed from the bytes as they
-    were stored (the local upload hashes the written file, not the source it copied).
+    ``checksum_algorithm`` names the checksum: ``"sha256"`` (SHA-256) on every backend, so the same
+    bytes give the same checksum locally, on S3 and in the sync manifest. It is computed from the
+    bytes as they were stored.
     """
 
     key: str

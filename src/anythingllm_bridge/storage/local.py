@@ -2,10 +2,12 @@
 
 * Writes go to a hidden temporary file (``.allm-tmp-*``) in the destination folder, are flushed
   and (by default) ``fsync``-ed, then renamed over the key: readers see the old object or the new
-  one, never a half-written file, and a failed or interrupted write leaves nothing under the key.
-  (A process killed mid-write can leave a ``.allm-tmp-*`` file behind; listings never show them.)
-* ``upload_file`` copies in the kernel (``copy_file_range``, like ``cp``) while another thread
-  hashes the written bytes (BLAKE3): with a second core free it runs at about the speed of ``cp``.
+  one, never a half-written file, and a failed, cancelled or interrupted write leaves nothing under
+  the key. (A process killed mid-write can leave a ``.allm-tmp-*`` file behind; listings never
+  show them.)
+* ``upload_file`` copies in one pass in a worker thread: each block read from the source is
+  written and hashed (SHA-256), so the checksum is that of the bytes stored. Every write, ``fsync``
+  and rename runs in a worker thread, off the event loop.
 * Keys are checked by :func:`~anythingllm_bridge.storage.keys.validate_key`, then resolved with
   symlinks followed: a key whose path leads outside ``base_path`` (through a symlink planted inside)
   is refused with :class:`StorageKeyError` before any file is opened or created. Writing or deleting
@@ -29,6 +31,7 @@ from pathlib import Path
 import aiofiles
 import aiofiles.os
 
+from anythingllm_bridge.checksum import Checksum
 from anythingllm_bridge.errors import (
     StorageConfigError,
     StorageError,
@@ -36,7 +39,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Checksum, Chunks, aiter_chunks
+from anythingllm_bridge.storage._chunks import Chunks, aiter_chunks
 from anythingllm_bridge.storage._files import (
     TMP_PREFIX,
     copy_atomically,
@@ -80,8 +83,8 @@ class LocalStorageClient(StorageClient):
       crash. It costs the time to write the bytes to the disk (like ``cp`` followed by ``sync``).
     * ``False`` – atomic, not durable: the rename still guarantees that a crashed or killed
       *process* never leaves a half file under a key, but after a power cut or kernel crash the
-      last writes may be missing (the old object, or none, is under the key). About as fast as a
-      plain ``cp``: the kernel writes the bytes to disk later.
+      last writes may be missing (the old object, or none, is under the key). Faster: the kernel
+      writes the bytes to disk later.
 
     Downloads (``download_file``) are never ``fsync``-ed: they write a copy the caller can make again.
     """
@@ -123,21 +126,21 @@ class LocalStorageClient(StorageClient):
 
     async def put_stream(self, key: str, chunks: Chunks) -> StoredObject:
         target = self._target(key)
-        digest = Checksum()
+        checksum = Checksum()
         await write_atomically(
             target.folder,
             target.name,
             aiter_chunks(chunks),
             errors=lambda: _errors(key, writing=True),
             fsync=self._fsync,
-            digest=digest,
+            checksum=checksum,
         )
-        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
+        return StoredObject(key, checksum.size, checksum.hexdigest(), checksum.algorithm)
 
     async def upload_file(self, file_path: str | os.PathLike[str], key: str) -> StoredObject:
         target = self._target(key)
         source = Path(file_path)
-        digest = Checksum()
+        checksum = Checksum()
         await copy_atomically(
             str(source),
             target.folder,
@@ -145,12 +148,12 @@ class LocalStorageClient(StorageClient):
             source_errors=lambda: source_errors(source),
             errors=lambda: _errors(key, writing=True),
             fsync=self._fsync,
-            digest=digest,
+            checksum=checksum,
         )
-        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
+        return StoredObject(key, checksum.size, checksum.hexdigest(), checksum.algorithm)
 
     async def download_file(self, key: str, destination: str | os.PathLike[str]) -> Path:
-        """Copy the object to ``destination`` (in the kernel where the system can); see the base class."""
+        """Copy the object's file to ``destination``; see the base class."""
         target = self._target(key)
         dest = Path(os.path.abspath(destination))  # noqa: ASYNC240 - string work, no I/O wait
         await copy_atomically(

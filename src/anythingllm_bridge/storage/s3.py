@@ -26,6 +26,7 @@ from typing import Any
 import aiofiles.os
 from pydantic import SecretStr
 
+from anythingllm_bridge.checksum import Checksum
 from anythingllm_bridge.errors import (
     StorageConfigError,
     StorageError,
@@ -33,7 +34,7 @@ from anythingllm_bridge.errors import (
     StorageKeyError,
     StoragePermissionError,
 )
-from anythingllm_bridge.storage._chunks import Checksum, Chunks, Part, aiter_chunks, prepend, rechunk
+from anythingllm_bridge.storage._chunks import Chunks, Part, aiter_chunks, prepend, rechunk
 from anythingllm_bridge.storage._files import read_file, source_errors
 from anythingllm_bridge.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -255,23 +256,23 @@ class S3StorageClient(StorageClient):
     ) -> StoredObject:
         """One PUT up to the threshold, else multipart; ``size`` (when known) skips the buffering."""
         client = await self._client()
-        digest = Checksum()
-        hashed = _hashing(chunks, digest)
+        checksum = Checksum()
+        hashed = _hashing(chunks, checksum)
         if size is not None and size > self._threshold:
-            return await self._multipart(client, key, hashed, digest, part_size)
+            return await self._multipart(client, key, hashed, checksum, part_size)
         head: list[Part] = []
         buffered = 0
         async for chunk in hashed:
             head.append(chunk)
             buffered += len(chunk)
             if buffered > self._threshold:
-                return await self._multipart(client, key, prepend(head, hashed), digest, part_size)
+                return await self._multipart(client, key, prepend(head, hashed), checksum, part_size)
         with self._errors("upload to", key):
             await client.put_object(Bucket=self.bucket, Key=key, Body=b"".join(head))
-        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
+        return StoredObject(key, checksum.size, checksum.hexdigest(), checksum.algorithm)
 
     async def _multipart(
-        self, client: Any, key: str, chunks: AsyncIterator[Part], digest: Checksum, part_size: int
+        self, client: Any, key: str, chunks: AsyncIterator[Part], checksum: Checksum, part_size: int
     ) -> StoredObject:
         with self._errors("start an upload to", key):
             upload_id = (await client.create_multipart_upload(Bucket=self.bucket, Key=key))["UploadId"]
@@ -316,7 +317,7 @@ class S3StorageClient(StorageClient):
             with contextlib.suppress(Exception):
                 await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise
-        return StoredObject(key, digest.size, digest.hexdigest(), digest.algorithm)
+        return StoredObject(key, checksum.size, checksum.hexdigest(), checksum.algorithm)
 
     async def delete_file(self, key: str) -> bool:
         if not await self.file_exists(key):
@@ -394,9 +395,9 @@ class S3StorageClient(StorageClient):
         return objects
 
 
-async def _hashing(chunks: AsyncIterator[Part], digest: Checksum) -> AsyncIterator[Part]:
+async def _hashing(chunks: AsyncIterator[Part], checksum: Checksum) -> AsyncIterator[Part]:
     async for chunk in chunks:
-        await digest.update(chunk)
+        await checksum.update_async(chunk)
         yield chunk
 
 
