@@ -112,56 +112,149 @@ def test_impossible_configurations_are_refused(kwargs: dict[str, object], messag
         FileValidator(**kwargs)  # type: ignore[arg-type]
 
 
-def office_with(entries: int, *, main_last: bool) -> bytes:
-    """A DOCX-named ZIP with many members, so its central directory is large."""
+ZIP_READ_LIMIT = 64 * KIB + 1024 * KIB  # the read budget, plus the most a ZIP directory may add
+
+
+def office_with(entries: int, *, main_last: bool, name_length: int = 50) -> bytes:
+    """A DOCX with many members, so its central directory is large."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("[Content_Types].xml", b"<Types/>")
         if not main_last:
             archive.writestr("word/document.xml", b"<w/>")
         for index in range(entries):
-            archive.writestr(f"word/media/image-with-a-rather-long-name-{index:05d}.bin", bytes(40))
+            archive.writestr(f"word/media/{index:05d}".ljust(name_length, "x") + ".bin", bytes(40))
         if main_last:
             archive.writestr("word/document.xml", b"<w/>")
     return buffer.getvalue()
 
 
-def test_a_large_zip_directory_is_read_only_as_far_as_the_budget(tmp_path: Path) -> None:
+def directory_size(data: bytes) -> int:
+    """The size of the central directory, from the end-of-archive record."""
+    end = data.rfind(b"PK\x05\x06")
+    (size,) = struct.unpack("<I", data[end + 12 : end + 16])
+    return int(size)
+
+
+def test_a_zip_directory_is_read_whole_and_member_data_never(tmp_path: Path) -> None:
     validator = FileValidator(allowed_file_types=["docx"])
-    medium = tmp_path / "medium.docx"  # directory of ~20 KiB, beyond the 4 KiB tail
+    medium = tmp_path / "medium.docx"  # ~44 KiB: within the read budget, read whole
     medium.write_bytes(office_with(200, main_last=True))
     verdict = validator.inspect(medium)
     assert verdict.ok, verdict.reason
-    assert 20 * KIB < verdict.bytes_read <= 64 * KIB
-    huge = tmp_path / "huge.docx"  # directory of ~200 KiB, the main part listed last
-    huge.write_bytes(office_with(2000, main_last=True))
-    verdict = validator.inspect(huge)
-    assert verdict.reason is not None
-    assert "no word/document.xml inside in the part of its directory read" in verdict.reason
-    assert verdict.bytes_read == 64 * KIB
-    early = tmp_path / "early.docx"  # same size, main part listed early: found within the budget
-    early.write_bytes(office_with(2000, main_last=False))
-    assert validator.inspect(early).ok
+    assert verdict.bytes_read == medium.stat().st_size
+    huge = office_with(2000, main_last=True)  # directory of ~200 KiB, the main part listed last
+    (tmp_path / "huge.docx").write_bytes(huge)
+    verdict = validator.inspect(tmp_path / "huge.docx")
+    assert verdict.ok, verdict.reason
+    assert verdict.bytes_read == 16 * KIB + 4 * KIB + directory_size(huge)  # head, tail, directory
 
 
-def test_zip64_end_records_are_followed(tmp_path: Path) -> None:
+def test_a_zip_directory_beyond_the_read_limit_is_refused_unread(tmp_path: Path) -> None:
+    data = office_with(5000, main_last=False, name_length=200)
+    assert directory_size(data) > ZIP_READ_LIMIT
+    assert "word/document.xml" in zipfile.ZipFile(io.BytesIO(data)).namelist()  # a valid archive
+    path = tmp_path / "many-members.docx"
+    path.write_bytes(data)
+    verdict = FileValidator(allowed_file_types=["docx"]).inspect(path)
+    assert verdict.reason == (
+        "is a ZIP container whose directory is too large to check (more than 1,088 KiB would have to be read)"
+    )
+    assert verdict.bytes_read == 20 * KIB  # the head and the tail; the directory was not read
+
+
+def test_an_archive_comment_past_the_tail_is_found(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("word/document.xml", b"<w/>" * 50_000)  # the file is read in part
+        archive.comment = b"c" * 20_000  # the end-of-archive record lies 20 KB before the end
+    path = tmp_path / "commented.docx"
+    path.write_bytes(buffer.getvalue())
+    verdict = FileValidator(allowed_file_types=["docx"]).inspect(path)
+    assert verdict.ok, verdict.reason
+    assert 64 * KIB < verdict.bytes_read <= ZIP_READ_LIMIT  # the last 64 KiB were searched
+
+
+def zip64(members: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """An archive laid out as one past 4 GiB must be: every size and offset in a ZIP64 extra field,
+    and a ZIP64 end record. ``zipfile`` writes that once its 4 GiB limit is lowered to 0."""
+    buffer = io.BytesIO()
+    with monkeypatch.context() as patch:
+        patch.setattr(zipfile, "ZIP64_LIMIT", 0)
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+    data = buffer.getvalue()
+    assert b"PK\x06\x06" in data  # the ZIP64 end record
+    directory = data.find(b"PK\x01\x02")
+    assert data[directory + 20 : directory + 28] == b"\xff" * 8  # sizes only in the ZIP64 field
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "members"),
+    [
+        ("zip64.docx", {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"}),
+        ("zip64.epub", {"mimetype": b"application/epub+zip", "content.opf": b"<p/>"}),
+    ],
+)
+def test_zip64_archives_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, members: dict[str, bytes]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(zip64(members, monkeypatch))
+    assert FileValidator(allowed_file_types=["docx", "epub"]).inspect(path).ok
+
+
+def test_a_zip64_marker_without_its_record_is_refused(tmp_path: Path) -> None:
     plain = office_with(3, main_last=False)
     end = plain.rfind(b"PK\x05\x06")
-    entries, cd_size, cd_offset = struct.unpack("<HII", plain[end + 10 : end + 20])
-    record_at = end
-    record = struct.pack(
-        "<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, cd_size, cd_offset
-    )
-    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, record_at, 1)
     end_record = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
-    data = plain[:end] + record + locator + end_record
-    assert "word/document.xml" in zipfile.ZipFile(io.BytesIO(data)).namelist()  # a valid ZIP64 file
     path = tmp_path / "zip64.docx"
-    path.write_bytes(data)
-    assert FileValidator(allowed_file_types=["docx"]).inspect(path).ok
+    path.write_bytes(plain[:end] + end_record)  # it says ZIP64, but there is no ZIP64 record
+    reason = FileValidator(allowed_file_types=["docx"]).inspect(path).reason
+    assert reason == "is a corrupt ZIP container (bad offset for central directory)"
+
+
+def archive(kind: str, media: int) -> bytes:
+    """A valid DOCX or EPUB whose last member is ``media`` stored bytes (a large file is read in part)."""
+    members = {
+        "docx": {"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w/>"},
+        "epub": {"mimetype": b"application/epub+zip", "content.opf": b"<p/>"},
+    }[kind]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as made:
+        for name, data in (members | {"media.bin": b"m" * media}).items():
+            made.writestr(name, data)
+    return buffer.getvalue()
+
+
+_ARCHIVES = {(kind, media): archive(kind, media) for kind in ("docx", "epub") for media in (10, 100 * KIB)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    which=st.sampled_from(sorted(_ARCHIVES)),
+    changes=st.lists(st.tuples(st.integers(-400, 400), st.integers(0, 255)), max_size=6),
+    cut=st.integers(0, 300),
+)
+def test_damaged_archives_get_a_one_line_reason(
+    which: tuple[str, int], changes: list[tuple[int, int]], cut: int
+) -> None:
+    data = bytearray(_ARCHIVES[which])
+    for at, value in changes:  # bytes changed near the start (local headers) or the end (directory)
+        data[at % len(data)] = value
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"damaged.{which[0]}"
+        path.write_bytes(data[: len(data) - cut])
+        verdict = FileValidator(allowed_file_types=["docx", "epub"]).inspect(path)
+    assert verdict.reason is None or "\n" not in verdict.reason
+    assert verdict.bytes_read <= ZIP_READ_LIMIT
 
 
 _TYPES = sorted(KNOWN_TYPES)
+_ZIP_TYPES = {"docx", "xlsx", "pptx", "epub", "odt", "odp", "ods"}
 
 
 @settings(max_examples=200, deadline=None)
@@ -181,5 +274,5 @@ def test_any_content_gets_a_verdict_within_the_read_budget(
             out.seek(len(head) + gap)
             out.write(tail)
         verdict = FileValidator(allowed_file_types=_TYPES).inspect(path)
-    assert verdict.bytes_read <= 64 * KIB
+    assert verdict.bytes_read <= (ZIP_READ_LIMIT if kind in _ZIP_TYPES else 64 * KIB)
     assert verdict.ok or verdict.reason

@@ -29,22 +29,40 @@ OLE_DOC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"\xec\xa5\xc1\x00"
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
-def zipped(members: dict[str, bytes], *, stored_first: bool = False) -> bytes:
+def zipped(members: dict[str, bytes], *, stored: tuple[str, ...] = ()) -> bytes:
+    """A ZIP archive of ``members`` in this order, deflated except those named in ``stored``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for index, (name, data) in enumerate(members.items()):
-            kind = zipfile.ZIP_STORED if stored_first and index == 0 else zipfile.ZIP_DEFLATED
+        for name, data in members.items():
+            kind = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
             archive.writestr(name, data, compress_type=kind)
     return buffer.getvalue()
 
 
-def office(main: str) -> bytes:
-    return zipped({"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>", main: b"<x/>"})
+def office(main: str, media: bytes = b"") -> bytes:
+    """An OOXML document; ``media``, if any, is one more member, stored after the others."""
+    members = {"[Content_Types].xml": b"<Types/>", "_rels/.rels": b"<Relationships/>", main: b"<x/>"}
+    if media:
+        members["word/media/video.bin"] = media
+    return zipped(members, stored=("word/media/video.bin",))
 
 
-def odf(mimetype: str) -> bytes:
+def odf(mimetype: str, *, stored: bool = True) -> bytes:
     """An EPUB / OpenDocument container: the stored mimetype entry first, as the standards say."""
-    return zipped({"mimetype": mimetype.encode(), "content.xml": b"<c/>"}, stored_first=True)
+    members = {"mimetype": mimetype.encode(), "content.xml": b"<c/>"}
+    return zipped(members, stored=("mimetype",) if stored else ())
+
+
+def encrypted(data: bytes) -> bytes:
+    """``data`` (an archive) with the 'encrypted' flag set on its members, as a password-protected
+    archive has it (``zipfile`` cannot write one)."""
+    flagged = bytearray(data)
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = flagged.find(signature)
+        while start >= 0:
+            flagged[start + flag_at] |= 0x1
+            start = flagged.find(signature, start + 4)
+    return bytes(flagged)
 
 
 def sparse(head: bytes, tail: bytes, size: int) -> Callable[[Path], None]:
@@ -113,6 +131,7 @@ CASES = [
     Case("photo.jpeg", content(JPEG), None),
     Case("legacy.doc", content(OLE_DOC), None),  # a binary type the user allowed, whose magic fits
     Case("bundle.zip", content(zipped({"a.txt": b"x"})), None),
+    Case("big.docx", content(office("word/document.xml", media=bytes(3 * MIB))), None),
     # ---- what the file system says
     Case("empty.pdf", content(b""), "is empty"),
     Case("too-big.pdf", sparse(b"%PDF-1.4\n", b"%%EOF\n", LIMIT + 1), TOO_BIG),
@@ -165,6 +184,18 @@ CASES = [
     Case("plain-zip.docx", content(zipped({"hello.txt": b"x"})), "no word/document.xml"),
     Case("cut.docx", content(office("word/document.xml")[:-30]), "truncated ZIP"),
     Case("no-mimetype.epub", content(zipped({"content.opf": b"<p/>"})), "no application/epub+zip mimetype"),
+    Case("text.epub", content(odf("application/vnd.oasis.opendocument.text")),
+         "is really an OpenDocument text (ODT), not a .epub file"),
+    Case("other.odt", content(odf("text/plain")), "its mimetype is 'text/plain', not application/vnd.oasis"),
+    Case("squeezed.epub", content(odf("application/epub+zip", stored=False)),
+         "its mimetype member is compressed, not stored"),
+    Case("locked.docx", content(encrypted(office("word/document.xml"))),
+         "is a password-protected ZIP container ([Content_Types].xml is encrypted)"),
+    Case("bad-name.docx", content(zipped({"[Content_Types].xml": b"<T/>", "word/média.png": b"x"})
+                                  .replace("é".encode(), b"\xff\xa9")),
+         "is a corrupt ZIP container (a member name flagged as UTF-8 is not UTF-8)"),
+    Case("bad-crc.epub", content(odf("application/epub+zip").replace(b"epub+zip", b"epub+zap", 1)),
+         "is a corrupt ZIP container (bad CRC-32 for file 'mimetype')"),
     Case("not-a-zip.xlsx", content(b"a,b\n1,2\n"), "not a real .xlsx file (not a ZIP container)"),
     Case("letter.mbox", content(b"Dear Bob,\n"), "not an mbox"),
 ]  # fmt: skip
@@ -198,6 +229,7 @@ def test_no_file_costs_more_than_64_kib_of_reading(corpus: Path, validator: File
     read = {case.name: validator.inspect(corpus / case.name).bytes_read for case in CASES}
     assert max(read.values()) <= 64 * KIB
     assert read["big-sparse.pdf"] == 20 * KIB  # 16 KiB head + 4 KiB tail of a 3 MiB file
+    assert read["big.docx"] == 20 * KIB  # the same: its ZIP directory lies in the tail
     assert read["too-big.pdf"] == 0  # refused by size before any content is read
 
 

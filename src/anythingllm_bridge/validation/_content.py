@@ -57,6 +57,10 @@ _FRIENDLY = {
     "docx": "a Word document (DOCX)",
     "xlsx": "an Excel workbook (XLSX)",
     "pptx": "a PowerPoint presentation (PPTX)",
+    "epub": "an EPUB book",
+    "odt": "an OpenDocument text (ODT)",
+    "odp": "an OpenDocument presentation (ODP)",
+    "ods": "an OpenDocument spreadsheet (ODS)",
     "sqlite": "an SQLite database",
     "wasm": "a WebAssembly module",
 }

@@ -8,10 +8,12 @@ In order, without reading content until the last step:
 4. its content fits that type (see :mod:`._content` and :mod:`._zip`).
 
 Step 4 reads a bounded sample: a file no larger than ``read_budget`` (64 KiB) is read whole (and
-JSON is parsed); a larger one is judged by its first 16 KiB and last 4 KiB, plus, for ZIP-based
-documents, as much of the ZIP directory as the rest of the budget allows. No file costs more than
-``read_budget`` bytes of reading, whatever its size. The file is opened with ``O_NOFOLLOW``, so a
-symlink swapped in after step 1 is refused too.
+JSON is parsed); a larger one is judged by its first 16 KiB and last 4 KiB. A ZIP-based document
+(docx, xlsx, pptx, epub, odt, odp, ods) may also read its end-of-archive record and its central
+directory, up to ``DIRECTORY_BUDGET`` (1 MiB) more; one whose directory needs more is refused. So
+no file costs more than ``read_budget`` bytes of reading, a ZIP-based document no more than
+``read_budget + DIRECTORY_BUDGET``, whatever its size. The file is opened with ``O_NOFOLLOW``, so
+a symlink swapped in after step 1 is refused too.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from anythingllm_bridge.validation._content import (
     check_text,
     magic_says,
 )
-from anythingllm_bridge.validation._zip import MIMETYPES, OOXML_PARTS, ReadAt, check_zip
+from anythingllm_bridge.validation._reader import HEAD_BYTES, TAIL_BYTES, BoundedFile
+from anythingllm_bridge.validation._zip import DIRECTORY_BUDGET, MIMETYPES, OOXML_PARTS, check_zip
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
@@ -45,8 +48,6 @@ __all__ = ["KNOWN_TYPES", "FileValidator", "FileVerdict"]
 
 KIB = 1024
 MIB = 1024 * KIB
-HEAD_BYTES = 16 * KIB
-TAIL_BYTES = 4 * KIB
 READ_BUDGET = 64 * KIB
 
 _SYMLINK = "is a symbolic link; give the path of the file it points to"
@@ -93,38 +94,14 @@ class FileVerdict:
         return None if self.reason is None else f"{self.path.name}: {self.reason}"
 
 
-class _BoundedReader:
-    """``pread`` on an open file, counting bytes, never past ``budget``; repeated ranges are free."""
-
-    def __init__(self, fd: int, size: int, budget: int) -> None:
-        self._fd, self._size, self._budget = fd, size, budget
-        self._seen: list[tuple[int, bytes]] = []
-        self.bytes_read = 0
-
-    def read_at(self, offset: int, n: int) -> bytes:
-        n = max(0, min(n, self._size - offset))
-        for start, data in self._seen:
-            if start <= offset and offset + n <= start + len(data):
-                return data[offset - start : offset - start + n]
-        n = min(n, self._budget - self.bytes_read)
-        if n <= 0 or offset < 0:
-            return b""
-        data = os.pread(self._fd, n, offset)
-        self.bytes_read += len(data)
-        self._seen.append((offset, data))
-        return data
-
-    def sample(self) -> Sample:
-        if self._size <= self._budget:
-            data = self.read_at(0, self._size)
-            return Sample(head=data, tail=data[-TAIL_BYTES:], size=self._size, complete=True)
-        head = self.read_at(0, HEAD_BYTES)
-        tail = self.read_at(self._size - TAIL_BYTES, TAIL_BYTES)
-        return Sample(head=head, tail=tail, size=self._size, complete=False)
+_ZIP_TYPES = frozenset({*OOXML_PARTS, *MIMETYPES})
 
 
-def check_content(file_type: str, sample: Sample, read_at: ReadAt) -> str | None:
-    """Why ``sample`` is not a ``file_type`` file, or ``None`` when it is one."""
+def check_content(file_type: str, sample: Sample, file: BoundedFile) -> str | None:
+    """Why ``sample`` is not a ``file_type`` file, or ``None`` when it is one.
+
+    Only ZIP-based documents read more of ``file`` than ``sample`` holds.
+    """
     if file_type == "pdf":
         return check_pdf(sample, file_type)
     if file_type == "json":
@@ -133,8 +110,8 @@ def check_content(file_type: str, sample: Sample, read_at: ReadAt) -> str | None
         return check_csv(sample, file_type)
     if file_type == "mbox":
         return check_mbox(sample, file_type)
-    if file_type in OOXML_PARTS or file_type in MIMETYPES:
-        return check_zip(sample, file_type, read_at)
+    if file_type in _ZIP_TYPES:
+        return check_zip(sample, file_type, file)
     if file_type in MEDIA_KINDS:
         return check_media(sample, file_type)
     if magic_says(sample, file_type):  # another binary type the user allowed, and it is one
@@ -146,7 +123,8 @@ class FileValidator:
     """Checks files before they are uploaded: existence, size, allowed type, and content.
 
     ``allowed_file_types`` are extensions without the dot; ``read_budget`` caps the bytes read per
-    file (at least 32 KiB).
+    file (at least 32 KiB; a ZIP-based document may read its directory beyond it, see the module
+    documentation).
     """
 
     def __init__(
@@ -241,20 +219,21 @@ class FileValidator:
             if exc.errno == errno.ELOOP:
                 return FileVerdict(path, file_type, _SYMLINK)
             return FileVerdict(path, file_type, f"cannot be read: {exc.strerror or exc}")
-        reader: _BoundedReader | None = None
+        reader: BoundedFile | None = None
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
                 return FileVerdict(path, file_type, "changed while it was being checked")
-            reader = _BoundedReader(fd, info.st_size, self.read_budget)
-            reason = check_content(file_type, reader.sample(), reader.read_at)
+            budget = self.read_budget + (DIRECTORY_BUDGET if file_type in _ZIP_TYPES else 0)
+            reader = BoundedFile(fd, info.st_size, budget)
+            reason = check_content(file_type, reader.sample(whole_up_to=self.read_budget), reader)
         except OSError as exc:
             reason = f"cannot be read: {exc.strerror or exc}"
         finally:
             os.close(fd)
         return FileVerdict(path, file_type, reason, reader.bytes_read if reader else 0)
 
-    # ------------------------------------------------------------------ the issue's API
+    # ------------------------------------------------------------------ inspect() reshaped
 
     def validate_file_size(self, path: str | os.PathLike[str]) -> tuple[bool, str | None]:
         """``(True, None)`` if the file exists, is a regular file, not empty, and within the limit."""
