@@ -49,7 +49,7 @@ async def test_requests_not_drawn_fall_through_to_later_rules(
     second = faults.add("GET", "/api/ping", status=429, retry_after="1", times=None)
     statuses = await ping_statuses(http, emulator.url, 60)
     assert set(statuses) == {503, 429}
-    hits = {f["id"]: f["hits"] for f in faults.list()}
+    hits = {f["id"]: f["hits"] for f in faults.active()}
     assert hits == {first: statuses.count(503), second: statuses.count(429)}
     assert [r.fault for r in faults.requests] == [first if s == 503 else second for s in statuses]
 
@@ -61,14 +61,14 @@ async def test_times_counts_only_the_requests_the_fault_was_applied_to(
     faults.add("GET", "/api/ping", status=500, probability=0.25, seed=1, times=3)
     statuses = await ping_statuses(http, emulator.url, 100)
     assert statuses.count(500) == 3
-    assert faults.list() == []  # used up
+    assert faults.active() == []  # used up
 
 
 async def test_rules_draw_independently_by_default(emulator: RunningEmulator) -> None:
     faults = emulator.emulator.faults
     a = faults.add("GET", "/a", status=503, probability=0.5, times=None)
     b = faults.add("GET", "/b", status=503, probability=0.5, times=None)
-    listed = {f["id"]: f for f in faults.list()}
+    listed = {f["id"]: f for f in faults.active()}
     assert (listed[a]["probability"], listed[b]["probability"]) == (0.5, 0.5)
     assert listed[a]["seed"] != listed[b]["seed"]
 
@@ -89,18 +89,18 @@ async def test_probabilistic_rules_over_the_control_endpoint(
 
 
 @pytest.mark.parametrize(
-    ("probability", "error", "match"),
+    ("probability", "match"),
     [
-        (0, ValueError, "probability must be > 0"),
-        (1.5, ValueError, "probability must be > 0"),
-        (float("nan"), ValueError, "probability"),
-        ("0.5", TypeError, "probability must be a number"),
-        (True, TypeError, "probability must be a number"),
+        (0, "^probability: Input should be greater than 0, got 0$"),
+        (1.5, "^probability: Input should be less than or equal to 1, got 1.5$"),
+        (float("nan"), "^probability: Input should be a finite number, got nan$"),
+        ("0.5", "^probability: Input should be a valid number, got '0.5'$"),
+        (True, "^probability: Input should be a valid number, got True$"),
     ],
 )
-def test_nonsense_probabilities_are_refused(probability: object, error: type[Exception], match: str) -> None:
-    with pytest.raises(error, match=match):
-        FaultInjector().add("GET", "/x", status=503, probability=probability)  # type: ignore[arg-type]
+def test_nonsense_probabilities_are_refused(probability: object, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        FaultInjector().add("GET", "/x", status=503, probability=probability)
 
 
 async def _new_workspace_and_documents(
@@ -136,7 +136,7 @@ async def test_update_embeddings_loses_documents_only_when_asked(
     assert faults.embeddings_lost == 0
 
     faults.lose_embeddings(next_n=1, update_embeddings=True)
-    assert {"update_embeddings": True}.items() <= faults.list()[0].items()
+    assert {"update_embeddings": True}.items() <= faults.active()[0].items()
     assert await _embed(http, emulator.url, slug, locations[1:4]) == sorted([locations[0], *locations[2:4]])
     assert faults.embeddings_lost == 1
 
@@ -150,5 +150,5 @@ async def test_update_embeddings_loss_over_the_control_endpoint(
         assert response.status == 200
     assert await _embed(http, emulator.url, slug, locations) == []
     assert emulator.emulator.faults.embeddings_lost == 2
-    with pytest.raises(TypeError, match="update_embeddings"):
-        emulator.emulator.faults.lose_embeddings(next_n=1, update_embeddings="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^update_embeddings: Input should be a valid boolean, got 'yes'$"):
+        emulator.emulator.faults.lose_embeddings(next_n=1, update_embeddings="yes")

@@ -61,7 +61,8 @@ from anythingllm_bridge.testing.express import (
     check_api_key,
     spa_fallback,
 )
-from anythingllm_bridge.testing.faults import FaultInjector
+from anythingllm_bridge.testing.faults.control_api import ControlApi
+from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.state import Store
 
 __all__ = ["MAX_BODY_BYTES", "Emulator"]
@@ -83,7 +84,13 @@ class Emulator:
         self.faults = FaultInjector()
         self.app = web.Application(
             client_max_size=MAX_BODY_BYTES,
-            middlewares=[self.faults.middleware, spa_fallback, body_parser, check_api_key],
+            middlewares=[
+                ControlApi(self.faults, self.reset).middleware,
+                self.faults.middleware,
+                spa_fallback,
+                body_parser,
+                check_api_key,
+            ],
         )
         self.app[API_KEY] = api_key
         self.app[STORE] = self.store
@@ -101,10 +108,17 @@ class Emulator:
 
     @property
     def api_key(self) -> str:
+        """The key clients must send (``Authorization: Bearer <key>``)."""
         return self.app[API_KEY]
 
+    def reset(self) -> None:
+        """Back to a new emulator's state (same key and seed): no workspaces, documents, threads or
+        chats, no faults, an empty request log. Also ``POST /_emulator/reset``."""
+        self.store.reset()
+        self.faults.reset()
+
     def __repr__(self) -> str:
-        return f"Emulator(workspaces={len(self.store.workspaces)}, faults={len(self.faults.list())})"
+        return f"Emulator(workspaces={len(self.store.workspaces)}, faults={len(self.faults.active())})"
 
 
 if __name__ == "__main__":  # pragma: no cover - the CLI is exercised by a subprocess test
