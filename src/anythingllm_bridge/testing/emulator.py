@@ -5,7 +5,7 @@ Usage::
     from anythingllm_bridge.testing import Emulator, run_emulator, EmulatorThread
 
     async with run_emulator(api_key="TEST-KEY") as running:      # serves on 127.0.0.1, a free port
-        ...  # talk to running.url + "/api/..."; running.emulator.store / .faults for state and faults
+        ...  # talk to running.url + "/api/..."; running.store / .faults / .requests; running.reset()
 
     with EmulatorThread(api_key="TEST-KEY") as running: ...      # the same, for synchronous code
 
