@@ -29,7 +29,7 @@ Routes (all under ``/api``; every ``/v1`` route needs ``Authorization: Bearer <k
 * OpenAI-compatible: ``GET /v1/openai/models`` · ``POST /v1/openai/chat/completions`` (stream or not) ·
   ``POST /v1/openai/embeddings`` · ``GET /v1/openai/vector_stores``
 
-The real server's quirks are reproduced as recorded (``../shared/anythingllm/transcripts``): 403
+The real server's quirks are reproduced as recorded from a real AnythingLLM 1.16.0: 403
 ``{"error": "No valid api key found."}``; ``{"workspace": []}`` for an unknown slug; ``Bad Request`` text
 for unknown workspaces on update/delete/embeddings/thread-new; abort envelopes from chat; 422s; Express's
 HTML 400 page for malformed JSON; 200 HTML for unknown routes; slugs by the server's slugify rules.
