@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from anythingllm_bridge.testing import EmulatorThread, RunningEmulator, run_emulator
-from anythingllm_bridge.testing.faults import FaultInjector
+from anythingllm_bridge.testing.faults import Fault, FaultInjector
 from support import FakeClock
 
 
@@ -91,7 +91,7 @@ async def test_status_fault_answers_status_retry_after_and_json_error_for_the_ne
     async with http.post(server.url + "/api/v1/workspace/new", json={"name": "Reports"}) as r:
         assert r.status == 200
     assert await workspace_names(server, http) == ["Reports"]
-    assert server.faults.list() == []
+    assert server.faults.active() == []
 
 
 async def test_status_fault_with_custom_bodies(server: Server, http: aiohttp.ClientSession) -> None:
@@ -119,7 +119,7 @@ async def test_times_none_lasts_until_cleared(server: Server, http: aiohttp.Clie
             assert r.headers["Retry-After"] == "Wed, 21 Oct 2026 07:28:00 GMT"
     async with http.get(server.url + "/api/ping") as r:  # outside the glob
         assert r.status == 200
-    [rule] = server.faults.list()
+    [rule] = server.faults.active()
     assert (rule["times"], rule["hits"]) == (None, 4)
     server.faults.clear()
     async with http.get(server.url + "/api/v1/workspaces") as r:
@@ -304,7 +304,7 @@ async def test_outage_answers_503_for_the_window_then_recovers(
     server.clock.now += 0.1
     async with http.get(server.url + "/api/ping") as r:
         assert r.status == 200
-    assert server.faults.list() == []
+    assert server.faults.active() == []
 
 
 async def test_outage_takes_precedence_over_rules_and_does_not_consume_them(
@@ -374,18 +374,18 @@ async def test_a_fraction_of_uploads_lose_their_embedding_the_same_way_each_run(
 
 def test_lose_next_n_embeddings() -> None:
     faults = FaultInjector()
-    assert faults.take_embedding_loss() is False
+    assert faults.embedding_loss.take() is False
     faults.lose_embeddings(next_n=2)
-    assert [faults.take_embedding_loss() for _ in range(4)] == [True, True, False, False]
+    assert [faults.embedding_loss.take() for _ in range(4)] == [True, True, False, False]
     assert faults.embeddings_lost == 2
-    assert faults.list() == []
+    assert faults.active() == []
 
 
 def test_lose_a_fraction_of_embeddings_deterministically() -> None:
     def draws(seed: int, fraction: float) -> list[bool]:
         faults = FaultInjector()
         faults.lose_embeddings(fraction=fraction, seed=seed)
-        return [faults.take_embedding_loss() for _ in range(400)]
+        return [faults.embedding_loss.take() for _ in range(400)]
 
     first = draws(7, 0.25)
     assert draws(7, 0.25) == first  # same seed, same uploads lost
@@ -398,11 +398,18 @@ def test_lose_a_fraction_of_embeddings_deterministically() -> None:
 def test_embedding_loss_is_listed_and_cleared() -> None:
     faults = FaultInjector()
     faults.lose_embeddings(fraction=0.5, seed=3)
-    assert faults.list() == [
-        {"id": "embedding-loss", "kind": "embedding_loss", "fraction": 0.5, "next_n": None, "seed": 3}
+    assert faults.active() == [
+        {
+            "id": "embedding-loss",
+            "kind": "embedding_loss",
+            "fraction": 0.5,
+            "next_n": None,
+            "seed": 3,
+            "update_embeddings": False,
+        }
     ]
     faults.clear()
-    assert not any(faults.take_embedding_loss() for _ in range(50))
+    assert not any(faults.embedding_loss.take() for _ in range(50))
 
 
 # ------------------------------------------------------------ list, remove, clear
@@ -413,7 +420,7 @@ async def test_list_remove_and_clear(server: Server) -> None:
     a = faults.add("GET", "/api/ping", status=500, times=3)
     b = faults.add("delete", "/api/v1/workspace/*", latency=1.5, times=None)
     faults.outage(10)
-    listed = faults.list()
+    listed = faults.active()
     assert [f["id"] for f in listed] == [a, b, "outage"]
     assert listed[0] == {
         "id": a,
@@ -428,37 +435,78 @@ async def test_list_remove_and_clear(server: Server) -> None:
         "latency": 0.0,
         "drop": None,
         "cut_stream_after": None,
+        "probability": 1.0,
+        "seed": 1,  # the rule's number: each rule draws from its own sequence
         "hits": 0,
     }
     assert listed[1]["method"] == "DELETE"
     assert faults.remove(a) is True
     assert faults.remove(a) is False
-    assert [f["id"] for f in faults.list()] == [b, "outage"]
+    assert [f["id"] for f in faults.active()] == [b, "outage"]
     faults.clear()
-    assert faults.list() == []
+    assert faults.active() == []
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({}, "at least one of status, latency, drop or cut_stream_after"),
-        ({"status": 99}, "status must be >= 200"),
-        ({"status": 600}, "status must be between 200 and 599"),
-        ({"status": "500"}, "status must be an integer"),
-        ({"status": 500, "times": 0}, "times must be >= 1"),
-        ({"latency": -1}, "latency must be a finite number >= 0"),
-        ({"drop": "sometimes"}, "drop must be one of before_headers, after_headers"),
+        ({"status": 99}, "^status: Input should be greater than or equal to 200, got 99$"),
+        ({"status": 600}, "^status: Input should be less than or equal to 599, got 600$"),
+        ({"status": "500"}, "^status: Input should be a valid integer, got '500'$"),
+        ({"status": True}, "^status: Input should be a valid integer, got True$"),
+        ({"status": 500, "times": 0}, "^times: Input should be greater than or equal to 1, got 0$"),
+        ({"latency": -1}, "^latency: Input should be greater than or equal to 0, got -1$"),
+        ({"latency": float("inf")}, "^latency: Input should be a finite number, got inf$"),
+        (
+            {"drop": "sometimes"},
+            "^drop: Input should be 'before_headers' or 'after_headers', got 'sometimes'$",
+        ),
         ({"drop": "before_headers", "status": 500}, "status and body cannot be given"),
-        ({"cut_stream_after": -1}, "cut_stream_after must be >= 0"),
+        ({"cut_stream_after": -1}, "^cut_stream_after: Input should be greater than or equal to 0, got -1$"),
         ({"cut_stream_after": 2, "status": 500}, "cannot be combined with status or drop"),
         ({"retry_after": "2", "latency": 1}, "give status"),
-        ({"status": 500, "body": 3}, "body must be str, bytes, dict or list"),
-        ({"status": 500, "path": ""}, "path must be a glob"),
+        (
+            {"status": 500, "body": 3},
+            "^body: Input should be a valid string or a valid bytes or a valid dictionary",
+        ),
+        ({"status": 500, "path": ""}, "^path: String should have at least 1 character"),
+        ({"status": 500, "tiems": 2}, r"^unknown field 'tiems' \(known: method, path, status, times, "),
+        ({"status": 99, "times": 0}, "^status: .* 200, got 99; times: .* 1, got 0$"),
     ],
 )
-def test_bad_rules_are_refused_with_a_clear_message(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises((ValueError, TypeError), match=message):
-        FaultInjector().add(**kwargs)  # type: ignore[arg-type]
+def test_bad_rules_are_refused_with_a_one_line_message(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FaultInjector().add(**kwargs)
+    with pytest.raises(ValueError, match=message):  # the model itself says the same
+        Fault(**kwargs)
+
+
+def test_a_fault_model_is_added_as_its_fields_are() -> None:
+    faults = FaultInjector()
+    by_model = faults.add(Fault(method="get", path="/api/ping", status=503, retry_after=2, times=None))
+    by_fields = faults.add("get", "/api/ping", status=503, retry_after=2, times=None)
+    first, second = faults.active()
+    assert (first["id"], second["id"]) == (by_model, by_fields)
+    assert {**first, "id": "", "seed": 0} == {**second, "id": "", "seed": 0}
+    assert (first["method"], first["retry_after"]) == ("GET", "2")
+    with pytest.raises(TypeError, match="either a Fault or its fields"):
+        faults.add(Fault(status=500), status=503)  # type: ignore[call-overload]
+
+
+def test_a_status_without_a_standard_reason_gets_a_default_body() -> None:
+    with EmulatorThread(api_key="KEY") as running:
+        running.faults.add("GET", "/api/ping", status=299)
+        with urllib.request.urlopen(running.url + "/api/ping", timeout=30) as response:
+            assert (response.status, json.load(response)) == (299, {"error": "Error"})
+
+
+def test_a_bytes_body_is_listed_as_text() -> None:
+    faults = FaultInjector()
+    faults.add("GET", "/x", status=500, body=b"caf\xc3\xa9 \xff")
+    [rule] = faults.active()
+    assert rule["body"] == "café \ufffd"
+    json.dumps(rule)  # the listing is JSON as it is
 
 
 def test_bad_embedding_loss_and_outage_are_refused() -> None:
@@ -467,12 +515,14 @@ def test_bad_embedding_loss_and_outage_are_refused() -> None:
         faults.lose_embeddings()
     with pytest.raises(ValueError, match="exactly one of fraction or next_n"):
         faults.lose_embeddings(fraction=0.5, next_n=1)
-    with pytest.raises(ValueError, match="fraction must be between 0 and 1"):
+    with pytest.raises(ValueError, match=r"^fraction: Input should be less than or equal to 1, got 1\.5$"):
         faults.lose_embeddings(fraction=1.5)
-    with pytest.raises(ValueError, match="next_n must be >= 0"):
+    with pytest.raises(ValueError, match=r"^next_n: Input should be greater than or equal to 0, got -1$"):
         faults.lose_embeddings(next_n=-1)
-    with pytest.raises(ValueError, match="seconds must be a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"^seconds: Input should be greater than or equal to 0, got -3$"):
         faults.outage(-3)
+    with pytest.raises(ValueError, match=r"^seconds: Input should be a finite number, got nan$"):
+        faults.outage(float("nan"))
 
 
 # ------------------------------------------------------------ request log
@@ -543,10 +593,10 @@ async def test_control_endpoints(server: Server, http: aiohttp.ClientSession) ->
 
     async with http.post(base + "/embedding-loss", json={"next_n": 1}) as r:
         assert r.status == 200
-    assert [server.faults.take_embedding_loss() for _ in range(2)] == [True, False]
+    assert [server.faults.embedding_loss.take() for _ in range(2)] == [True, False]
     async with http.post(base + "/embedding-loss", json={"fraction": 1, "seed": 4}) as r:
         assert r.status == 200
-    assert server.faults.take_embedding_loss() is True
+    assert server.faults.embedding_loss.take() is True
 
     async with http.get(base + "/requests") as r:
         assert len((await r.json())["requests"]) == 5
@@ -555,16 +605,73 @@ async def test_control_endpoints(server: Server, http: aiohttp.ClientSession) ->
     assert server.faults.requests == []
 
 
+async def test_control_endpoints_answer_what_was_set(server: Server, http: aiohttp.ClientSession) -> None:
+    base = server.url + "/_emulator"
+    rule = {"method": "post", "path": "/api/v1/document/upload", "status": 429, "retry_after": 1, "times": 3}
+    async with http.post(base + "/faults", json=rule) as r:
+        added = await r.json()
+    async with http.get(base + "/faults") as r:
+        assert (await r.json())["faults"] == [added]
+    assert added == {
+        **Fault(**rule).model_dump(mode="json"),
+        "id": "f1",
+        "kind": "rule",
+        "seed": 1,
+        "hits": 0,
+    }
+    assert (added["method"], added["retry_after"], added["times"]) == ("POST", "1", 3)
+    async with http.post(base + "/outage", json={"seconds": 5}) as r:
+        assert await r.json() == {"seconds": 5.0}
+    async with http.post(base + "/embedding-loss", json={"next_n": 2}) as r:
+        assert await r.json() == {"fraction": None, "next_n": 2, "seed": 0, "update_embeddings": False}
+
+
+async def test_control_reset_forgets_state_faults_and_requests(
+    emulator: RunningEmulator, server: Server, http: aiohttp.ClientSession
+) -> None:
+    await new_workspace(server, http, "Gone")
+    server.faults.add("GET", "/api/ping", status=500, times=None)
+    server.faults.lose_embeddings(next_n=1)
+    server.faults.outage(30)
+    async with http.post(server.url + "/_emulator/reset") as r:
+        assert await r.json() == {"reset": True}
+    assert server.faults.active() == []
+    assert server.faults.requests == []
+    assert emulator.faults.clock is not server.clock  # the fake clock is gone too
+    assert await workspace_names(server, http) == []
+    assert await new_workspace(server, http, "Gone") == "gone"  # no slug collision left behind
+    assert server.faults.add("GET", "/api/ping", status=500) == "f1"
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "message"),
     [
-        ("POST", "/faults", {"status": 500, "tiems": 2}, 400, "unknown fault field(s): tiems"),
-        ("POST", "/faults", {"status": 42}, 400, "status must be >= 200"),
+        ("POST", "/faults", {"status": 500, "tiems": 2}, 400, "unknown field 'tiems' (known: method, path,"),
+        (
+            "POST",
+            "/faults",
+            {"status": 42},
+            400,
+            "status: Input should be greater than or equal to 200, got 42",
+        ),
+        ("POST", "/faults", {"status": "500"}, 400, "status: Input should be a valid integer, got '500'"),
         ("POST", "/faults", [1], 400, "must be a JSON object"),
-        ("POST", "/outage", {}, 400, "missing field(s): seconds"),
-        ("POST", "/outage", {"seconds": "ten"}, 400, "seconds must be a number"),
-        ("POST", "/embedding-loss", {"fraction": 2}, 400, "fraction must be between 0 and 1"),
-        ("POST", "/embedding-loss", {"all": True}, 400, "unknown field(s): all"),
+        ("POST", "/outage", {}, 400, "seconds: required"),
+        ("POST", "/outage", {"seconds": "ten"}, 400, "seconds: Input should be a valid number, got 'ten'"),
+        (
+            "POST",
+            "/embedding-loss",
+            {"fraction": 2},
+            400,
+            "fraction: Input should be less than or equal to 1",
+        ),
+        (
+            "POST",
+            "/embedding-loss",
+            {"all": True},
+            400,
+            "unknown field 'all' (known: fraction, next_n, seed,",
+        ),
         ("PUT", "/faults", {}, 405, "PUT is not allowed"),
         ("GET", "/nothing", None, 404, "unknown control endpoint"),
     ],
@@ -581,7 +688,7 @@ async def test_control_endpoints_refuse_bad_input(
     async with http.request(method, server.url + "/_emulator" + path, json=body) as r:
         assert r.status == status
         assert message in (await r.json())["error"]
-    assert server.faults.list() == []
+    assert server.faults.active() == []
 
 
 async def test_control_endpoint_refuses_malformed_json(server: Server, http: aiohttp.ClientSession) -> None:

@@ -1,4 +1,5 @@
-"""The real server's quirks, which clients must survive, reproduced by the emulator (API.md §1-§5, §11)."""
+"""The real server's quirks, which clients must survive, reproduced by the emulator: its key check,
+error shapes, status codes and content types as a real AnythingLLM 1.16.0 answers them."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The server's slug rules (API.md §3.1-3.3): the verified table, and what the emulator does with it."""
+"""The server's slug rules (workspace slugs by its extended slugify, a random suffix on collision, thread
+slugs kept as given): a table of names and the slugs a real server gave them, and what the emulator
+does with it."""
 
 from __future__ import annotations
 

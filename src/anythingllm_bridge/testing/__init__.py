@@ -5,6 +5,8 @@
     from anythingllm_bridge.testing import Emulator, EmulatorThread, RunningEmulator, run_emulator
 
 Names are imported lazily, so ``python -m anythingllm_bridge.testing.emulator`` runs the module once.
+Fault injection is :mod:`anythingllm_bridge.testing.faults`; pytest fixtures for users' own tests are
+:mod:`anythingllm_bridge.testing.pytest_plugin` (loaded by pytest through the ``pytest11`` entry point).
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ async def update_embeddings(request: web.Request) -> web.StreamResponse:
         for location in deletes:
             store.unembed(workspace, str(location))
         for location in adds:
-            if request.app[FAULTS].take_update_embedding_loss():
+            if request.app[FAULTS].embedding_loss.take_on_update():
                 continue  # opt-in fault: the real server skips a failed embed and still answers 200
             store.embed(workspace, str(location))
         found = {

@@ -5,7 +5,7 @@ Usage::
     from anythingllm_bridge.testing import Emulator, run_emulator, EmulatorThread
 
     async with run_emulator(api_key="TEST-KEY") as running:      # serves on 127.0.0.1, a free port
-        ...  # talk to running.url + "/api/..."; running.emulator.store / .faults for state and faults
+        ...  # talk to running.url + "/api/..."; running.store / .faults / .requests; running.reset()
 
     with EmulatorThread(api_key="TEST-KEY") as running: ...      # the same, for synchronous code
 
@@ -29,7 +29,7 @@ Routes (all under ``/api``; every ``/v1`` route needs ``Authorization: Bearer <k
 * OpenAI-compatible: ``GET /v1/openai/models`` · ``POST /v1/openai/chat/completions`` (stream or not) ·
   ``POST /v1/openai/embeddings`` · ``GET /v1/openai/vector_stores``
 
-The real server's quirks are reproduced as recorded (``../shared/anythingllm/transcripts``): 403
+The real server's quirks are reproduced as recorded from a real AnythingLLM 1.16.0: 403
 ``{"error": "No valid api key found."}``; ``{"workspace": []}`` for an unknown slug; ``Bad Request`` text
 for unknown workspaces on update/delete/embeddings/thread-new; abort envelopes from chat; 422s; Express's
 HTML 400 page for malformed JSON; 200 HTML for unknown routes; slugs by the server's slugify rules.
@@ -61,7 +61,8 @@ from anythingllm_bridge.testing.express import (
     check_api_key,
     spa_fallback,
 )
-from anythingllm_bridge.testing.faults import FaultInjector
+from anythingllm_bridge.testing.faults.control_api import ControlApi
+from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.state import Store
 
 __all__ = ["MAX_BODY_BYTES", "Emulator"]
@@ -83,7 +84,13 @@ class Emulator:
         self.faults = FaultInjector()
         self.app = web.Application(
             client_max_size=MAX_BODY_BYTES,
-            middlewares=[self.faults.middleware, spa_fallback, body_parser, check_api_key],
+            middlewares=[
+                ControlApi(self.faults, self.reset).middleware,
+                self.faults.middleware,
+                spa_fallback,
+                body_parser,
+                check_api_key,
+            ],
         )
         self.app[API_KEY] = api_key
         self.app[STORE] = self.store
@@ -101,10 +108,17 @@ class Emulator:
 
     @property
     def api_key(self) -> str:
+        """The key clients must send (``Authorization: Bearer <key>``)."""
         return self.app[API_KEY]
 
+    def reset(self) -> None:
+        """Back to a new emulator's state (same key and seed): no workspaces, documents, threads or
+        chats, no faults, an empty request log. Also ``POST /_emulator/reset``."""
+        self.store.reset()
+        self.faults.reset()
+
     def __repr__(self) -> str:
-        return f"Emulator(workspaces={len(self.store.workspaces)}, faults={len(self.faults.list())})"
+        return f"Emulator(workspaces={len(self.store.workspaces)}, faults={len(self.faults.active())})"
 
 
 if __name__ == "__main__":  # pragma: no cover - the CLI is exercised by a subprocess test

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from anythingllm_bridge.testing.faults import FaultInjector
+from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.state import Store
 from anythingllm_bridge.testing.wire import express_error_page, json_answer, spa_index, status_answer
 

@@ -21,17 +21,40 @@ from types import TracebackType
 from aiohttp import web
 
 from anythingllm_bridge.testing.emulator import Emulator
+from anythingllm_bridge.testing.faults.injector import FaultInjector
+from anythingllm_bridge.testing.faults.request_log import RecordedRequest
+from anythingllm_bridge.testing.state import Store
 
 __all__ = ["EmulatorThread", "RunningEmulator", "main", "run_emulator"]
 
 
 @dataclass(frozen=True)
 class RunningEmulator:
-    """A served emulator: ``url`` is the server root (the API is under ``url + "/api"``)."""
+    """A served emulator: ``url`` is the server root (the API is under ``url + "/api"``), ``api_key``
+    the key clients must send; ``faults``, ``requests``, ``store`` and ``reset()`` reach into it."""
 
     url: str
     api_key: str = field(repr=False)
     emulator: Emulator
+
+    @property
+    def faults(self) -> FaultInjector:
+        """The fault injector: ``add(...)``, ``outage(...)``, ``lose_embeddings(...)``, ``clear()``."""
+        return self.emulator.faults
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request the emulator received so far, oldest first (a copy)."""
+        return self.emulator.faults.requests
+
+    @property
+    def store(self) -> Store:
+        """The emulator's state (workspaces, documents, chats)."""
+        return self.emulator.store
+
+    def reset(self) -> None:
+        """Back to an empty emulator: no state, no faults, an empty request log."""
+        self.emulator.reset()
 
 
 def _root_url(host: str, port: int, scheme: str = "http") -> str:

@@ -210,15 +210,21 @@ class Store:
 
     def __init__(self, *, seed: int = 0) -> None:
         self._lock = threading.RLock()
-        self._rng = random.Random(seed)
-        self._ids: dict[str, int] = {}
-        self.workspaces: dict[int, Workspace] = {}
-        self.threads: dict[int, Thread] = {}
-        self.folders: dict[str, dict[str, StoredDocument]] = {DEFAULT_FOLDER: {}}
-        self.workspace_documents: dict[int, WorkspaceDocument] = {}
-        self.vectors: dict[int, list[Vector]] = {}  # workspace id -> its namespace
-        self.vector_cache: dict[str, list[tuple[str, dict[int, float]]]] = {}  # location -> chunks
-        self.chats: dict[int, Chat] = {}
+        self._seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as a new store with the same seed (ids and slug suffixes start over)."""
+        with self._lock:
+            self._rng = random.Random(self._seed)
+            self._ids: dict[str, int] = {}
+            self.workspaces: dict[int, Workspace] = {}
+            self.threads: dict[int, Thread] = {}
+            self.folders: dict[str, dict[str, StoredDocument]] = {DEFAULT_FOLDER: {}}
+            self.workspace_documents: dict[int, WorkspaceDocument] = {}
+            self.vectors: dict[int, list[Vector]] = {}  # workspace id -> its namespace
+            self.vector_cache: dict[str, list[tuple[str, dict[int, float]]]] = {}  # location -> chunks
+            self.chats: dict[int, Chat] = {}
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from anythingllm_bridge.testing.faults import CUT_STREAM_AFTER, drop_connection
+from anythingllm_bridge.testing.faults.drops import CUT_STREAM_AFTER, drop_connection
 
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
