@@ -15,6 +15,15 @@ from support import S3Server
 EMULATOR_API_KEY = "TEST-EMULATOR-KEY"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings also read ``$XDG_CONFIG_HOME/anythingllm-bridge/config.toml``: the tests get an empty
+    config folder of their own, so the developer's config file never changes what they see."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[RunningEmulator]:
     """A running emulator with empty state; ``.url`` is the server root, ``.api_key`` its key."""

@@ -1,9 +1,10 @@
-"""Settings: environment variables, .env files and secrets."""
+"""Settings: keyword arguments, environment variables, .env files, the user config file and secrets."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ from pydantic import ValidationError
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
-from anythingllm_bridge.config import Settings, get_settings
+from anythingllm_bridge.config import (
+    Settings,
+    env_names,
+    get_settings,
+    nearest_dotenv,
+    setting_origins,
+    user_config_file,
+)
 from anythingllm_bridge.errors import ConfigurationError
 
 
@@ -144,3 +152,73 @@ def test_a_bad_server_url_is_one_error_naming_where_it_came_from(bad: object) ->
     assert repr(bad) in str(info.value)
     with pytest.raises(ValueError, match="base_url must be http:// or https://"):
         AnythingLLMClient(bad)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- where settings come from
+
+
+@pytest.fixture
+def places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """A project with a subfolder to run in, and a user config folder; no setting in the environment."""
+    for name in list(os.environ):
+        if name.upper().startswith(("ANYTHINGLLM_", "MAX_", "READ_", "ALLOWED_")):
+            monkeypatch.delenv(name)
+    project = tmp_path / "project"
+    (project / "src" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(project / "src" / "deep")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    config = tmp_path / "config" / "anythingllm-bridge" / "config.toml"
+    config.parent.mkdir(parents=True)
+    return {"project": project, "config": config}
+
+
+def test_the_nearest_dotenv_up_the_folders_is_read(places: dict[str, Path]) -> None:
+    dotenv = places["project"] / ".env"
+    dotenv.write_text("ANYTHINGLLM_URL=http://from-project:3001\n")
+    assert nearest_dotenv() == dotenv
+    assert Settings().anythingllm_url == "http://from-project:3001"
+    nearer = places["project"] / "src" / ".env"
+    nearer.write_text("MAX_RETRIES=1\n")
+    assert nearest_dotenv() == nearer  # the nearest one only: its parent's is not read
+    assert Settings().anythingllm_url == "http://localhost:3001"
+    assert Settings(_env_file=None).max_retries == 3  # type: ignore[call-arg]
+
+
+def test_sources_in_order_arguments_environment_dotenv_config_file(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert user_config_file() == places["config"]
+    places["config"].write_text(
+        'ANYTHINGLLM_URL = "http://from-config:1"\nmax_retries = 1\nread_timeout = 11\n'
+        'connect_timeout = 7\nallowed_file_types = ["md"]\n'
+    )
+    (places["project"] / ".env").write_text("MAX_RETRIES=2\nREAD_TIMEOUT=22\n")
+    monkeypatch.setenv("ANYTHINGLLM_MAX_RETRIES", "3")
+    settings = Settings(anythingllm_url="http://from-argument:1")
+    assert settings.anythingllm_url == "http://from-argument:1"
+    assert settings.max_retries == 3
+    assert settings.read_timeout == 22
+    assert settings.connect_timeout == 7
+    assert settings.allowed_file_types == ["md"]
+    origins = setting_origins(anythingllm_url="http://from-argument:1")
+    assert origins["anythingllm_url"] == "argument"
+    assert origins["max_retries"] == "environment"
+    assert origins["read_timeout"] == ".env"
+    assert origins["connect_timeout"] == "config file"
+    assert origins["anythingllm_timeout"] == "default"
+
+
+def test_a_missing_user_config_file_or_xdg_folder(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not places["config"].exists()
+    assert Settings().max_retries == 3
+    monkeypatch.setenv("XDG_CONFIG_HOME", "relative/path")  # not absolute: ignored, as the XDG spec says
+    assert user_config_file() == Path.home() / ".config" / "anythingllm-bridge" / "config.toml"
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert user_config_file() == Path.home() / ".config" / "anythingllm-bridge" / "config.toml"
+
+
+def test_env_names_name_every_setting_the_way_it_is_read() -> None:
+    assert env_names("anythingllm_url") == ("ANYTHINGLLM_URL",)
+    assert env_names("max_retries") == ("ANYTHINGLLM_MAX_RETRIES", "MAX_RETRIES", "max_retries")

@@ -1,4 +1,4 @@
-"""Settings, read from the environment and a ``.env`` file.
+"""Settings, read from keyword arguments, the environment, a ``.env`` file and a user config file.
 
 Each field is read from the environment variable of the same name in upper case
 (``anythingllm_url`` ← ``ANYTHINGLLM_URL``). The resilience knobs are also read with an
@@ -6,20 +6,46 @@ Each field is read from the environment variable of the same name in upper case
 Secrets are ``SecretStr``: they never appear in ``repr`` or logs. The client's knobs take their
 defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only), and
 :meth:`Settings.client_config` hands them to a client.
+
+Where a value comes from, highest first: keyword arguments (the command line's ``--url`` and
+``--api-key``), the environment, the ``.env`` file of the current folder or of its nearest parent that
+has one, the user config file ``$XDG_CONFIG_HOME/anythingllm-bridge/config.toml``
+(``~/.config/...``; TOML, keys named like the variables or the fields), then the defaults.
+:func:`setting_origins` says which of them gave each value.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
 
-__all__ = ["DEFAULT_ALLOWED_FILE_TYPES", "Settings", "get_settings"]
+__all__ = [
+    "DEFAULT_ALLOWED_FILE_TYPES",
+    "Settings",
+    "env_names",
+    "field_named",
+    "get_settings",
+    "nearest_dotenv",
+    "setting_origins",
+    "user_config_file",
+]
 
 DEFAULT_ALLOWED_FILE_TYPES: tuple[str, ...] = ("pdf", "json", "csv")
 MIB = 1024 * 1024
@@ -36,6 +62,25 @@ def _knob(default: Any, name: str, description: str, **kwargs: Any) -> Any:
     )
 
 
+def user_config_file() -> Path:
+    """``$XDG_CONFIG_HOME/anythingllm-bridge/config.toml``, or ``~/.config/...`` when that is unset
+    (or, as the XDG spec says to treat it, not an absolute path). It need not exist."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
+    return root / "anythingllm-bridge" / "config.toml"
+
+
+def nearest_dotenv(start: Path | None = None) -> Path | None:
+    """The ``.env`` file of ``start`` (default: the current folder) or of its nearest parent that has
+    one, so a command run from a subfolder of a project finds the project's ``.env``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ".env"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 class Settings(BaseSettings):
     """Every setting of anythingllm-bridge. See the configuration table in the README."""
 
@@ -46,6 +91,22 @@ class Settings(BaseSettings):
         case_sensitive=False,
         populate_by_name=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments > environment > nearest ``.env`` > user config file > defaults.
+
+        ``Settings(_env_file=path)`` reads that file instead of looking for ``.env``;
+        ``_env_file=None`` reads none.
+        """
+        return _sources(settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings)
 
     # --- AnythingLLM server
     anythingllm_url: str = Field("http://localhost:3001", description="Base URL of the AnythingLLM server")
@@ -149,6 +210,66 @@ class Settings(BaseSettings):
             verify_ssl=self.verify_ssl,
             ca_bundle=self.ca_bundle,
         )
+
+
+#: what each of the sources ``_sources`` returns is called, in its order
+_SOURCE_NAMES = ("argument", "environment", ".env", "config file", "secrets")
+
+
+def _sources(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+    dotenv_settings: PydanticBaseSettingsSource,
+    file_secret_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    if isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ".env":
+        # the default, relative ".env": look in the current folder and then up its parents
+        dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=nearest_dotenv())
+    user_file = TomlConfigSettingsSource(settings_cls, toml_file=user_config_file())
+    return init_settings, env_settings, dotenv_settings, user_file, file_secret_settings
+
+
+def env_names(field: str) -> tuple[str, ...]:
+    """The names a setting is read under, preferred first (``("ANYTHINGLLM_MAX_RETRIES",
+    "MAX_RETRIES", "max_retries")``; ``("ANYTHINGLLM_URL",)`` for a plain field)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice) for choice in alias.choices)
+    return (field.upper(),)
+
+
+def field_named(name: str) -> str | None:
+    """The field a variable or field name stands for, in any case (``"MAX_RETRIES"`` →
+    ``"max_retries"``), or ``None``."""
+    wanted = name.lower()
+    for field in Settings.model_fields:
+        if wanted in (known.lower() for known in (field, *env_names(field))):
+            return field
+    return None
+
+
+def setting_origins(**values: Any) -> dict[str, str]:
+    """Where each setting of ``Settings(**values)`` comes from, by field name: ``"argument"``,
+    ``"environment"``, ``".env"`` (the file :func:`nearest_dotenv` found), ``"config file"``
+    (:func:`user_config_file`), ``"secrets"`` or ``"default"``.
+
+    It reads the same sources, in the same order, as ``Settings`` itself.
+    """
+    ordered = _sources(
+        Settings,
+        InitSettingsSource(Settings, values),
+        EnvSettingsSource(Settings),
+        DotEnvSettingsSource(Settings),
+        SecretsSettingsSource(Settings),
+    )
+    origins: dict[str, str] = {}
+    for label, source in zip(_SOURCE_NAMES, ordered, strict=True):
+        for key in source():
+            field = field_named(key)
+            if field is not None:
+                origins.setdefault(field, label)
+    return {field: origins.get(field, "default") for field in Settings.model_fields}
 
 
 @lru_cache(maxsize=1)

@@ -8,101 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
+from cli_support import KEY, Allm, environment, one_line_error, start_allm
 
 from anythingllm_bridge.client import AnythingLLM
-from anythingllm_bridge.testing import EmulatorThread
 from support import S3Server, closed_port, mark, requests_since, uploads
-
-KEY = "CLI-TEST-KEY"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Any]:
-    with EmulatorThread(api_key=KEY) as running:
-        yield running
-
-
-@pytest.fixture
-def api(emu: Any) -> Iterator[AnythingLLM]:
-    """A blocking client to look at the emulator's state behind the CLI's back."""
-    with AnythingLLM(emu.url, KEY) as client:
-        yield client
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    (tmp_path / "home").mkdir()
-    return tmp_path / "home"
-
-
-class Allm:
-    def __init__(self, url: str, home: Path) -> None:
-        self.url = url
-        self.home = home
-
-    def __call__(
-        self,
-        *args: str,
-        key: str | None = KEY,
-        url: str | None = None,
-        check: bool = True,
-        env: dict[str, str] | None = None,
-    ) -> Any:
-        environment = {
-            k: v for k, v in os.environ.items() if not k.startswith(("ANYTHINGLLM_", "AWS_", "S3_"))
-        }
-        environment.update(
-            ANYTHINGLLM_URL=url or self.url,
-            HOME=str(self.home),
-            XDG_STATE_HOME=str(self.home / "state"),
-            ANYTHINGLLM_BASE_DELAY="0",
-            ANYTHINGLLM_MAX_DELAY="0",
-            COLUMNS="200",
-        )
-        if key is not None:
-            environment["ANYTHINGLLM_API_KEY"] = key
-        environment.update(env or {})
-        result = subprocess.run(
-            [sys.executable, "-m", "anythingllm_bridge.cli", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            cwd=self.home,
-            timeout=120,
-        )
-        if check:
-            assert result.returncode == 0, f"allm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-            assert "Traceback" not in result.stderr
-        return result
-
-    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
-        return json.loads(self(*args, "--json", env=env).stdout)
-
-
-@pytest.fixture
-def allm(emu: Any, home: Path) -> Allm:
-    return Allm(emu.url, home)
-
-
-def one_line_error(result: Any, *words: str) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    line = lines[0]
-    assert line.startswith("error: ")
-    for word in words:
-        assert word in line, line
-    assert KEY not in line
-    return line
-
 
 # --------------------------------------------------------------------------- commands that work
 
@@ -110,10 +22,12 @@ def one_line_error(result: Any, *words: str) -> str:
 def test_health(allm: Allm) -> None:
     result = allm("health")
     assert "reachable yes" in result.stdout
+    assert "answering yes" in result.stdout
     assert "api key   accepted" in result.stdout
     assert "breaker   closed" in result.stdout
     data = allm.json("health")
     assert data["reachable"] is True
+    assert data["answering"] is True
     assert data["authenticated"] is True
 
 
@@ -150,7 +64,7 @@ def test_docs_upload_list_remove(allm: Allm, api: AnythingLLM, tmp_path: Path) -
     allm("docs", "remove", location, "--workspace", slug)
     assert location not in api.get_workspace(slug).docpaths
     assert location in {d.location for d in api.list_documents()}  # only out of the workspace
-    allm("docs", "remove", location)
+    assert allm.json("docs", "remove", location, "--yes") == {"removed": [location], "from": "server"}
     assert location not in {d.location for d in api.list_documents()}
 
 
@@ -158,9 +72,8 @@ def test_docs_upload_rejects_a_disguised_binary(allm: Allm, tmp_path: Path) -> N
     fake = tmp_path / "report.pdf"
     fake.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 200)
     result = allm("docs", "upload", str(fake), check=False)
-    assert result.returncode == 1
-    assert "rejected" in result.stdout
-    assert "report.pdf" in result.stdout
+    line = one_line_error(result, "rejected", "report.pdf")
+    assert line.count("report.pdf") == 1  # the name once, then the reason
 
 
 def write_samples(root: Path) -> Path:
@@ -319,14 +232,20 @@ def test_wrong_api_key(allm: Allm) -> None:
     one_line_error(allm("health", key="WRONG-KEY", check=False), "API key")
 
 
-def test_missing_api_key(allm: Allm) -> None:
-    one_line_error(allm("workspaces", "list", key=None, check=False), "ANYTHINGLLM_API_KEY")
+def test_missing_api_key(allm: Allm, emu: Any) -> None:
+    start = mark(emu)
+    line = one_line_error(allm("workspaces", "list", key=None, check=False), "ANYTHINGLLM_API_KEY")
+    assert "looked in the environment" in line
+    assert requests_since(emu, start) == []  # nothing sent without a key
 
 
 def test_unreachable_server(allm: Allm) -> None:
     url = f"http://127.0.0.1:{closed_port()}"  # nothing listens there
     one_line_error(allm("workspaces", "list", url=url, check=False), "cannot reach", url)
-    one_line_error(allm("--url", url, "health", check=False), "127.0.0.1")
+    health = allm("--url", url, "health", check=False)
+    one_line_error(health, "127.0.0.1")
+    assert "reachable no" in health.stdout
+    assert "api key   not checked" in health.stdout  # never tried: not "not accepted"
 
 
 def test_missing_folder(allm: Allm, tmp_path: Path) -> None:
@@ -337,7 +256,10 @@ def test_missing_folder(allm: Allm, tmp_path: Path) -> None:
 
 
 def test_bad_url_setting(allm: Allm) -> None:
-    one_line_error(allm("workspaces", "list", url="localhost:3001", check=False), "ANYTHINGLLM_URL")
+    line = one_line_error(allm("workspaces", "list", url="localhost:3001", check=False), "ANYTHINGLLM_URL")
+    assert "from environment" in line
+    usage = allm("--url", "localhost:3001", "workspaces", "list", check=False)
+    one_line_error(usage, "--url", "http://", code=2)
 
 
 # --------------------------------------------------------------------------- emulator and demo
@@ -345,14 +267,7 @@ def test_bad_url_setting(allm: Allm) -> None:
 
 def test_emulator_command_serves_the_api(allm: Allm, home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYTHINGLLM_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "anythingllm_bridge.cli", "emulator", "--port", "0", "--key", "EMU-KEY"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=home,
-    )
+    proc = start_allm("emulator", "--port", "0", "--key", "EMU-KEY", env=env, cwd=home)
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
@@ -476,26 +391,16 @@ def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
     faults = emu.emulator.faults
     slow = faults.add(method="POST", path="/api/v1/document/upload", latency=0.5, times=None)
     start = len(faults.requests)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYTHINGLLM_")}
-    env.update(ANYTHINGLLM_URL=emu.url, ANYTHINGLLM_API_KEY=KEY, XDG_STATE_HOME=str(home / "state"))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "anythingllm_bridge.cli",
-            "sync",
-            str(folder),
-            "-w",
-            slug,
-            "--types",
-            "md",
-            "-c",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    proc = start_allm(
+        "sync",
+        str(folder),
+        "-w",
+        slug,
+        "--types",
+        "md",
+        "-c",
+        "1",
+        env=environment(home, emu.url, KEY),
         cwd=home,
     )
     try:

@@ -111,6 +111,7 @@ async def test_health_check_of_a_healthy_server(server: Server) -> None:
     async with make_client(server.url, server.api_key) as client:
         health = await client.health_check()
     assert health.reachable
+    assert health.answering
     assert health.authenticated
     assert health.ok
     assert health.reason is None
@@ -143,7 +144,8 @@ async def test_health_check_of_nothing_listening_does_not_raise() -> None:
     async with make_client(url, "k", max_retries=0, connect_timeout=2) as client:
         health = await client.health_check()
     assert health.reachable is False
-    assert health.authenticated is False
+    assert health.answering is False
+    assert health.authenticated is None  # never checked, so neither accepted nor refused
     assert health.reason
     assert health.breaker is not None
     assert health.breaker.failure_count >= 1
@@ -155,9 +157,42 @@ async def test_health_check_reports_an_open_breaker(emulator: Any) -> None:
         first = await client.health_check()
         await client.health_check()
         health = await client.health_check()
-    assert first.reachable is False
+    assert first.reachable is True  # it answered: 503
+    assert first.answering is False
+    assert first.authenticated is None
+    assert first.not_anythingllm is False  # any server may be failing
     assert "503" in (first.reason or "")
     assert health.reachable is False
     assert health.breaker is not None
     assert health.breaker.state.lower().endswith("open")
     assert "breaker" in (health.reason or "")
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ({"status": 404, "body": "Not Found"}, "404 Not Found"),
+        ({"status": 200, "body": "<html><h1>Welcome</h1></html>", "content_type": "text/html"}, "text/html"),
+        ({"status": 200, "body": {"status": "ok"}}, 'without "online": true'),
+    ],
+    ids=["404", "web page", "other JSON"],
+)
+async def test_health_check_names_a_server_that_is_not_anythingllm(
+    emulator: Any, fault: dict[str, Any], said: str
+) -> None:
+    emulator.emulator.faults.add("GET", "/api/ping", times=None, **fault)
+    async with make_client(emulator.url, emulator.api_key, max_retries=0) as client:
+        health = await client.health_check()
+    assert (health.reachable, health.answering, health.authenticated) == (True, False, None)
+    assert health.not_anythingllm is True
+    assert health.reason is not None
+    assert "is not an AnythingLLM server" in health.reason
+    assert said in health.reason
+    assert [r.path for r in emulator.emulator.faults.requests] == ["/api/ping"]  # the key was not tried
+
+
+async def test_health_check_of_https_to_a_plain_http_server(emulator: Any) -> None:
+    https = emulator.url.replace("http://", "https://")
+    health = await make_client(https, emulator.api_key, max_retries=0).health_check()
+    assert (health.reachable, health.answering, health.authenticated) == (True, False, None)
+    assert health.reason == f"the server at {https} does not speak TLS: use {emulator.url}"

@@ -43,11 +43,18 @@ def dump(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def print_health(out: Console, status: HealthStatus, indent: str = "") -> None:
+def print_health(out: Console, status: HealthStatus, indent: str = "", *, key_set: bool = True) -> None:
+    """The three truths (reachable, answering, key accepted), the breaker and what is wrong."""
     latency = f" ({status.latency_ms:.1f} ms)" if status.latency_ms is not None else ""
+    if status.authenticated is None:
+        key = "not checked" if key_set else "not set"
+    else:
+        key = "accepted" if status.authenticated else "not accepted"
     out.print(f"{indent}server    {escape(status.base_url)}")
     out.print(f"{indent}reachable {'yes' + latency if status.reachable else 'no'}")
-    out.print(f"{indent}api key   {'accepted' if status.authenticated else 'not accepted'}")
+    answering = "not an AnythingLLM" if status.not_anythingllm else "no"
+    out.print(f"{indent}answering {'yes (AnythingLLM is online)' if status.answering else answering}")
+    out.print(f"{indent}api key   {key}")
     if status.breaker is not None:
         out.print(f"{indent}breaker   {breaker_text(status.breaker)}")
     if status.reason:
@@ -112,11 +119,23 @@ async def answer(
             if thread
             else client.stream_chat(slug, question, mode=mode, session_id=session)
         )
-        async with events:
-            async for event in events:
-                if printer is not None and event.type in ("textResponseChunk", "textResponse") and event.text:
-                    printer.file.write(event.text)
-                    printer.file.flush()
+        written = False
+        try:
+            async with events:
+                async for event in events:
+                    if (
+                        printer is not None
+                        and event.type in ("textResponseChunk", "textResponse")
+                        and event.text
+                    ):
+                        printer.file.write(event.text)
+                        printer.file.flush()
+                        written = True
+        except BaseException:  # a cut stream, Ctrl-C: the error line goes below the partial answer
+            if printer is not None and written:
+                printer.file.write("\n")
+                printer.file.flush()
+            raise
         text, sources, chat_id = events.text, events.sources, events.chat_id
         if printer is not None:
             printer.file.write("\n")

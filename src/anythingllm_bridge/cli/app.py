@@ -1,16 +1,18 @@
 """``allm``: the AnythingLLM developer API from the terminal.
 
 Every command is a plain (sync) function that runs one coroutine with :func:`run` — typer would
-silently skip an ``async def`` command. Expected failures print one line on stderr and exit 1;
-``--verbose`` shows the logs (with trace ids) and the traceback.
+silently skip an ``async def`` command. Each run's options and settings live in typer's context
+(``ctx.obj``, an :class:`~anythingllm_bridge.cli._state.Invocation`). A failure prints one line on
+stderr (``error: ...``) and exits 1, a usage error exits 2, Ctrl-C exits 130; ``--verbose`` shows the
+logs (with trace ids) and the traceback, ``--quiet`` only errors and the data a command prints.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -19,12 +21,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from anythingllm_bridge.cli._errors import CliError, describe
+from anythingllm_bridge.cli._command import AllmGroup, AllmTyper, print_error
+from anythingllm_bridge.cli._errors import EXIT_INTERRUPTED, EXIT_USAGE, CliError, explain
 from anythingllm_bridge.cli._render import ChatModeOption, answer, dump, print_health, print_report, snippet
+from anythingllm_bridge.cli._state import FLAGS, Invocation, invocation, where_it_looked
 from anythingllm_bridge.errors import AnythingLLMBridgeError
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
+    from anythingllm_bridge.client.models import HealthStatus
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.ingest import SyncReport
     from anythingllm_bridge.validation import FileValidator
@@ -33,65 +38,42 @@ __all__ = ["app", "main"]
 
 T = TypeVar("T")
 
-app = typer.Typer(
+app = AllmTyper(
     name="allm",
     help="Talk to AnythingLLM's developer API: workspaces, documents, sync, search and chat.",
+    epilog="Exit codes: 0 done, 1 failed, 2 usage error, 130 interrupted. Settings: allm config.",
+    cls=AllmGroup,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-workspaces_app = typer.Typer(help="List, show, create, update and delete workspaces.", no_args_is_help=True)
-docs_app = typer.Typer(help="List, upload and remove documents.", no_args_is_help=True)
-threads_app = typer.Typer(help="Create, list, read and delete threads.", no_args_is_help=True)
+workspaces_app = AllmTyper(
+    help="List, show, create, update and delete workspaces.", no_args_is_help=True, rich_markup_mode=None
+)
+docs_app = AllmTyper(help="List, upload and remove documents.", no_args_is_help=True, rich_markup_mode=None)
+threads_app = AllmTyper(
+    help="Create, list, read and delete threads.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(docs_app, name="docs")
 app.add_typer(threads_app, name="threads")
 
 out = Console(highlight=False, soft_wrap=True)
 
+
+def _not_blank(value: Any) -> Any:
+    """Refuse an empty (or all-space) argument before anything is sent."""
+    values = value if isinstance(value, list) else [value]
+    if any(isinstance(item, str) and not item.strip() for item in values):
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SlugArgument = Annotated[str, typer.Argument(metavar="SLUG", help="Workspace slug.", callback=_not_blank)]
 
 
-# --------------------------------------------------------------------------- shared state
-
-
-@dataclass
-class State:
-    url: str | None = None
-    api_key: str | None = None
-    verbose: bool = False
-    _settings: Settings | None = None
-
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.url, self.api_key)
-        return self._settings
-
-
-STATE = State()
-
-
-def load_settings(url: str | None, api_key: str | None) -> Settings:
-    """Settings from the environment / ``.env``, with ``--url`` / ``--api-key`` on top."""
-    from pydantic import SecretStr, ValidationError
-
-    from anythingllm_bridge.config import Settings
-
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem.get("loc", ())) or "settings"
-        raise CliError(f"invalid setting {where.upper()}: {problem.get('msg')}") from None
-    updates: dict[str, Any] = {}
-    if url is not None:
-        url = url.strip().rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise CliError(f"--url must start with http:// or https://, got {url!r}")
-        updates["anythingllm_url"] = url
-    if api_key is not None:
-        updates["anythingllm_api_key"] = SecretStr(api_key)
-    return settings.model_copy(update=updates) if updates else settings
+# --------------------------------------------------------------------------- running a command
 
 
 def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
@@ -100,52 +82,68 @@ def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
     return create_anythingllm_client(settings, **overrides)
 
 
-def run(work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -> T:
-    """Run one coroutine; turn expected failures into one line on stderr and exit code 1."""
+def run(state: Invocation, work: Callable[[], Awaitable[T]], *, interrupted: str = "interrupted") -> T:
+    """Run one coroutine; an expected failure becomes a :class:`CliError` (one line, exit 1)."""
     import asyncio  # here, not at the top: `allm --help` runs no coroutine (bench/startup.py)
 
     try:
         return asyncio.run(_as_coroutine(work))
     except KeyboardInterrupt:
-        fail(interrupted, code=130)
-    except CliError as exc:
-        fail(exc.message, code=exc.code)
-    except (AnythingLLMBridgeError, ValueError) as exc:
-        if STATE.verbose:
-            import logging
-
+        raise CliError(interrupted, code=EXIT_INTERRUPTED) from None
+    except CliError:
+        raise
+    except (AnythingLLMBridgeError, ValueError, OSError) as exc:
+        if state.verbose:
             logging.getLogger("anythingllm_bridge.cli").exception("command failed")
-        settings = STATE._settings
-        url = settings.anythingllm_url if settings else "the server"
-        key_set = bool(settings and settings.anythingllm_api_key)
-        fail(describe(exc, url=url, key_set=key_set))
+        raise CliError(explain(exc, state.loaded)) from None
 
 
 async def _as_coroutine(work: Callable[[], Awaitable[T]]) -> T:
     return await work()
 
 
-def run_with_client(conf: Settings, call: Callable[[AnythingLLMClient], Awaitable[T]]) -> T:
+def run_with_client(
+    state: Invocation, conf: Settings, call: Callable[[AnythingLLMClient], Awaitable[T]]
+) -> T:
     """:func:`run` ``call`` with a client on ``conf``, opened before and closed after."""
 
     async def work() -> T:
         async with make_client(conf) as client:
             return await call(client)
 
-    return run(work)
+    return run(state, work)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    sys.stdout.flush()
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
-    raise typer.Exit(code)
+    """Stop the command with ``error: <message>`` and exit ``code``."""
+    raise CliError(message, code=code)
+
+
+def usage_error(ctx: typer.Context, message: str) -> CliError:
+    """A usage error (exit 2) of this command, to raise."""
+    return CliError(message, code=EXIT_USAGE, usage_of=ctx.command_path)
+
+
+def say(state: Invocation, text: str) -> None:
+    """Print a message that is not data (a confirmation, a hint): nothing with ``--quiet``."""
+    if not state.quiet:
+        out.print(text)
 
 
 def emit_json(data: Any) -> None:
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def confirm(ctx: typer.Context, question: str, *, yes: bool, refusal: str) -> None:
+    """Go on only when ``--yes`` was given or a person at the terminal says yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise usage_error(ctx, f"{refusal} without confirmation: pass --yes")
+    if not typer.confirm(question, default=False):
+        raise CliError("not confirmed: nothing was deleted")
 
 
 def setup_logging(verbose: bool) -> None:
@@ -155,9 +153,7 @@ def setup_logging(verbose: bool) -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TraceIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s [trace %(trace_id)s] %(message)s")
-    )
+    handler.setFormatter(_LogFormatter("%(asctime)s %(levelname)-7s %(name)s%(trace)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
@@ -166,65 +162,159 @@ def setup_logging(verbose: bool) -> None:
     logging.getLogger("anythingllm_bridge").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from anythingllm_bridge import __version__
+
+        sys.stdout.write(f"allm {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
+    ctx: typer.Context,
     url: Annotated[
         str | None,
-        typer.Option("--url", help="AnythingLLM server (default: $ANYTHINGLLM_URL).", show_default=False),
+        typer.Option(
+            "--url", metavar="URL", help="AnythingLLM server (default: ANYTHINGLLM_URL).", show_default=False
+        ),
     ] = None,
     api_key: Annotated[
         str | None,
         typer.Option(
-            "--api-key", help="Developer API key (default: $ANYTHINGLLM_API_KEY).", show_default=False
+            "--api-key",
+            metavar="KEY",
+            help="Developer API key (default: ANYTHINGLLM_API_KEY).",
+            show_default=False,
         ),
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show logs with trace ids.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show the logs, with trace ids, and tracebacks.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only errors and the data a command exists to print.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
-    STATE.url, STATE.api_key, STATE.verbose, STATE._settings = url, api_key, verbose, None
+    if verbose and quiet:
+        raise usage_error(ctx, "--verbose and --quiet contradict each other: use one")
+    ctx.obj = Invocation(url=url, api_key=api_key, verbose=verbose, quiet=quiet)
     setup_logging(verbose)
 
 
-def settings() -> Settings:
-    try:
-        return STATE.settings()
-    except CliError as exc:
-        fail(exc.message, code=exc.code)
-        raise  # unreachable: fail raises
+class _LogFormatter(logging.Formatter):
+    """``[trace <id>]`` after the logger's name, for records logged inside a call (none outside)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        trace_id = getattr(record, "trace_id", None)
+        record.trace = f" [trace {trace_id}]" if trace_id else ""
+        return super().format(record)
 
 
-# --------------------------------------------------------------------------- health
+# --------------------------------------------------------------------------- health and config
 
 
 @app.command()
-def health(as_json: JsonOption = False) -> None:
-    """Is the server reachable, is the API key accepted, what state is the circuit breaker in?"""
-    conf = settings()
+def health(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Check the server: reachable, AnythingLLM, key accepted.
 
-    async def work() -> Any:
+    Prints the three separately, with the latency and the circuit breaker; exit 1 unless all hold.
+    """
+    state = invocation(ctx)
+    conf = state.settings(need_key=False)
+
+    async def work() -> HealthStatus:
         return await make_client(conf).health_check()
 
-    status = run(work)
+    status = run(state, work)
+    if conf.anythingllm_api_key is None and status.answering:  # nothing to accept: say so
+        reason = f"no API key found ({where_it_looked()}): set ANYTHINGLLM_API_KEY or pass --api-key"
+        status = status.model_copy(update={"authenticated": None, "reason": reason})
     if as_json:
-        emit_json(dump(status))
-    else:
-        print_health(out, status)
+        emit_json(status.model_dump(mode="json"))  # with the nulls: "not checked" is an answer too
+    elif not state.quiet:
+        print_health(out, status, key_set=conf.anythingllm_api_key is not None)
     if not status.ok:
         fail(status.reason or "the server is not healthy")
+
+
+@app.command("config")
+def config_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every setting, its value and where it came from.
+
+    Highest first: --url / --api-key, the environment, the .env file of this folder or its nearest
+    parent, the user config file ($XDG_CONFIG_HOME/anythingllm-bridge/config.toml), the default.
+    Secrets are never shown.
+    """
+    from anythingllm_bridge.config import env_names, nearest_dotenv, setting_origins, user_config_file
+
+    state = invocation(ctx)
+    conf = state.settings(need_key=False)
+    origins = setting_origins(**state.flag_values())
+    rows = []
+    for field in type(conf).model_fields:
+        origin = origins[field]
+        rows.append(
+            {
+                "name": env_names(field)[0],
+                "value": _shown(getattr(conf, field)),
+                "source": FLAGS.get(field, origin) if origin == "argument" else origin,
+            }
+        )
+    dotenv, config_file = nearest_dotenv(), user_config_file()
+    if as_json:
+        emit_json(
+            {
+                "settings": {row["name"]: {"value": row["value"], "source": row["source"]} for row in rows},
+                "dotenv": str(dotenv) if dotenv else None,
+                "config_file": str(config_file),
+                "config_file_found": config_file.is_file(),
+            }
+        )
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("from", no_wrap=True)
+    for row in rows:
+        value = row["value"]
+        text = "" if value is None else ",".join(value) if isinstance(value, list) else str(value)
+        table.add_row(row["name"], escape(text), escape(row["source"]))
+    out.print(table)
+    found_dotenv = str(dotenv) if dotenv else f"none in {Path.cwd()} or its parents"
+    out.print(f".env file    {escape(found_dotenv)}")
+    found = "" if config_file.is_file() else " (not found)"
+    out.print(f"config file  {escape(str(config_file))}{found}")
+
+
+def _shown(value: Any) -> Any:
+    """A setting's value for ``allm config``: secrets masked, paths as text."""
+    from pydantic import SecretStr
+
+    if isinstance(value, SecretStr):
+        return "********"
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 # --------------------------------------------------------------------------- workspaces
 
 
 @workspaces_app.command("list")
-def workspaces_list(as_json: JsonOption = False) -> None:
+def workspaces_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Every workspace with its slug, chat mode and number of threads."""
-    conf = settings()
-    items = run_with_client(conf, lambda client: client.list_workspaces())
+    state = invocation(ctx)
+    items = run_with_client(state, state.settings(), lambda client: client.list_workspaces())
     if as_json:
         emit_json(dump(items))
         return
     if not items:
-        out.print("no workspaces (create one with: allm workspaces create NAME)")
+        say(state, "no workspaces (create one with: allm workspaces create NAME)")
         return
     table = Table("slug", "name", "mode", "threads", box=None, pad_edge=False)
     for ws in items:
@@ -233,12 +323,10 @@ def workspaces_list(as_json: JsonOption = False) -> None:
 
 
 @workspaces_app.command("show")
-def workspaces_show(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")], as_json: JsonOption = False
-) -> None:
+def workspaces_show(ctx: typer.Context, slug: SlugArgument, as_json: JsonOption = False) -> None:
     """One workspace: its settings, documents and threads."""
-    conf = settings()
-    ws = run_with_client(conf, lambda client: client.get_workspace(slug))
+    state = invocation(ctx)
+    ws = run_with_client(state, state.settings(), lambda client: client.get_workspace(slug))
     if as_json:
         emit_json(dump(ws))
         return
@@ -272,44 +360,92 @@ def _settings_args(
 
 ModeOption = Annotated[
     ChatModeOption | None,
-    typer.Option("--mode", help="Chat mode: chat, query or automatic.", show_default=False),
+    typer.Option("--mode", metavar="MODE", help="Chat mode: chat, query or automatic.", show_default=False),
 ]
-PromptOption = Annotated[str | None, typer.Option("--prompt", help="System prompt.", show_default=False)]
-TemperatureOption = Annotated[float | None, typer.Option("--temperature", min=0, show_default=False)]
+PromptOption = Annotated[
+    str | None, typer.Option("--prompt", metavar="TEXT", help="System prompt.", show_default=False)
+]
+TemperatureOption = Annotated[
+    float | None,
+    typer.Option("--temperature", metavar="NUMBER", min=0, help="LLM temperature.", show_default=False),
+]
 TopNOption = Annotated[
-    int | None, typer.Option("--top-n", min=1, help="Chunks given to the LLM.", show_default=False)
+    int | None,
+    typer.Option("--top-n", metavar="N", min=1, help="Chunks given to the LLM.", show_default=False),
 ]
 ThresholdOption = Annotated[
-    float | None, typer.Option("--similarity-threshold", min=0, max=1, help="0..1", show_default=False)
+    float | None,
+    typer.Option(
+        "--similarity-threshold",
+        metavar="NUMBER",
+        min=0,
+        max=1,
+        help="Lowest similarity of a chunk given to the LLM.",
+        show_default=False,
+    ),
 ]
 
 
 @workspaces_app.command("create")
 def workspaces_create(
-    name: Annotated[str, typer.Argument(help="Workspace name (the server derives the slug).")],
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME", help="Workspace name (the server derives the slug).", callback=_not_blank
+        ),
+    ],
     mode: ModeOption = None,
     prompt: PromptOption = None,
     temperature: TemperatureOption = None,
     top_n: TopNOption = None,
     similarity_threshold: ThresholdOption = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option("--allow-duplicate", help="Create it even when a workspace has this name already."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a workspace and print its slug."""
-    conf = settings()
+    """Create a workspace and print its slug.
+
+    A name that a workspace has already is refused, unless --allow-duplicate.
+    """
+    state = invocation(ctx)
     options = _settings_args(mode, prompt, temperature, top_n, similarity_threshold)
 
-    ws = run_with_client(conf, lambda client: client.create_workspace(name, **options))
+    async def work(client: AnythingLLMClient) -> Any:
+        if not allow_duplicate:
+            wanted = name.strip().casefold()
+            for ws in await client.list_workspaces():
+                if (ws.name or "").strip().casefold() == wanted:
+                    raise CliError(
+                        f"a workspace named {ws.name!r} exists already (slug {ws.slug}): use it, "
+                        "or pass --allow-duplicate to create another"
+                    )
+        return await client.create_workspace(name, **options)
+
+    ws = run_with_client(state, state.settings(), work)
     if as_json:
         emit_json(dump(ws))
+    elif state.quiet:
+        out.print(escape(ws.slug))
     else:
         out.print(f"created workspace {escape(ws.name or name)!s} (slug: {escape(ws.slug)})")
 
 
 @workspaces_app.command("update")
 def workspaces_update(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
+    ctx: typer.Context,
+    slug: SlugArgument,
     name: Annotated[
-        str | None, typer.Option("--name", help="New name (the slug stays).", show_default=False)
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="NAME",
+            help="New name (the slug stays).",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
     mode: ModeOption = None,
     prompt: PromptOption = None,
@@ -319,62 +455,80 @@ def workspaces_update(
     as_json: JsonOption = False,
 ) -> None:
     """Change a workspace's settings."""
-    conf = settings()
+    state = invocation(ctx)
     options = _settings_args(mode, prompt, temperature, top_n, similarity_threshold)
     if name is not None:
         options["name"] = name
     if not options:
-        fail("nothing to update: pass at least one of --name, --mode, --prompt, --temperature, --top-n, ...")
+        raise usage_error(
+            ctx,
+            "nothing to update: pass at least one of --name, --mode, --prompt, --temperature, --top-n, "
+            "--similarity-threshold",
+        )
 
     async def work(client: AnythingLLMClient) -> Any:
         await client.get_workspace(slug)  # a clear "does not exist" before the update
         return await client.update_workspace(slug, **options)
 
-    ws = run_with_client(conf, work)
+    ws = run_with_client(state, state.settings(), work)
     if as_json:
         emit_json(dump(ws))
     else:
-        out.print(
-            f"updated workspace {escape(ws.slug)}: " + ", ".join(f"{k}={v}" for k, v in options.items())
+        say(
+            state,
+            f"updated workspace {escape(ws.slug)}: " + ", ".join(f"{k}={v}" for k, v in options.items()),
         )
 
 
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
 @workspaces_app.command("delete")
-def workspaces_delete(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Delete a workspace with its chats and embeddings (the documents stay on the server)."""
-    conf = settings()
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"refusing to delete workspace {slug!r} without confirmation: pass --yes")
-        typer.confirm(f"Delete workspace {slug!r} with its chats and embeddings?", abort=True)
+def workspaces_delete(ctx: typer.Context, slug: SlugArgument, yes: YesOption = False) -> None:
+    """Delete a workspace, its chats and embeddings.
 
-    async def work(client: AnythingLLMClient) -> None:
-        await client.get_workspace(slug)
-        await client.delete_workspace(slug)
-
-    run_with_client(conf, work)
-    out.print(f"deleted workspace {escape(slug)}")
+    The documents stay on the server. Asks first on a terminal; needs --yes otherwise.
+    """
+    state = invocation(ctx)
+    conf = state.settings()
+    run_with_client(state, conf, lambda client: client.get_workspace(slug))  # it exists: then ask
+    confirm(
+        ctx,
+        f"Delete workspace {slug!r} with its chats and embeddings?",
+        yes=yes,
+        refusal=f"refusing to delete workspace {slug!r}",
+    )
+    run_with_client(state, conf, lambda client: client.delete_workspace(slug))
+    say(state, f"deleted workspace {escape(slug)}")
 
 
 # --------------------------------------------------------------------------- documents
 
 
+WorkspaceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--workspace",
+        "-w",
+        metavar="SLUG",
+        help="Only the documents of this workspace.",
+        show_default=False,
+        callback=_not_blank,
+    ),
+]
+
+
 @docs_app.command("list")
 def docs_list(
-    workspace: Annotated[
-        str | None,
-        typer.Option("--workspace", "-w", help="Only the documents of this workspace.", show_default=False),
-    ] = None,
+    ctx: typer.Context,
+    workspace: WorkspaceOption = None,
     folder: Annotated[
-        str | None, typer.Option("--folder", help="Only this folder.", show_default=False)
+        str | None, typer.Option("--folder", metavar="FOLDER", help="Only this folder.", show_default=False)
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Documents on the server (or in one workspace), with their locations."""
-    conf = settings()
+    """Documents and their locations, on the server or in one workspace."""
+    state = invocation(ctx)
 
     async def work(client: AnythingLLMClient) -> list[dict[str, Any]]:
         if workspace is not None:
@@ -389,12 +543,12 @@ def docs_list(
         found = await client.list_documents(folder)
         return [{"location": d.location, "title": d.title, "words": d.word_count} for d in found]
 
-    rows = run_with_client(conf, work)
+    rows = run_with_client(state, state.settings(), work)
     if as_json:
         emit_json(rows)
         return
     if not rows:
-        out.print("no documents")
+        say(state, "no documents")
         return
     table = Table("location", "title", "words", box=None, pad_edge=False)
     for row in rows:
@@ -402,40 +556,70 @@ def docs_list(
     out.print(table)
 
 
+def file_types(text: str) -> list[str]:
+    """``"pdf, .MD"`` → ``["pdf", "md"]``."""
+    return [t.strip().lower().lstrip(".") for t in text.replace(";", ",").split(",") if t.strip(" .")]
+
+
+def _some_types(value: str | None) -> str | None:
+    if value is not None and not file_types(value):
+        raise typer.BadParameter("names no file type (e.g. --types pdf,md,csv)")
+    return value
+
+
 TypesOption = Annotated[
     str | None,
     typer.Option(
         "--types",
-        help="Accepted file types, comma-separated (default: $ALLOWED_FILE_TYPES, else pdf,json,csv).",
+        metavar="TYPES",
+        help="Accepted file types, comma-separated (default: ALLOWED_FILE_TYPES, else pdf,json,csv).",
         show_default=False,
+        callback=_some_types,
     ),
 ]
 
 
 def make_validator(conf: Settings, types: str | None) -> FileValidator:
+    """The validator of ``--types`` (or of the settings, which must then name some type)."""
     from anythingllm_bridge.validation import FileValidator
 
     if types is not None:
-        conf = conf.model_copy(
-            update={
-                "allowed_file_types": [t.strip().lower().lstrip(".") for t in types.split(",") if t.strip()]
-            }
+        conf = conf.model_copy(update={"allowed_file_types": file_types(types)})
+    elif not conf.allowed_file_types:
+        raise CliError(
+            "ALLOWED_FILE_TYPES names no file type (see: allm config): set it, e.g. to pdf,json,csv, "
+            "or pass --types"
         )
     return FileValidator.create_from_settings(conf)
 
 
 @docs_app.command("upload")
 def docs_upload(
-    files: Annotated[list[Path], typer.Argument(help="Files to upload.", show_default=False)],
+    ctx: typer.Context,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="Files to upload.", show_default=False)],
     workspace: Annotated[
-        str | None, typer.Option("--workspace", "-w", help="Embed into this workspace.", show_default=False)
+        str | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            metavar="SLUG",
+            help="Embed into this workspace.",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
-    folder: Annotated[str | None, typer.Option("--folder", help="Server folder.", show_default=False)] = None,
+    folder: Annotated[
+        str | None, typer.Option("--folder", metavar="FOLDER", help="Server folder.", show_default=False)
+    ] = None,
     types: TypesOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate and upload files (and embed them into a workspace, checked)."""
-    conf = settings()
+    """Validate and upload files, and embed them into a workspace.
+
+    Each file is checked by its content; with --workspace each is checked to be in the workspace too.
+    """
+    state = invocation(ctx)
+    conf = state.settings()
     validator = make_validator(conf, types)
     for path in files:
         if not path.exists():
@@ -448,9 +632,9 @@ def docs_upload(
         if workspace is not None:
             await client.get_workspace(workspace)
         for path in files:
-            valid, reason = await asyncio.to_thread(validator.validate_file, path)
-            if not valid:
-                results.append({"file": str(path), "status": "rejected", "reason": reason})
+            verdict = await asyncio.to_thread(validator.inspect, path)
+            if verdict.reason is not None:
+                results.append({"file": str(path), "status": "rejected", "reason": verdict.reason})
                 continue
             result = await client.upload_file(
                 path, workspaces=[workspace] if workspace else None, folder=folder
@@ -459,45 +643,94 @@ def docs_upload(
             results.append({"file": str(path), "status": status, "location": result.location})
         return results
 
-    results = run_with_client(conf, work)
+    results = run_with_client(state, conf, work)
     if as_json:
         emit_json(results)
-    else:
-        for item in results:
-            if item["status"] == "rejected":
-                out.print(f"rejected  {escape(item['file'])}: {escape(str(item['reason']))}")
-            else:
-                where = f" into {workspace}" if workspace and item["status"] == "uploaded" else ""
-                out.print(f"{item['status']:<9} {escape(item['file'])} -> {escape(item['location'])}{where}")
+    for item in results:
+        if item["status"] == "rejected":
+            print_error(f"rejected {item['file']}: {item['reason']}")
+        elif item["status"] == "not embedded":
+            print_error(
+                f"not embedded: {item['file']} was uploaded to {item['location']} but is not in workspace "
+                f"{workspace}; upload it again"
+            )
+        elif not as_json:
+            where = f" into {workspace}" if workspace else ""
+            out.print(f"uploaded  {escape(item['file'])} -> {escape(item['location'])}{escape(where)}")
     if any(item["status"] != "uploaded" for item in results):
         raise typer.Exit(1)
 
 
 @docs_app.command("remove")
 def docs_remove(
+    ctx: typer.Context,
     locations: Annotated[
-        list[str], typer.Argument(help="Document locations (folder/name.json).", show_default=False)
+        list[str],
+        typer.Argument(
+            metavar="LOCATION",
+            help="Document locations (folder/name.json, see: allm docs list).",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ],
     workspace: Annotated[
         str | None,
-        typer.Option("--workspace", "-w", help="Only take them out of this workspace.", show_default=False),
+        typer.Option(
+            "--workspace",
+            "-w",
+            metavar="SLUG",
+            help="Only take them out of this workspace (they stay on the server).",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Delete documents from the server (or, with --workspace, only from that workspace)."""
-    conf = settings()
+    """Delete documents (or take them out of one workspace).
 
-    async def work(client: AnythingLLMClient) -> None:
+    Without --workspace they are deleted from the server and every workspace (asks first on a terminal,
+    needs --yes otherwise). Every location must exist, or nothing is removed.
+    """
+    state = invocation(ctx)
+    conf = state.settings()
+    wanted = list(dict.fromkeys(locations))
+    where = f"workspace {workspace}" if workspace else "the server"
+    not_there = f"not in workspace {workspace}" if workspace else "not on the server"
+
+    async def check(client: AnythingLLMClient) -> None:
         if workspace is not None:
-            update = await client.update_embeddings(workspace, deletes=locations)
+            present = (await client.get_workspace(workspace)).docpaths
+        else:
+            present = {doc.location for doc in await client.list_documents() if doc.location}
+        missing = [location for location in wanted if location not in present]
+        if missing:
+            listing = f"allm docs list --workspace {workspace}" if workspace else "allm docs list"
+            raise CliError(f"{not_there}: {', '.join(missing)}; nothing was removed (see: {listing})")
+
+    run_with_client(state, conf, check)
+    if workspace is None:
+        confirm(
+            ctx,
+            f"Delete {len(wanted)} document(s) from the server and from every workspace?",
+            yes=yes,
+            refusal="refusing to delete documents from the server",
+        )
+
+    async def remove(client: AnythingLLMClient) -> None:
+        if workspace is not None:
+            update = await client.update_embeddings(workspace, deletes=wanted)
             if update.not_removed:
                 raise CliError(f"still in workspace {workspace!r}: {', '.join(update.not_removed)}")
         else:
-            await client.remove_documents(locations)
+            await client.remove_documents(wanted)
 
-    run_with_client(conf, work)
-    where = f"workspace {workspace}" if workspace else "the server"
-    for location in locations:
-        out.print(f"removed {escape(location)} from {escape(where)}")
+    run_with_client(state, conf, remove)
+    if as_json:
+        emit_json({"removed": wanted, "from": workspace or "server"})
+        return
+    for location in wanted:
+        say(state, f"removed {escape(location)} from {escape(where)}")
 
 
 # --------------------------------------------------------------------------- sync
@@ -522,21 +755,43 @@ def default_manifest(conf: Settings, source: str, workspace: str) -> Path:
 
 @app.command()
 def sync(
-    source: Annotated[str, typer.Argument(help="A folder, or s3://bucket/prefix.", show_default=False)],
-    workspace: Annotated[str, typer.Option("--workspace", "-w", help="Workspace slug.", show_default=False)],
+    ctx: typer.Context,
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE", help="A folder, or s3://bucket/prefix.", show_default=False, callback=_not_blank
+        ),
+    ],
+    workspace: Annotated[
+        str,
+        typer.Option(
+            "--workspace",
+            "-w",
+            metavar="SLUG",
+            help="Workspace slug.",
+            show_default=False,
+            callback=_not_blank,
+        ),
+    ],
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose file is gone.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; send nothing.")] = False,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, help="Files at once (default 4).", show_default=False),
+        typer.Option(
+            "--concurrency", "-c", metavar="N", min=1, help="Files at once (default 4).", show_default=False
+        ),
     ] = None,
     manifest: Annotated[
-        Path | None, typer.Option("--manifest", help="Manifest file (default: per source in the state dir).")
+        Path | None,
+        typer.Option(
+            "--manifest", metavar="PATH", help="Manifest file (default: per source in the state dir)."
+        ),
     ] = None,
     max_passes: Annotated[
         int | None,
         typer.Option(
             "--max-passes",
+            metavar="N",
             min=1,
             help="Passes over files that failed transiently before they count as failed (default 10).",
             show_default=False,
@@ -546,6 +801,7 @@ def sync(
         float | None,
         typer.Option(
             "--max-wait",
+            metavar="SECONDS",
             min=0,
             help="Seconds to wait, in all, for an open circuit breaker (default 300).",
             show_default=False,
@@ -558,11 +814,13 @@ def sync(
     types: TypesOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Make a workspace hold exactly the valid files of a folder or bucket prefix.
+    """Make a workspace hold exactly the valid files of a source.
 
-    A second run sends nothing unchanged; changed files replace their old version.
+    The source is a folder or an s3://bucket/prefix. A second run sends nothing unchanged; changed
+    files replace their old version.
     """
-    conf = settings()
+    state = invocation(ctx)
+    conf = state.settings()
     validator = make_validator(conf, types)
     workers = concurrency or conf.ingest_concurrency
     is_s3 = source.startswith("s3://")
@@ -626,7 +884,7 @@ def sync(
                     max_passes=max_passes or conf.ingest_max_passes,
                     max_wait=conf.ingest_max_wait if max_wait is None else max_wait,
                     archive=archive_to,
-                    progress=make_progress(quiet=as_json),
+                    progress=make_progress(quiet=as_json or state.quiet),
                 )
         finally:
             if storage is not None:
@@ -634,13 +892,17 @@ def sync(
             if archive_to is not None:
                 await archive_to.close()
 
-    report = run(work, interrupted="interrupted; the manifest is saved: run the same command again to resume")
+    report = run(
+        state, work, interrupted="interrupted; the manifest is saved: run the same command again to resume"
+    )
     if as_json:
         emit_json(report.to_json())
-    else:
+    elif not state.quiet:
         print_report(out, report)
     if report.failed:
-        raise typer.Exit(1)
+        failed = sorted(report.failed)
+        names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+        fail(f"{len(failed)} file(s) could not be synced ({names}); run the same command again to retry them")
 
 
 # --------------------------------------------------------------------------- search and chat
@@ -648,24 +910,30 @@ def sync(
 
 @app.command()
 def search(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    query: Annotated[str, typer.Argument(help="What to look for.")],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Results at most.")] = 5,
+    ctx: typer.Context,
+    slug: SlugArgument,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.", callback=_not_blank)],
+    limit: Annotated[int, typer.Option("--limit", "-n", metavar="N", min=1, help="Results at most.")] = 5,
     threshold: Annotated[
-        float | None, typer.Option("--threshold", min=0, max=1, help="Minimum score.", show_default=False)
+        float | None,
+        typer.Option(
+            "--threshold", metavar="NUMBER", min=0, max=1, help="Minimum score.", show_default=False
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Vector search in a workspace, without the LLM."""
-    conf = settings()
+    state = invocation(ctx)
     results = run_with_client(
-        conf, lambda client: client.search_workspace(slug, query, limit=limit, score_threshold=threshold)
+        state,
+        state.settings(),
+        lambda client: client.search_workspace(slug, query, limit=limit, score_threshold=threshold),
     )
     if as_json:
         emit_json(dump(results))
         return
     if not results:
-        out.print("no matches")
+        say(state, "no matches")
         return
     for n, hit in enumerate(results, start=1):
         score = f"{hit.score:.3f}" if hit.score is not None else "-"
@@ -675,26 +943,47 @@ def search(
 
 @app.command()
 def ask(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    question: Annotated[str, typer.Argument(help="Your question.")],
+    ctx: typer.Context,
+    slug: SlugArgument,
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="Your question.", callback=_not_blank)],
     mode: Annotated[
         ChatModeOption | None,
-        typer.Option("--mode", help="query: only from documents; chat: free.", show_default=False),
+        typer.Option(
+            "--mode",
+            metavar="MODE",
+            help="query: only from documents; chat: free; or automatic.",
+            show_default=False,
+        ),
     ] = None,
     thread: Annotated[
-        str | None, typer.Option("--thread", help="Ask inside this thread.", show_default=False)
+        str | None,
+        typer.Option(
+            "--thread",
+            metavar="THREAD",
+            help="Ask inside this thread.",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
     session: Annotated[
         str | None,
-        typer.Option("--session", help="Keep a separate history under this id.", show_default=False),
+        typer.Option(
+            "--session",
+            metavar="ID",
+            help="Keep a separate history under this id.",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole answer.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Ask a workspace; the answer streams as it is written, then its sources are listed."""
-    conf = settings()
+    """Ask a workspace: the answer streams in, then its sources."""
+    state = invocation(ctx)
     if thread is not None and session is not None:
-        fail("--session does not apply to threads (a thread keeps its own history): use one or the other")
+        raise usage_error(
+            ctx, "--session does not apply to threads (a thread keeps its own history): use one or the other"
+        )
 
     async def work(client: AnythingLLMClient) -> dict[str, Any]:
         return await answer(
@@ -708,7 +997,7 @@ def ask(
             printer=None if as_json else out,
         )
 
-    result = run_with_client(conf, work)
+    result = run_with_client(state, state.settings(), work)
     if as_json:
         emit_json(result)
 
@@ -716,67 +1005,85 @@ def ask(
 # --------------------------------------------------------------------------- threads
 
 
+ThreadArgument = Annotated[str, typer.Argument(metavar="THREAD", help="Thread slug.", callback=_not_blank)]
+
+
 @threads_app.command("new")
 def threads_new(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    name: Annotated[str | None, typer.Option("--name", help="Thread name.", show_default=False)] = None,
+    ctx: typer.Context,
+    slug: SlugArgument,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="NAME", help="Thread name.", show_default=False)
+    ] = None,
     thread_slug: Annotated[
-        str | None, typer.Option("--slug", help="Thread slug (default: a UUID).", show_default=False)
+        str | None,
+        typer.Option(
+            "--slug",
+            metavar="THREAD",
+            help="Thread slug (default: a UUID).",
+            show_default=False,
+            callback=_not_blank,
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Start a thread in a workspace and print its slug."""
-    conf = settings()
-    thread = run_with_client(
-        conf, lambda client: client.create_thread(slug, name=name, thread_slug=thread_slug)
-    )
+    state = invocation(ctx)
+
+    async def work(client: AnythingLLMClient) -> Any:
+        workspaces = await client.list_workspaces()
+        if slug not in {ws.slug for ws in workspaces}:
+            raise CliError(f"workspace {slug!r} does not exist (see: allm workspaces list)")
+        for ws in workspaces:  # the server keeps thread slugs unique across all workspaces
+            if thread_slug is not None and thread_slug in {t.slug for t in ws.threads}:
+                raise CliError(
+                    f"thread slug {thread_slug!r} is taken (in workspace {ws.slug!r}): pick another --slug"
+                )
+        return await client.create_thread(slug, name=name, thread_slug=thread_slug)
+
+    thread = run_with_client(state, state.settings(), work)
     if as_json:
         emit_json(dump(thread))
+    elif state.quiet:
+        out.print(escape(thread.slug))
     else:
         out.print(f"created thread {escape(thread.name or '')} (slug: {escape(thread.slug)})")
 
 
 @threads_app.command("list")
-def threads_list(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")], as_json: JsonOption = False
-) -> None:
+def threads_list(ctx: typer.Context, slug: SlugArgument, as_json: JsonOption = False) -> None:
     """The threads of a workspace."""
-    conf = settings()
-    threads = run_with_client(conf, lambda client: client.list_threads(slug))
+    state = invocation(ctx)
+    threads = run_with_client(state, state.settings(), lambda client: client.list_threads(slug))
     if as_json:
         emit_json(dump(threads))
         return
     if not threads:
-        out.print("no threads")
+        say(state, "no threads")
     for thread in threads:
         out.print(f"{escape(thread.slug)}  {escape(thread.name or '')}")
 
 
 @threads_app.command("history")
 def threads_history(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    thread: Annotated[str, typer.Argument(help="Thread slug.")],
-    as_json: JsonOption = False,
+    ctx: typer.Context, slug: SlugArgument, thread: ThreadArgument, as_json: JsonOption = False
 ) -> None:
     """Every turn of a thread, oldest first."""
-    conf = settings()
-    turns = run_with_client(conf, lambda client: client.get_thread_history(slug, thread))
+    state = invocation(ctx)
+    turns = run_with_client(state, state.settings(), lambda client: client.get_thread_history(slug, thread))
     if as_json:
         emit_json(dump(turns))
         return
     if not turns:
-        out.print("no messages")
+        say(state, "no messages")
     for turn in turns:
         out.print(f"[bold]{turn.role}[/]: {escape(turn.content or '')}")
 
 
 @threads_app.command("delete")
-def threads_delete(
-    slug: Annotated[str, typer.Argument(help="Workspace slug.")],
-    thread: Annotated[str, typer.Argument(help="Thread slug.")],
-) -> None:
+def threads_delete(ctx: typer.Context, slug: SlugArgument, thread: ThreadArgument) -> None:
     """Delete a thread and its messages."""
-    conf = settings()
+    state = invocation(ctx)
 
     async def work(client: AnythingLLMClient) -> None:
         threads = await client.list_threads(slug)
@@ -786,8 +1093,8 @@ def threads_delete(
             )
         await client.delete_thread(slug, thread)
 
-    run_with_client(conf, work)
-    out.print(f"deleted thread {escape(thread)}")
+    run_with_client(state, state.settings(), work)
+    say(state, f"deleted thread {escape(thread)}")
 
 
 # --------------------------------------------------------------------------- emulator and demo
@@ -795,11 +1102,15 @@ def threads_delete(
 
 @app.command()
 def emulator(
-    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="0 = any free port.")] = 3001,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", metavar="PORT", min=0, max=65535, help="0 = any free port.")
+    ] = 3001,
+    host: Annotated[str, typer.Option("--host", metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
     api_key: Annotated[
         str | None,
-        typer.Option("--key", help="API key to accept (default: a random one).", show_default=False),
+        typer.Option(
+            "--key", metavar="KEY", help="API key to accept (default: a random one).", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Run the built-in AnythingLLM emulator until Ctrl-C."""
@@ -829,6 +1140,7 @@ def emulator(
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     real: Annotated[
         bool, typer.Option("--real", help="Run against ANYTHINGLLM_URL / ANYTHINGLLM_API_KEY instead.")
     ] = False,
@@ -836,13 +1148,18 @@ def demo(
         bool, typer.Option("--keep", help="With --real: keep the demo workspace and documents.")
     ] = False,
 ) -> None:
-    """Emulator, workspace, sync (twice), search, a streamed answer, breaker state — in one go."""
+    """The whole tour in one go, on the built-in emulator.
+
+    Emulator, workspace, sync (twice), search, a streamed answer, breaker state; --real runs the same
+    on the configured server and cleans up after itself.
+    """
     from anythingllm_bridge.cli.demo import run_demo
 
-    conf = settings() if real else None
-    if real and conf is not None and conf.anythingllm_api_key is None:
-        fail("--real needs ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY (or --url and --api-key)")
-    run(lambda: run_demo(out, settings=conf, keep=keep))
+    state = invocation(ctx)
+    if keep and not real:
+        raise usage_error(ctx, "--keep applies to --real only (the emulator's demo leaves nothing behind)")
+    conf = state.settings() if real else None
+    run(state, lambda: run_demo(out, settings=conf, keep=keep))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -23,9 +24,14 @@ from anythingllm_bridge.client.resources.threads import ThreadsMixin
 from anythingllm_bridge.client.resources.workspaces import WorkspacesMixin
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig
 from anythingllm_bridge.errors import (
+    AnythingLLMAPIError,
     AnythingLLMAuthenticationError,
     AnythingLLMCircuitOpenError,
+    AnythingLLMConnectionError,
     AnythingLLMError,
+    AnythingLLMProtocolError,
+    AnythingLLMRateLimitError,
+    AnythingLLMTimeoutError,
 )
 
 if TYPE_CHECKING:
@@ -135,12 +141,16 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         await self.disconnect()
 
     async def health_check(self) -> HealthStatus:
-        """Is the server reachable, is the key accepted? Never raises.
+        """Is the server reachable, is it an AnythingLLM answering, is the key accepted? Never raises.
 
-        Works outside a session too (a temporary one is opened). ``reason`` says what is wrong;
+        Three separate checks: ``GET /api/ping`` must get an HTTP answer (``reachable``), that answer
+        must be AnythingLLM's ``{"online": true}`` (``answering``), and only then is the key checked
+        with ``GET /api/v1/auth`` (``authenticated``; ``None`` when not checked). Works outside a
+        session too (a temporary one is opened). ``reason`` says in words what is wrong;
         ``latency_ms`` is the round trip of ``/api/ping``; ``breaker`` is the breaker's state.
         """
-        reachable = authenticated = False
+        reachable = answering = not_anythingllm = False
+        authenticated: bool | None = None
         reason: str | None = None
         latency_ms: float | None = None
         temporary = not self._transport.is_open
@@ -148,22 +158,38 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             if temporary:
                 await self._transport.open()
             started = time.perf_counter()
-            online = await self.ping()
-            latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            try:
+                online = await self.ping()
+            except (AnythingLLMAPIError, AnythingLLMProtocolError) as exc:  # an answer, not AnythingLLM's
+                not_anythingllm, reason = _ping_refused(self.base_url, exc)
+            else:
+                answering = online
+                if not online:
+                    not_anythingllm = True
+                    reason = _not_anythingllm(self.base_url, 'JSON without "online": true')
             reachable = True
-            if not online:
-                reason = "the server answered /api/ping but does not say it is online"
-            authenticated = await self.check_auth()
-            if not authenticated and reason is None:
-                reason = "the server did not confirm the API key"
-        except AnythingLLMAuthenticationError as exc:
-            reason = f"the API key was not accepted: {exc.server_message or exc.message}"
+            latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            if answering:
+                authenticated, reason = await self._auth_verdict()
         except AnythingLLMCircuitOpenError as exc:
-            reason = f"the circuit breaker is open; the next probe in {exc.retry_in:.1f} s"
+            reason = (
+                f"the circuit breaker is open after repeated failures; the next probe in {exc.retry_in:.1f} s"
+            )
+        except AnythingLLMTimeoutError as exc:
+            reason = f"{self.base_url} did not answer in time: {exc.message}"
+        except AnythingLLMConnectionError as exc:
+            if self.base_url.startswith("https://") and _speaks_no_tls(exc):
+                reachable = True  # it answered, in plain HTTP
+                plain = "http://" + self.base_url.removeprefix("https://")
+                reason = f"the server at {self.base_url} does not speak TLS: use {plain}"
+            elif self.base_url in exc.message:
+                reason = exc.message
+            else:
+                reason = f"cannot reach {self.base_url}: {exc.message}"
         except AnythingLLMError as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            reason = exc.message
         except Exception as exc:  # health_check must answer, whatever went wrong
-            reason = f"unexpected error: {type(exc).__name__}: {exc}"
+            reason = f"unexpected error: {exc}"
         finally:
             if temporary:
                 try:
@@ -172,12 +198,74 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
                     reason = reason or f"closing the temporary session failed: {exc}"
         return HealthStatus(
             reachable=reachable,
+            answering=answering,
             authenticated=authenticated,
+            not_anythingllm=not_anythingllm,
             reason=reason,
             latency_ms=latency_ms,
             base_url=self.base_url,
             breaker=_breaker_info(self._transport),
         )
+
+    async def _auth_verdict(self) -> tuple[bool | None, str | None]:
+        """``(authenticated, reason)`` from ``GET /api/v1/auth``; ``None`` when it could not tell."""
+        try:
+            if await self.check_auth():
+                return True, None
+            return False, "the server did not confirm the API key"
+        except AnythingLLMAuthenticationError as exc:
+            return False, f"the API key was not accepted: {exc.server_message or exc.message}"
+        except AnythingLLMCircuitOpenError:
+            raise
+        except AnythingLLMError as exc:
+            return None, f"the API key could not be checked: {exc.message}"
+
+
+# OpenSSL's words when the other side of a TLS handshake answers in plain text (an http:// server)
+_NOT_TLS = ("wrong version number", "record layer failure", "unknown protocol", "packet length too long")
+
+
+def _speaks_no_tls(exc: BaseException) -> bool:
+    """True when a connection failed because the server answered the TLS handshake in plain HTTP."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if any(words in str(seen).lower() for words in _NOT_TLS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _ping_refused(base_url: str, exc: AnythingLLMAPIError | AnythingLLMProtocolError) -> tuple[bool, str]:
+    """``(not_anythingllm, reason)`` for an error answer to ``GET /api/ping``, which AnythingLLM always
+    answers with ``{"online": true}``: a 5xx or 429 may come from any server, anything else does not
+    come from AnythingLLM."""
+    status = exc.status
+    if isinstance(exc, AnythingLLMRateLimitError):
+        return False, f"{base_url} is rate limiting requests (429); try again later"
+    if status is not None and status >= 500:
+        return False, (
+            f"{base_url} answered GET /api/ping with {_status_text(status)}: the server is up but "
+            "failing; try again later"
+        )
+    if isinstance(exc, AnythingLLMProtocolError):
+        kind = f", {exc.content_type}" if exc.content_type else ""
+        what = f"{_status_text(status)}{kind}" if status is not None else "something that is not JSON"
+    else:
+        what = _status_text(status)
+    return True, _not_anythingllm(base_url, f'{what}, not {{"online": true}}')
+
+
+def _not_anythingllm(base_url: str, answer: str) -> str:
+    return f"{base_url} is not an AnythingLLM server (or not its root URL): GET /api/ping answered {answer}"
+
+
+def _status_text(status: int | None) -> str:
+    if status is None:
+        return "an error"
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 def _breaker_info(transport: Transport) -> BreakerInfo:

@@ -519,10 +519,21 @@ class BreakerInfo(ApiModel):
 
 
 class HealthStatus(ApiModel):
-    """What ``health_check`` found. It never raises: failures are described in ``reason``."""
+    """What ``health_check`` found: three separate truths. It never raises: ``reason`` says what is
+    wrong.
+
+    ``reachable``: the server answered in HTTP (even an ``https://`` URL's plain-HTTP answer
+    counts). ``answering``: it is an AnythingLLM and says it is up (``GET /api/ping`` answered
+    ``{"online": true}``). ``authenticated``: the API key was accepted (``True``) or refused
+    (``False``); ``None`` when it was not checked (the server was not answering, or the check itself
+    failed for another reason). ``not_anythingllm``: ``/api/ping`` got an answer AnythingLLM never
+    gives (a 404, a web page, other JSON): the URL points at some other server.
+    """
 
     reachable: bool
-    authenticated: bool
+    answering: bool = False
+    authenticated: bool | None = None
+    not_anythingllm: bool = False
     reason: str | None = None
     latency_ms: float | None = None
     base_url: str
@@ -530,4 +541,5 @@ class HealthStatus(ApiModel):
 
     @property
     def ok(self) -> bool:
-        return self.reachable and self.authenticated
+        """Reachable, answering as AnythingLLM, and the key accepted."""
+        return self.reachable and self.answering and self.authenticated is True
