@@ -19,6 +19,9 @@ _LAZY: dict[str, str] = {
     "Settings": "anythingllm_bridge.config",
     "get_settings": "anythingllm_bridge.config",
     "AnythingLLMClient": "anythingllm_bridge.client",
+    "AnythingLLMConfig": "anythingllm_bridge.client",
+    "AnythingLLMDeprecationWarning": "anythingllm_bridge.client",
+    "CircuitBreakerConfig": "anythingllm_bridge.client",
     "create_anythingllm_client": "anythingllm_bridge.client",
     "AnythingLLM": "anythingllm_bridge.client",
     "ProcessedDocument": "anythingllm_bridge.client",
@@ -39,6 +42,9 @@ __all__ = [*sorted(_LAZY), *_error_names, "__version__"]
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLM as AnythingLLM
     from anythingllm_bridge.client import AnythingLLMClient as AnythingLLMClient
+    from anythingllm_bridge.client import AnythingLLMConfig as AnythingLLMConfig
+    from anythingllm_bridge.client import AnythingLLMDeprecationWarning as AnythingLLMDeprecationWarning
+    from anythingllm_bridge.client import CircuitBreakerConfig as CircuitBreakerConfig
     from anythingllm_bridge.client import DocumentChunk as DocumentChunk
     from anythingllm_bridge.client import ProcessedDocument as ProcessedDocument
     from anythingllm_bridge.client import create_anythingllm_client as create_anythingllm_client

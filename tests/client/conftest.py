@@ -40,7 +40,7 @@ async def _cleanup(srv: Server) -> None:
             with contextlib.suppress(AnythingLLMError):
                 await client.delete_workspace(slug)
         with contextlib.suppress(AnythingLLMError):
-            await client.remove_documents(srv.created_documents)
+            await client.delete_documents_from_server(srv.created_documents)
         for folder in srv.created_folders:
             with contextlib.suppress(AnythingLLMError):
                 await client.remove_folder(folder)
@@ -56,8 +56,8 @@ async def client(server: Server) -> AsyncIterator[AnythingLLMClient]:
 async def workspace(client: AnythingLLMClient, server: Server) -> Workspace:
     """A fresh, empty workspace (removed afterwards on a real server)."""
     created = await client.create_workspace(server.name(), similarity_threshold=0.0, chat_mode="chat")
-    server.created_workspaces.append(created.slug)
-    return created
+    server.created_workspaces.append(created.workspace.slug)
+    return created.workspace
 
 
 @pytest.fixture
@@ -69,4 +69,5 @@ async def emu_client(emulator: Any) -> AsyncIterator[AnythingLLMClient]:
 
 @pytest.fixture
 async def emu_workspace(emu_client: AnythingLLMClient) -> Workspace:
-    return await emu_client.create_workspace("Fault Tests", similarity_threshold=0.0, chat_mode="chat")
+    created = await emu_client.create_workspace("Fault Tests", similarity_threshold=0.0, chat_mode="chat")
+    return created.workspace

@@ -91,7 +91,7 @@ def test_document_listing_parses() -> None:
 def test_chat_sources_use_text_and_distance() -> None:
     answer = ChatResponse.model_validate(body("40"))
     assert answer.chat_id == 1
-    assert answer.text
+    assert answer.text_response
     source = answer.sources[0]
     assert source.text
     assert source.distance is not None

@@ -52,7 +52,7 @@ async def test_openai_stream_cut_raises(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any
 ) -> None:
     emulator.emulator.faults.add("POST", "/api/v1/openai/chat/completions", cut_stream_after=2)
-    stream = emu_client.openai_chat_stream(emu_workspace.slug, USER)
+    stream = await emu_client.openai_chat(emu_workspace.slug, USER, stream=True)
     with pytest.raises(AnythingLLMStreamError):
         await stream.collect()
     assert stream.events_received == 2

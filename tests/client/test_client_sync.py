@@ -52,7 +52,7 @@ def test_methods_keep_their_names_and_docs() -> None:
 
 
 def test_workspace_upload_and_chat_without_await(llm: AnythingLLM, tmp_path: Path) -> None:
-    workspace = llm.create_workspace("Sync Workspace", similarity_threshold=0.0)
+    workspace = llm.create_workspace("Sync Workspace", similarity_threshold=0.0).workspace
     assert workspace.slug in {w.slug for w in llm.list_workspaces()}
     path = tmp_path / "sync-notes.txt"
     path.write_text("Sync clients can read about the Zorblax protocol too.\n", encoding="utf-8")
@@ -60,22 +60,22 @@ def test_workspace_upload_and_chat_without_await(llm: AnythingLLM, tmp_path: Pat
     assert uploaded.embedded
     assert uploaded.location in llm.get_workspace(workspace.slug).docpaths
     answer = llm.chat(workspace.slug, "What can sync clients read about?", mode="chat")
-    assert answer.text
+    assert answer.text_response
     assert answer.sources
     health = llm.health_check()
     assert health.ok
 
 
 def test_streams_become_iterators(llm: AnythingLLM) -> None:
-    workspace = llm.create_workspace("Sync Stream")
+    workspace = llm.create_workspace("Sync Stream").workspace
     llm.upload_text("Stream facts", "Streams in sync code are plain iterators.", workspaces=workspace.slug)
-    stream = llm.stream_chat(workspace.slug, "What are streams in sync code?", mode="chat")
+    stream = llm.chat(workspace.slug, "What are streams in sync code?", mode="chat", stream=True)
     assert isinstance(stream, SyncStream)
     events = list(stream)
     assert all(isinstance(event, ChatStreamEvent) for event in events)
     assert events[-1].type == "finalizeResponseStream"
     assert stream.completed
-    assert stream.text
+    assert stream.text_response
     assert stream.sources
     assert stream.chat_id is not None
     completion = llm.openai_chat(workspace.slug, [{"role": "user", "content": "hi"}], stream=True)
@@ -88,10 +88,10 @@ def test_errors_are_the_same_exceptions(llm: AnythingLLM) -> None:
 
 
 def test_a_cut_stream_raises_in_sync_code_too(llm: AnythingLLM, running: Any) -> None:
-    workspace = llm.create_workspace("Sync Cut")
+    workspace = llm.create_workspace("Sync Cut").workspace
     running.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=2)
     with pytest.raises(AnythingLLMStreamError):
-        llm.stream_chat(workspace.slug, "hello").collect()
+        llm.chat(workspace.slug, "hello", stream=True).collect()
 
 
 def test_outside_with_block_is_a_session_error(running: Any) -> None:

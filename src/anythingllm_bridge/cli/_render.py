@@ -108,16 +108,17 @@ async def answer(
     """Ask; print the answer (as it streams in) and then its sources; return both as JSON data."""
     if stream:
         events = (
-            client.stream_thread_message(slug, thread, question, mode=mode)
+            await client.send_message(slug, thread, question, mode=mode, stream=True)
             if thread
-            else client.stream_chat(slug, question, mode=mode, session_id=session)
+            else await client.chat(slug, question, mode=mode, session_id=session, stream=True)
         )
         async with events:
             async for event in events:
-                if printer is not None and event.type in ("textResponseChunk", "textResponse") and event.text:
-                    printer.file.write(event.text)
+                shown = event.type in ("textResponseChunk", "textResponse") and event.text_response
+                if printer is not None and shown:
+                    printer.file.write(event.text_response or "")
                     printer.file.flush()
-        text, sources, chat_id = events.text, events.sources, events.chat_id
+        text, sources, chat_id = events.text_response, events.sources, events.chat_id
         if printer is not None:
             printer.file.write("\n")
     else:
@@ -126,7 +127,7 @@ async def answer(
             if thread
             else await client.chat(slug, question, mode=mode, session_id=session)
         )
-        text, sources, chat_id = reply.text or "", reply.sources, reply.chat_id
+        text, sources, chat_id = reply.text_response or "", reply.sources, reply.chat_id
         if printer is not None:
             printer.print(escape(text))
     if printer is not None:

@@ -262,8 +262,8 @@ def _settings_args(
 ) -> dict[str, Any]:
     values = {
         "chat_mode": mode,
-        "prompt": prompt,
-        "temperature": temperature,
+        "open_ai_prompt": prompt,
+        "open_ai_temp": temperature,
         "top_n": top_n,
         "similarity_threshold": threshold,
     }
@@ -298,7 +298,7 @@ def workspaces_create(
     conf = settings()
     options = _settings_args(mode, prompt, temperature, top_n, similarity_threshold)
 
-    ws = run_with_client(conf, lambda client: client.create_workspace(name, **options))
+    ws = run_with_client(conf, lambda client: client.create_workspace(name, **options)).workspace
     if as_json:
         emit_json(dump(ws))
     else:
@@ -330,7 +330,7 @@ def workspaces_update(
         await client.get_workspace(slug)  # a clear "does not exist" before the update
         return await client.update_workspace(slug, **options)
 
-    ws = run_with_client(conf, work)
+    ws = run_with_client(conf, work).workspace
     if as_json:
         emit_json(dump(ws))
     else:
@@ -386,7 +386,7 @@ def docs_list(
                     {"location": doc.docpath, "title": meta.get("title"), "words": meta.get("wordCount")}
                 )
             return rows
-        found = await client.list_documents(folder)
+        found = await client.list_documents(folder=folder)
         return [{"location": d.location, "title": d.title, "words": d.word_count} for d in found]
 
     rows = run_with_client(conf, work)
@@ -492,7 +492,7 @@ def docs_remove(
             if update.not_removed:
                 raise CliError(f"still in workspace {workspace!r}: {', '.join(update.not_removed)}")
         else:
-            await client.remove_documents(locations)
+            await client.delete_documents_from_server(locations)
 
     run_with_client(conf, work)
     where = f"workspace {workspace}" if workspace else "the server"
@@ -728,8 +728,8 @@ def threads_new(
     """Start a thread in a workspace and print its slug."""
     conf = settings()
     thread = run_with_client(
-        conf, lambda client: client.create_thread(slug, name=name, thread_slug=thread_slug)
-    )
+        conf, lambda client: client.create_thread(slug, name, thread_slug=thread_slug)
+    ).thread
     if as_json:
         emit_json(dump(thread))
     else:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from anythingllm_bridge.client._options import AnythingLLMConfig, client_options
 from anythingllm_bridge.client._transport import ClientConfig, Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
 from anythingllm_bridge.client.resources.chat import ChatMixin
@@ -40,15 +41,18 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     ``await client.disconnect()``): that opens and closes one HTTP session. A call outside a
     session raises ``AnythingLLMSessionError``.
 
-    ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine).
-    The keyword arguments tune timeouts (seconds), retries and the circuit breaker; their
-    defaults match ``Settings``. ``sleep`` replaces ``asyncio.sleep`` for retry waits (tests),
-    ``on_breaker_change`` is called on every breaker state change.
+    ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine), or
+    a settings object that carries the server, the key and the options: our ``Settings``
+    (``AnythingLLMClient(get_settings())``) or ALM-001's ``AnythingLLMConfig`` (then the object's
+    values replace the keyword arguments; ``create_anythingllm_client(obj, **overrides)``
+    overrides them instead). The keyword arguments tune timeouts (seconds), retries and the
+    circuit breaker; their defaults match ``Settings``. ``sleep`` replaces ``asyncio.sleep`` for
+    retry waits (tests), ``on_breaker_change`` is called on every breaker state change.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Settings | AnythingLLMConfig,
         api_key: str | SecretStr | None = None,
         *,
         timeout: float = 300.0,
@@ -66,7 +70,10 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_breaker_change: Callable[[Any], None] | None = None,
     ) -> None:
-        if not isinstance(base_url, str) or not base_url.strip().startswith(("http://", "https://")):
+        from_object: dict[str, Any] = {}
+        if not isinstance(base_url, str):
+            base_url, api_key, from_object = client_options(base_url)
+        if not base_url.strip().startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.strip().rstrip("/")
         self.config = ClientConfig(
@@ -83,6 +90,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             verify_ssl=verify_ssl,
             ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
+        if from_object:
+            self.config = dataclasses.replace(self.config, **from_object)
         self._transport = Transport(
             self.base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
@@ -172,28 +181,18 @@ def _breaker_info(transport: Transport) -> BreakerInfo:
     return BreakerInfo.model_validate({**dataclasses.asdict(snapshot), "state": snapshot.state.value})
 
 
-def create_anythingllm_client(settings: Settings | None = None, **overrides: Any) -> AnythingLLMClient:
-    """A client configured from ``Settings`` (environment / ``.env``; default: ``get_settings()``).
+def create_anythingllm_client(
+    settings: Settings | AnythingLLMConfig | None = None, **overrides: Any
+) -> AnythingLLMClient:
+    """A client configured from ``Settings`` (environment / ``.env``; default: ``get_settings()``)
+    or from an ``AnythingLLMConfig``.
 
-    Keyword ``overrides`` win over the settings (e.g. ``sleep=...`` in tests).
+    Keyword ``overrides`` win over the object's values (e.g. ``sleep=...`` in tests).
     """
     if settings is None:
         from anythingllm_bridge.config import get_settings
 
         settings = get_settings()
-    options: dict[str, Any] = {
-        "timeout": settings.anythingllm_timeout,
-        "connect_timeout": settings.connect_timeout,
-        "read_timeout": settings.read_timeout,
-        "failure_threshold": settings.failure_threshold,
-        "recovery_timeout": settings.recovery_timeout,
-        "max_retries": settings.max_retries,
-        "base_delay": settings.base_delay,
-        "max_delay": settings.max_delay,
-        "max_concurrency": settings.max_concurrency,
-        "max_connections_per_host": settings.max_connections_per_host,
-        "verify_ssl": settings.verify_ssl,
-        "ca_bundle": settings.ca_bundle,
-    }
+    base_url, api_key, options = client_options(settings)
     options.update(overrides)
-    return AnythingLLMClient(settings.anythingllm_url, settings.anythingllm_api_key, **options)
+    return AnythingLLMClient(base_url, api_key, **options)

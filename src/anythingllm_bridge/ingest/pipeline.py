@@ -736,7 +736,7 @@ class _Run:
         embedded = [loc for loc in locations if loc in docpaths]
         if embedded:  # both calls are safe to repeat
             await self._patiently(lambda: self.client.update_embeddings(self.workspace, deletes=embedded))
-        await self._patiently(lambda: self.client.remove_documents(locations))
+        await self._patiently(lambda: self.client.delete_documents_from_server(locations))
 
     # ------------------------------------------------------------------ report
 

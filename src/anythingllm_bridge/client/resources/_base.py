@@ -1,22 +1,40 @@
-"""What every resource mixin shares: the transport, path building, and a workspace lookup."""
+"""What every resource mixin shares: the transport, path building, the workspace lookup, and the
+one resolver that turns a workspace's or thread's numeric id into its slug."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
 
-from anythingllm_bridge.client.models import Workspace
+from anythingllm_bridge.client.models import Thread, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client._transport import Transport
 
-__all__ = ["Resource", "folder_segment", "join_slugs", "parse", "parse_list", "segment"]
+__all__ = [
+    "KnownIds",
+    "Resource",
+    "ThreadRef",
+    "WorkspaceRef",
+    "folder_segment",
+    "join_slugs",
+    "parse",
+    "parse_list",
+    "segment",
+]
 
 M = TypeVar("M", bound=BaseModel)
+
+#: A workspace: its slug, or its numeric ``id`` (``int`` only: a digit string is a slug, since a
+#: workspace named "2024" has the slug "2024").
+WorkspaceRef = str | int
+#: A thread: its slug, or the numeric ``id`` of a thread this client created or renamed.
+ThreadRef = str | int
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -52,11 +70,8 @@ def segment(value: str, what: str = "slug") -> str:
     return quote(value, safe="")
 
 
-def join_slugs(workspaces: str | Iterable[str] | None) -> str | None:
+def join_slugs(slugs: Iterable[str]) -> str | None:
     """``addToWorkspaces`` as the server wants it: one comma-separated string."""
-    if workspaces is None:
-        return None
-    slugs = [workspaces] if isinstance(workspaces, str) else list(workspaces)
     cleaned: list[str] = []
     for slug in slugs:
         if not isinstance(slug, str) or not slug.strip() or "," in slug:
@@ -65,10 +80,79 @@ def join_slugs(workspaces: str | Iterable[str] | None) -> str | None:
     return ",".join(cleaned) or None
 
 
+class KnownIds:
+    """The id -> slug pairs this client has seen in the server's answers."""
+
+    def __init__(self) -> None:
+        self.workspaces: dict[int, str] = {}
+        self.threads: dict[int, str] = {}
+
+    def learn(self, item: Workspace | Thread) -> None:
+        """Remember ``item``'s id (workspaces and threads alike)."""
+        if item.id is not None:
+            known = self.workspaces if isinstance(item, Workspace) else self.threads
+            known[item.id] = item.slug
+
+    def forget_workspace(self, slug: str) -> None:
+        """Drop a deleted workspace."""
+        self.workspaces = {key: value for key, value in self.workspaces.items() if value != slug}
+
+
+def _check_ref(ref: object, what: str) -> None:
+    if isinstance(ref, bool) or not isinstance(ref, str | int):
+        raise ValueError(f"a {what} is its slug (str) or its numeric id (int), got {type(ref).__name__}")
+
+
 class Resource:
     """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``."""
 
     _transport: Transport
+
+    @functools.cached_property
+    def _known_ids(self) -> KnownIds:
+        return KnownIds()
+
+    async def _slug(self, workspace: WorkspaceRef) -> str:
+        """The slug of ``workspace``, given as a slug or as a numeric id.
+
+        An id is looked up in the ids this client has seen; one it has not seen is looked for
+        once in ``GET /v1/workspaces``. An id no workspace has raises ``AnythingLLMNotFoundError``.
+        """
+        _check_ref(workspace, "workspace")
+        if isinstance(workspace, str):
+            return workspace
+        known = self._known_ids.workspaces
+        if workspace not in known:
+            for item in parse_list(Workspace, await self._object("GET", "/v1/workspaces", "workspaces")):
+                self._known_ids.learn(item)
+        if workspace not in known:
+            raise AnythingLLMNotFoundError(
+                f"no workspace has the id {workspace}", status=200, method="GET", path="/v1/workspaces"
+            )
+        return known[workspace]
+
+    async def _slugs(self, workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None) -> str | None:
+        """``addToWorkspaces`` for one or more workspaces (slugs or ids); ``None`` for none."""
+        if workspaces is None:
+            return None
+        refs = [workspaces] if isinstance(workspaces, str | int) else list(workspaces)
+        return join_slugs([await self._slug(ref) for ref in refs])
+
+    async def _thread_slug(self, thread: ThreadRef) -> str:
+        """The slug of ``thread``, given as a slug or as the numeric id of a thread this client
+        created or renamed (the server lists threads without their ids, so no other id can be
+        looked up); any other id raises ``AnythingLLMNotFoundError``."""
+        _check_ref(thread, "thread")
+        if isinstance(thread, str):
+            return thread
+        slug = self._known_ids.threads.get(thread)
+        if slug is None:
+            raise AnythingLLMNotFoundError(
+                f"thread id {thread} is not one this client created or renamed; the server lists "
+                "threads without ids, so name it by its slug",
+                status=404,  # nothing was sent: no workspace lists thread ids
+            )
+        return slug
 
     async def _object(self, method: str, path: str, key: str | None = None, **kwargs: Any) -> Any:
         """A JSON object answer, optionally one key of it; anything else is a protocol error
