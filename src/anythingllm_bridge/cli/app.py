@@ -253,6 +253,10 @@ def workspaces_show(
         out.print(f"  {escape(thread.slug)}" + (f"  {escape(thread.name)}" if thread.name else ""))
 
 
+# WorkspaceSettings keyword -> the CLI option that sets it, where the two differ
+_OPTION_LABELS = {"open_ai_prompt": "prompt", "open_ai_temp": "temperature"}
+
+
 def _settings_args(
     mode: str | None,
     prompt: str | None,
@@ -335,7 +339,8 @@ def workspaces_update(
         emit_json(dump(ws))
     else:
         out.print(
-            f"updated workspace {escape(ws.slug)}: " + ", ".join(f"{k}={v}" for k, v in options.items())
+            f"updated workspace {escape(ws.slug)}: "
+            + ", ".join(f"{_OPTION_LABELS.get(k, k)}={v}" for k, v in options.items())
         )
 
 
