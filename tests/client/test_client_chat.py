@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, ChatStream, ChatStreamEvent, Workspace
 from anythingllm_bridge.errors import (
@@ -15,6 +14,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMStreamError,
     AnythingLLMValidationError,
 )
+from support import Server, make_client
 
 
 async def drain(stream: ChatStream, into: list[ChatStreamEvent]) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import (
@@ -19,6 +18,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMValidationError,
     FileValidationError,
 )
+from support import Server
 
 NOTES = (
     "The Zorblax protocol was invented in 1987 by Dr. Quentin Marsh at the Lunar Institute.\n"

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import (
     AnythingLLMClient,
@@ -17,6 +16,7 @@ from anythingllm_bridge.client import (
     Workspace,
 )
 from anythingllm_bridge.errors import AnythingLLMEmbeddingError, AnythingLLMNotFoundError
+from support import Server, make_client
 
 
 def make_files(folder: Path, count: int) -> list[Path]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError
+from support import Server, make_client
 
 FACT = "The Zorblax protocol uses three handshake phases called ping, pong and plonk."
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, OpenAIChatStream, Workspace
 from anythingllm_bridge.errors import AnythingLLMChatError, AnythingLLMNotFoundError, AnythingLLMStreamError
+from support import Server
 
 USER = [{"role": "user", "content": "Say hello"}]
 

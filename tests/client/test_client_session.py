@@ -6,14 +6,13 @@ import logging
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 from pydantic import SecretStr
 
 from anythingllm_bridge import AnythingLLMClient as ExportedClient
 from anythingllm_bridge import AnythingLLMConfig, CircuitBreakerConfig, Settings, create_anythingllm_client
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMSessionError
-from support import closed_port, no_sleep
+from support import Server, closed_port, make_client, no_sleep
 
 SECRET = "SECRET-KEY-1234567-ABCDEFG"
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from support import Server
 
 
 async def test_create_workspace_returns_the_server_slug_and_settings(
