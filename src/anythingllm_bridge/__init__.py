@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Settings": "anythingllm_bridge.config",
     "get_settings": "anythingllm_bridge.config",
+    "StorageType": "anythingllm_bridge.config",
     "AnythingLLMClient": "anythingllm_bridge.client",
     "AnythingLLMConfig": "anythingllm_bridge.client",
     "AnythingLLMDeprecationWarning": "anythingllm_bridge.client",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from anythingllm_bridge.client import ProcessedDocument as ProcessedDocument
     from anythingllm_bridge.client import create_anythingllm_client as create_anythingllm_client
     from anythingllm_bridge.config import Settings as Settings
+    from anythingllm_bridge.config import StorageType as StorageType
     from anythingllm_bridge.config import get_settings as get_settings
     from anythingllm_bridge.resilience import CircuitBreaker as CircuitBreaker
     from anythingllm_bridge.resilience import CircuitState as CircuitState

@@ -8,6 +8,7 @@ Secrets are ``SecretStr``: they never appear in ``repr`` or logs.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,10 +16,18 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_ALLOWED_FILE_TYPES", "Settings", "get_settings"]
+__all__ = ["DEFAULT_ALLOWED_FILE_TYPES", "Settings", "StorageType", "get_settings"]
 
 DEFAULT_ALLOWED_FILE_TYPES: tuple[str, ...] = ("pdf", "json", "csv")
 MIB = 1024 * 1024
+
+
+class StorageType(StrEnum):
+    """The values of ``storage_type`` (``STORAGE_TYPE``): ``Settings(storage_type=StorageType.S3)``
+    and ``storage_type="s3"`` say the same."""
+
+    LOCAL = "local"
+    S3 = "s3"
 
 
 def _knob(default: Any, name: str, description: str, **kwargs: Any) -> Any:

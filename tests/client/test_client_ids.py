@@ -63,6 +63,7 @@ async def test_an_unknown_id_is_not_found_after_one_fresh_look(emulator: Any) ->
 
 async def test_a_deleted_workspace_id_is_forgotten(client: AnythingLLMClient, server: Server) -> None:
     created = (await client.create_workspace(server.name("deleted"))).workspace
+    server.created_workspaces.append(created.slug)
     assert created.id is not None
     await client.delete_workspace(created.id)
     with pytest.raises(AnythingLLMNotFoundError, match=f"no workspace has the id {created.id}"):
@@ -82,9 +83,11 @@ async def test_other_types_are_refused_before_sending(client: AnythingLLMClient)
 
 
 async def test_thread_ids_of_threads_this_client_made(
-    client: AnythingLLMClient, workspace: Workspace
+    client: AnythingLLMClient, server: Server, workspace: Workspace
 ) -> None:
-    await client.upload_text("Zorblax", FACT, workspaces=workspace.slug)
+    server.created_documents.append(
+        (await client.upload_text("Zorblax", FACT, workspaces=workspace.slug)).location
+    )
     assert workspace.id is not None
     thread = (await client.create_thread(workspace.id, "By id")).thread
     assert isinstance(thread.id, int)
