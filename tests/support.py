@@ -131,7 +131,7 @@ class Server:
     server. What a test creates on a real server it lists here, to be removed afterwards."""
 
     url: str
-    api_key: str
+    api_key: str = field(repr=False)  # a failure report must not show it
     emulator: Any = None
     created_workspaces: list[str] = field(default_factory=list)
     created_documents: list[str] = field(default_factory=list)
