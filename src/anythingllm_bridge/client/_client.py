@@ -112,6 +112,7 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
 
     @property
     def is_connected(self) -> bool:
+        """True between ``connect()`` (or entering ``async with``) and ``disconnect()``."""
         return self._transport.is_open
 
     async def connect(self) -> AnythingLLMClient:

@@ -426,6 +426,8 @@ class UploadResult(ApiModel):
 
 
 class FolderListing(ApiModel):
+    """One folder's documents, a page of them (``total_count``, ``has_more``)."""
+
     folder: str
     documents: list[Document] = Field(default_factory=list)
     total_count: int | None = Field(None, alias="totalCount")
@@ -486,6 +488,7 @@ class FileUploadResult(ApiModel):
 
     @property
     def ok(self) -> bool:
+        """True when the file is in the workspace (``embedded`` or ``repaired``)."""
         return self.status in ("embedded", "repaired")
 
 
@@ -723,6 +726,8 @@ class _OpenAIChatObject(ApiModel):
 
 
 class OpenAIChatCompletion(_OpenAIChatObject):
+    """A whole OpenAI-compatible chat answer; ``text`` is the assistant's message."""
+
     @property
     def text(self) -> str:
         """The assistant's answer (``choices[0].message.content``)."""
@@ -738,6 +743,7 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
     @property
     def delta(self) -> str:
+        """The text this chunk adds (``choices[0].delta.content``)."""
         if not self.choices:
             return ""
         content = (self.choices[0].get("delta") or {}).get("content")
@@ -745,6 +751,7 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
     @property
     def finish_reason(self) -> str | None:
+        """Why the answer ended (``stop``, ``abort``, ...), on the last chunk only."""
         if not self.choices:
             return None
         reason = self.choices[0].get("finish_reason")
@@ -752,6 +759,8 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
 
 class OpenAIEmbeddings(ApiModel):
+    """Embeddings from the server's embedder; ``vectors`` in input order."""
+
     object: str | None = None
     data: list[dict[str, Any]] = Field(default_factory=list)
     model: str | None = None
@@ -787,4 +796,5 @@ class HealthStatus(ApiModel):
 
     @property
     def ok(self) -> bool:
+        """True when the server is reachable and the key accepted."""
         return self.reachable and self.authenticated

@@ -101,6 +101,7 @@ class Emulator:
 
     @property
     def api_key(self) -> str:
+        """The key requests must carry (``Authorization: Bearer <key>``)."""
         return self.app[API_KEY]
 
     def __repr__(self) -> str:
