@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from anythingllm_bridge import AnythingLLM as Exported
-from anythingllm_bridge.client import AnythingLLM, AnythingLLMClient, ChatStreamEvent, SyncStream
+from anythingllm_bridge.client import (
+    AnythingLLM,
+    AnythingLLMClient,
+    AnythingLLMConfig,
+    ChatStreamEvent,
+    SyncStream,
+)
 from anythingllm_bridge.errors import (
     AnythingLLMNotFoundError,
     AnythingLLMSessionError,
@@ -116,3 +122,16 @@ def test_from_settings_and_repr_hide_the_key(running: Any) -> None:
     with AnythingLLM.from_settings(settings) as llm:
         assert llm.check_auth() is True
         assert running.api_key not in repr(llm)
+
+
+def test_a_blocking_client_from_a_config_object_streams_a_thread_answer(running: Any) -> None:
+    config = AnythingLLMConfig(endpoint=running.url, api_key=running.api_key)
+    with AnythingLLM(config) as llm:
+        workspace = llm.create_workspace("Sync Thread").workspace
+        llm.upload_text("Thread facts", "Threads keep their own history.", workspaces=workspace.slug)
+        thread = llm.create_thread(workspace.id, "Sync").thread
+        stream = llm.send_message(workspace.id, thread.id, "What do threads keep?", mode="chat", stream=True)
+        assert isinstance(stream, SyncStream)
+        assert stream.collect().completed
+        assert stream.text_response
+        assert llm.send_message(workspace.slug, thread.slug, "And then?", mode="chat").text_response
