@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).parents[2]
-#: Where the specifications are: beside the repository (as CI lays it out), or the shared folder.
-SEED_FOLDERS = (ROOT.parent / "shared" / "seeds", Path("/work/shared/seeds"))
+#: Where the specifications are: the shared folder beside the repository.
+SEED_FOLDER = ROOT.parent / "shared" / "seeds"
 
 _SEED_IMPORT = re.compile(r"^(\s*)from (?:app|core|models|clients)(?:\.\w+)+ import ", re.MULTILINE)
 
@@ -49,9 +49,8 @@ async def run_example(example: Example, **surroundings: Any) -> dict[str, Any]:
 
 def seed_text(seed: str) -> str | None:
     """The specification ``seed`` (a file name prefix, e.g. ``000``), if it is on this machine."""
-    for folder in SEED_FOLDERS:
-        for path in sorted(folder.glob(f"{seed}_*.txt")) if folder.is_dir() else []:
-            return path.read_text(encoding="utf-8")
+    for path in sorted(SEED_FOLDER.glob(f"{seed}_*.txt")):
+        return path.read_text(encoding="utf-8")
     return None
 
 
