@@ -28,8 +28,15 @@ typecheck: install
 pytest: install
 	$(BIN)/python -m pytest -q
 
-# audit runs before pytest so the suite's summary line closes the output
-test: lint typecheck audit pytest
+# audit and docs run before pytest so the suite's summary line closes the output
+test: lint typecheck audit docs pytest
+
+# The API reference (mkdocs.yml, docs/reference/), generated from the docstrings into build/docs/
+# (open build/docs/index.html). --strict: any warning, such as a reference that does not resolve,
+# fails the build; tests/test_public_docstrings.py fails on a public name without a docstring.
+.PHONY: docs
+docs: install
+	$(BIN)/mkdocs build --strict --quiet
 
 # pip-audit over the locked dependencies (.ci/audit.py): a known vulnerability fails; an audit that
 # cannot reach its vulnerability service prints "audit could not run: <reason>" and does not.
@@ -58,7 +65,7 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build/docs
 
 # Side by side with apything and a bare aiohttp loop, in its own venv (bench/compare/.venv).
 .PHONY: bench-compare

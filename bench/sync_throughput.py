@@ -96,7 +96,7 @@ async def run_sync(url: str, root: Path, manifest: Path, workspace: str, concurr
 
 async def new_workspace(url: str, name: str) -> str:
     async with AnythingLLMClient(url, KEY) as client:
-        return (await client.create_workspace(name)).slug
+        return (await client.create_workspace(name)).workspace.slug
 
 
 class OpenCounter:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 import socket
+import uuid
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
     from anythingllm_bridge.client._transport import Transport
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+REAL_URL = os.environ.get("ANYTHINGLLM_URL", "")
+REAL_KEY = os.environ.get("ANYTHINGLLM_API_KEY", "")
+NEEDS_REAL = "needs a real AnythingLLM: set ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY (make test-real)"
 
 _bucket_names = itertools.count()
 
@@ -110,3 +116,31 @@ class S3Server:
         name = f"bucket-{next(_bucket_names)}"
         self.admin().create_bucket(Bucket=name)
         return name
+
+
+def make_client(url: str, key: str | None, **options: Any) -> AnythingLLMClient:
+    """A client that never really sleeps between retries (unless ``sleep=`` says otherwise)."""
+    from anythingllm_bridge.client import AnythingLLMClient
+
+    options.setdefault("sleep", no_sleep)
+    return AnythingLLMClient(url, key, **options)
+
+
+@dataclass
+class Server:
+    """Where the tests talk to (the ``server`` fixture): the emulator (``emulator`` set) or a real
+    server. What a test creates on a real server it lists here, to be removed afterwards."""
+
+    url: str
+    api_key: str = field(repr=False)  # a failure report must not show it
+    emulator: Any = None
+    created_workspaces: list[str] = field(default_factory=list)
+    created_documents: list[str] = field(default_factory=list)
+    created_folders: list[str] = field(default_factory=list)
+
+    @property
+    def is_real(self) -> bool:
+        return self.emulator is None
+
+    def name(self, label: str = "ws") -> str:
+        return f"allm-test-{label}-{uuid.uuid4().hex[:8]}"

@@ -142,7 +142,7 @@ async def ours_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[Roun
 
                 async def ask(message: str) -> bool:
                     answer = await client.chat(slug, message, mode=CHAT_MODE, session_id=session)
-                    return bool(answer.text)
+                    return bool(answer.text_response)
 
                 return all(await drive(c, items, ask))
 

@@ -18,7 +18,11 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Settings": "anythingllm_bridge.config",
     "get_settings": "anythingllm_bridge.config",
+    "StorageType": "anythingllm_bridge.config",
     "AnythingLLMClient": "anythingllm_bridge.client",
+    "AnythingLLMConfig": "anythingllm_bridge.client",
+    "AnythingLLMDeprecationWarning": "anythingllm_bridge.client",
+    "CircuitBreakerConfig": "anythingllm_bridge.client",
     "create_anythingllm_client": "anythingllm_bridge.client",
     "AnythingLLM": "anythingllm_bridge.client",
     "ProcessedDocument": "anythingllm_bridge.client",
@@ -39,10 +43,14 @@ __all__ = [*sorted(_LAZY), *_error_names, "__version__"]
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLM as AnythingLLM
     from anythingllm_bridge.client import AnythingLLMClient as AnythingLLMClient
+    from anythingllm_bridge.client import AnythingLLMConfig as AnythingLLMConfig
+    from anythingllm_bridge.client import AnythingLLMDeprecationWarning as AnythingLLMDeprecationWarning
+    from anythingllm_bridge.client import CircuitBreakerConfig as CircuitBreakerConfig
     from anythingllm_bridge.client import DocumentChunk as DocumentChunk
     from anythingllm_bridge.client import ProcessedDocument as ProcessedDocument
     from anythingllm_bridge.client import create_anythingllm_client as create_anythingllm_client
     from anythingllm_bridge.config import Settings as Settings
+    from anythingllm_bridge.config import StorageType as StorageType
     from anythingllm_bridge.config import get_settings as get_settings
     from anythingllm_bridge.resilience import CircuitBreaker as CircuitBreaker
     from anythingllm_bridge.resilience import CircuitState as CircuitState

@@ -17,6 +17,7 @@ has one, the user config file ``$XDG_CONFIG_HOME/anythingllm-bridge/config.toml`
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,6 +40,7 @@ from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_u
 __all__ = [
     "DEFAULT_ALLOWED_FILE_TYPES",
     "Settings",
+    "StorageType",
     "env_names",
     "field_named",
     "get_settings",
@@ -49,6 +51,14 @@ __all__ = [
 
 DEFAULT_ALLOWED_FILE_TYPES: tuple[str, ...] = ("pdf", "json", "csv")
 MIB = 1024 * 1024
+
+
+class StorageType(StrEnum):
+    """The values of ``storage_type`` (``STORAGE_TYPE``): ``Settings(storage_type=StorageType.S3)``
+    and ``storage_type="s3"`` say the same."""
+
+    LOCAL = "local"
+    S3 = "s3"
 
 
 def _knob(default: Any, name: str, description: str, **kwargs: Any) -> Any:

@@ -50,7 +50,7 @@ def test_workspaces_create_list_show_update_delete(allm: Allm, api: AnythingLLM)
 
 
 def test_docs_upload_list_remove(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
-    slug = api.create_workspace("Docs CLI").slug
+    slug = api.create_workspace("Docs CLI").workspace.slug
     file = tmp_path / "cities.csv"
     file.write_text("city,country\nOslo,Norway\nLima,Peru\n")
     (uploaded,) = allm.json("docs", "upload", str(file), "--workspace", slug)
@@ -87,7 +87,7 @@ def write_samples(root: Path) -> Path:
 
 
 def test_sync_twice_dry_run_and_prune(allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path) -> None:
-    slug = api.create_workspace("Sync CLI").slug
+    slug = api.create_workspace("Sync CLI").workspace.slug
     folder = write_samples(tmp_path / "samples")
     types = "md,csv,json"
     first = allm.json("sync", str(folder), "--workspace", slug, "--types", types)
@@ -116,7 +116,7 @@ def test_sync_twice_dry_run_and_prune(allm: Allm, api: AnythingLLM, emu: Any, tm
 
 
 def test_sync_prints_a_readable_report(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
-    slug = api.create_workspace("Sync report").slug
+    slug = api.create_workspace("Sync report").workspace.slug
     folder = write_samples(tmp_path / "samples")
     (folder / "chart.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json,pdf")
@@ -128,7 +128,7 @@ def test_sync_prints_a_readable_report(allm: Allm, api: AnythingLLM, tmp_path: P
 def test_sync_max_passes_and_max_wait_bound_how_long_a_sync_keeps_trying(
     allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path
 ) -> None:
-    slug = api.create_workspace("Passes").slug
+    slug = api.create_workspace("Passes").workspace.slug
     folder = write_samples(tmp_path / "samples")
     no_retries = {"ANYTHINGLLM_MAX_RETRIES": "0"}  # every 503 reaches the sync itself
     faults = emu.emulator.faults
@@ -167,7 +167,7 @@ def test_sync_max_passes_and_max_wait_bound_how_long_a_sync_keeps_trying(
 
 
 def test_search_and_ask(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
-    slug = api.create_workspace("Ask CLI").slug
+    slug = api.create_workspace("Ask CLI").workspace.slug
     allm("sync", str(write_samples(tmp_path / "s")), "--workspace", slug, "--types", "md,csv,json")
 
     hits = allm.json("search", slug, "telescope tours booked")
@@ -196,7 +196,7 @@ def test_search_and_ask(allm: Allm, api: AnythingLLM, tmp_path: Path) -> None:
 
 
 def test_threads_new_list_ask_history_delete(allm: Allm, api: AnythingLLM) -> None:
-    slug = api.create_workspace("Threads CLI").slug
+    slug = api.create_workspace("Threads CLI").workspace.slug
     thread = allm.json("threads", "new", slug, "--name", "Support")
     tslug = thread["slug"]
     assert tslug in [t.slug for t in api.list_threads(slug)]
@@ -321,7 +321,7 @@ def test_verbose_logs_carry_the_trace_id_the_server_received(allm: Allm, emu: An
 def test_sync_prints_plain_progress_lines_when_not_on_a_terminal(
     allm: Allm, api: AnythingLLM, tmp_path: Path
 ) -> None:
-    slug = api.create_workspace("Progress lines").slug
+    slug = api.create_workspace("Progress lines").workspace.slug
     folder = write_samples(tmp_path / "samples")
     result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json")
     lines = result.stderr.splitlines()
@@ -337,7 +337,7 @@ def test_sync_prints_plain_progress_lines_when_not_on_a_terminal(
 def test_sync_archives_sent_files_into_the_configured_storage(
     allm: Allm, api: AnythingLLM, tmp_path: Path
 ) -> None:
-    slug = api.create_workspace("Archive CLI").slug
+    slug = api.create_workspace("Archive CLI").workspace.slug
     folder = write_samples(tmp_path / "samples")
     storage = tmp_path / "storage"
     allm(
@@ -359,7 +359,7 @@ def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, s3_server: S3Serve
     s3.put_object(Bucket=bucket, Key="team/faq.md", Body=b"# FAQ\n\nTours are booked two days ahead.\n")
     s3.put_object(Bucket=bucket, Key="team/visitors.csv", Body=b"month,visitors\nJanuary,412\n")
     s3.put_object(Bucket=bucket, Key="other/skip.csv", Body=b"a,b\n1,2\n")
-    slug = api.create_workspace("S3 CLI").slug
+    slug = api.create_workspace("S3 CLI").workspace.slug
     env = {
         "S3_ENDPOINT_URL": s3_server.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -383,7 +383,7 @@ def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
     import signal
     import time
 
-    slug = api.create_workspace("Ctrl-C").slug
+    slug = api.create_workspace("Ctrl-C").workspace.slug
     folder = tmp_path / "many"
     folder.mkdir()
     for n in range(8):

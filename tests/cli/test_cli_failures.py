@@ -181,7 +181,7 @@ def test_removing_a_document_that_is_not_there_fails_and_removes_nothing(
     assert location not in line
     assert {d.location for d in api.list_documents()} == before
 
-    slug = api.create_workspace("Remove checks").slug
+    slug = api.create_workspace("Remove checks").workspace.slug
     line = one_line_error(allm("docs", "remove", location, "-w", slug, check=False), location, slug)
 
 
@@ -269,7 +269,7 @@ def without_dac_override() -> Any:
 def test_a_file_that_becomes_unreadable_between_two_syncs_is_one_line(
     allm: Allm, api: AnythingLLM, home: Path, tmp_path: Path
 ) -> None:
-    slug = api.create_workspace("Permissions").slug
+    slug = api.create_workspace("Permissions").workspace.slug
     folder = tmp_path / "docs"
     folder.mkdir()
     file = folder / "a.csv"
@@ -309,7 +309,7 @@ def test_a_thread_in_a_workspace_that_does_not_exist(allm: Allm) -> None:
 
 
 def test_a_thread_slug_that_is_taken(allm: Allm, api: AnythingLLM) -> None:
-    slug = api.create_workspace("Taken slugs").slug
+    slug = api.create_workspace("Taken slugs").workspace.slug
     allm("threads", "new", slug, "--slug", "taken-thread")
     line = one_line_error(allm("threads", "new", slug, "--slug", "taken-thread", check=False), "taken-thread")
     assert "is taken" in line
@@ -317,7 +317,7 @@ def test_a_thread_slug_that_is_taken(allm: Allm, api: AnythingLLM) -> None:
 
 
 def test_a_cut_stream_puts_the_error_below_the_partial_answer(allm: Allm, api: AnythingLLM, emu: Any) -> None:
-    slug = api.create_workspace("Cut streams").slug
+    slug = api.create_workspace("Cut streams").workspace.slug
     emu.emulator.faults.add("POST", f"/api/v1/workspace/{slug}/stream-chat", cut_stream_after=3)
     result = allm("ask", slug, "tell me everything", "--mode", "chat", check=False)
     assert result.stdout  # the part that arrived
@@ -355,7 +355,7 @@ def test_ctrl_c_while_waiting_for_the_server(slow_server: tuple[str, threading.E
 
 
 def test_empty_arguments_are_usage_errors_and_send_nothing(allm: Allm, api: AnythingLLM, emu: Any) -> None:
-    slug = api.create_workspace("Empty input").slug
+    slug = api.create_workspace("Empty input").workspace.slug
     start = mark(emu)
     one_line_error(allm("ask", slug, "", check=False), "QUESTION", "must not be empty", code=2)
     one_line_error(allm("ask", slug, "   ", check=False), "QUESTION", code=2)
@@ -367,7 +367,7 @@ def test_empty_arguments_are_usage_errors_and_send_nothing(allm: Allm, api: Anyt
 
 
 def test_contradicting_or_missing_options_are_usage_errors(allm: Allm, api: AnythingLLM) -> None:
-    slug = api.create_workspace("Usage errors").slug
+    slug = api.create_workspace("Usage errors").workspace.slug
     line = one_line_error(
         allm("ask", slug, "hello", "--thread", "t", "--session", "s", check=False), "--session", code=2
     )
@@ -382,7 +382,7 @@ def test_contradicting_or_missing_options_are_usage_errors(allm: Allm, api: Anyt
 
 
 def test_a_workspace_name_that_exists_is_refused_unless_allowed(allm: Allm, api: AnythingLLM) -> None:
-    first = api.create_workspace("Twice Named")
+    first = api.create_workspace("Twice Named").workspace
     line = one_line_error(allm("workspaces", "create", "twice named", check=False), first.slug)
     assert "--allow-duplicate" in line
     assert [w.name for w in api.list_workspaces()].count("Twice Named") == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_helpers import make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import (
@@ -15,7 +14,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMOutcomeUnknownError,
     AnythingLLMServerError,
 )
-from support import SleepRecorder, mark, requests_since
+from support import SleepRecorder, make_client, mark, requests_since
 
 
 def _route(workspace: Workspace, tail: str) -> str:
@@ -30,7 +29,7 @@ async def test_reads_and_field_updates_are_repeated_after_a_502(
         faults.add("POST", _route(emu_workspace, tail), status=502, times=1)
     assert await emu_client.search_workspace(emu_workspace.slug, "anything") == []
     renamed = await emu_client.update_workspace(emu_workspace.slug, name="Renamed")
-    assert renamed.name == "Renamed"
+    assert renamed.workspace.name == "Renamed"
     faults.add("POST", "/api/v1/openai/embeddings", status=502, times=1)
     assert len((await emu_client.openai_embeddings("hello")).vectors) == 1
 
@@ -79,7 +78,7 @@ async def test_removing_embeddings_is_repeated_after_a_lost_answer_adding_is_not
         (lambda c: c.delete_workspace("no-such-ws"), "workspace 'no-such-ws'"),
         (lambda c: c.get_workspace_chats("no-such-ws"), "workspace 'no-such-ws'"),
         (lambda c: c.get_document("nope-doc.json"), "document 'nope-doc.json'"),
-        (lambda c: c.openai_complete("no-such-ws", [{"role": "user", "content": "hi"}]), "slug 'no-such-ws'"),
+        (lambda c: c.openai_chat("no-such-ws", [{"role": "user", "content": "hi"}]), "slug 'no-such-ws'"),
     ],
 )
 async def test_a_missing_subject_is_named(emu_client: AnythingLLMClient, call: Any, named: str) -> None:
@@ -89,4 +88,4 @@ async def test_a_missing_subject_is_named(emu_client: AnythingLLMClient, call: A
 
 async def test_a_thread_stream_to_a_missing_workspace_names_it(emu_client: AnythingLLMClient) -> None:
     with pytest.raises(AnythingLLMNotFoundError, match="workspace 'no-such-ws' or its thread 't'"):
-        await emu_client.stream_thread_message("no-such-ws", "t", "hi").collect()
+        await (await emu_client.send_message("no-such-ws", "t", "hi", stream=True)).collect()

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, ChatStream, ChatStreamEvent, Workspace
 from anythingllm_bridge.errors import (
@@ -15,6 +14,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMStreamError,
     AnythingLLMValidationError,
 )
+from support import Server, make_client
 
 
 async def drain(stream: ChatStream, into: list[ChatStreamEvent]) -> None:
@@ -36,7 +36,7 @@ async def loaded(client: AnythingLLMClient, server: Server, workspace: Workspace
 async def test_chat_answers_with_sources(client: AnythingLLMClient, loaded: Workspace) -> None:
     answer = await client.chat(loaded.slug, "What handshake phases does Zorblax use?", mode="chat")
     assert answer.type == "textResponse"
-    assert answer.text
+    assert answer.text_response
     assert answer.chat_id is not None
     assert answer.sources
     assert "plonk" in (answer.sources[0].text or "")
@@ -59,7 +59,7 @@ async def test_query_mode_without_matches_refuses(client: AnythingLLMClient, wor
     answer = await client.chat(workspace.slug, "anything here?", mode="query")
     assert answer.sources == []
     assert answer.chat_id is None
-    assert answer.text
+    assert answer.text_response
 
 
 async def test_chat_errors(client: AnythingLLMClient, loaded: Workspace) -> None:
@@ -76,14 +76,18 @@ async def test_chat_errors(client: AnythingLLMClient, loaded: Workspace) -> None
 async def test_stream_chat_collects_text_sources_and_chat_id(
     client: AnythingLLMClient, loaded: Workspace
 ) -> None:
-    stream = client.stream_chat(loaded.slug, "What handshake phases does Zorblax use?", mode="chat")
+    stream = await client.chat(
+        loaded.slug, "What handshake phases does Zorblax use?", mode="chat", stream=True
+    )
     assert isinstance(stream, ChatStream)
     events = [event async for event in stream]
     assert len(events) >= 2
     assert events[-1].type == "finalizeResponseStream"
     assert stream.completed
-    assert stream.text == "".join(e.text or "" for e in events if e.type == "textResponseChunk")
-    assert stream.text
+    assert stream.text_response == "".join(
+        e.text_response or "" for e in events if e.type == "textResponseChunk"
+    )
+    assert stream.text_response
     assert stream.sources  # sources only arrive with the final event
     assert all(not e.sources for e in events if e.type == "textResponseChunk")
     assert stream.chat_id is not None
@@ -96,8 +100,8 @@ async def test_stopping_a_stream_early_gives_the_connection_back(
     await_upload = make_client(emulator.url, emulator.api_key, max_concurrency=1)
     async with await_upload as single:  # one request at a time: a leaked slot would block the next call
         await single.upload_text("Zorblax", FACT, workspaces=emu_workspace.slug)
-        async with single.stream_chat(
-            emu_workspace.slug, "What handshake phases does Zorblax use?"
+        async with await single.chat(
+            emu_workspace.slug, "What handshake phases does Zorblax use?", stream=True
         ) as stream:
             async for event in stream:
                 assert event.type == "textResponseChunk"
@@ -110,19 +114,19 @@ async def test_stopping_a_stream_early_gives_the_connection_back(
 async def test_stream_chat_query_refusal_is_one_closing_event(
     client: AnythingLLMClient, workspace: Workspace
 ) -> None:
-    stream = await client.stream_chat(workspace.slug, "anything?", mode="query").collect()
+    stream = await (await client.chat(workspace.slug, "anything?", mode="query", stream=True)).collect()
     assert stream.completed
     assert stream.final is not None
     assert stream.final.type == "textResponse"
-    assert stream.text
+    assert stream.text_response
     assert stream.sources == []
 
 
 async def test_stream_chat_errors_before_streaming(client: AnythingLLMClient, loaded: Workspace) -> None:
     with pytest.raises(AnythingLLMNotFoundError):
-        await client.stream_chat("no-such-workspace-xyz", "hi").collect()
+        await (await client.chat("no-such-workspace-xyz", "hi", stream=True)).collect()
     with pytest.raises(AnythingLLMChatError, match="Message is empty"):
-        await client.stream_chat(loaded.slug, "").collect()
+        await (await client.chat(loaded.slug, "", stream=True)).collect()
 
 
 async def test_stream_cut_before_the_closing_event_raises(
@@ -130,7 +134,7 @@ async def test_stream_cut_before_the_closing_event_raises(
 ) -> None:
     await emu_client.upload_text("Zorblax", FACT, workspaces=emu_workspace.slug)
     emulator.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=3)
-    stream = emu_client.stream_chat(emu_workspace.slug, "What handshake phases does Zorblax use?")
+    stream = await emu_client.chat(emu_workspace.slug, "What handshake phases does Zorblax use?", stream=True)
     received: list[ChatStreamEvent] = []
     with pytest.raises(AnythingLLMStreamError) as caught:
         await drain(stream, received)
@@ -150,7 +154,7 @@ async def test_stream_abort_event_raises_chat_error(
         "POST", "/api/v1/workspace/*/stream-chat", status=200, body=abort, content_type="text/event-stream"
     )
     with pytest.raises(AnythingLLMChatError) as caught:
-        await emu_client.stream_chat(emu_workspace.slug, "hi").collect()
+        await (await emu_client.chat(emu_workspace.slug, "hi", stream=True)).collect()
     assert "vector database failed" in str(caught.value)
 
 
@@ -159,15 +163,16 @@ async def test_stream_abort_event_raises_chat_error(
 
 async def test_thread_lifecycle(client: AnythingLLMClient, loaded: Workspace, server: Server) -> None:
     thread_slug = server.name("Thread")
-    thread = await client.create_thread(loaded.slug, name="My Thread", thread_slug=thread_slug)
+    thread = (await client.create_thread(loaded.slug, "My Thread", thread_slug=thread_slug)).thread
     assert thread.slug == thread_slug  # thread slugs keep their case
     assert thread.name == "My Thread"
 
     answer = await client.send_message(loaded.slug, thread.slug, "What handshake phases does Zorblax use?")
-    assert answer.text
+    assert answer.text_response
     assert answer.sources
 
-    stream = await client.stream_thread_message(loaded.slug, thread.slug, "And who invented it?").collect()
+    stream = await client.send_message(loaded.slug, thread.slug, "And who invented it?", stream=True)
+    await stream.collect()
     assert stream.completed
     assert stream.sources
     assert stream.chat_id is not None
@@ -177,7 +182,7 @@ async def test_thread_lifecycle(client: AnythingLLMClient, loaded: Workspace, se
     assert history[2].content == "And who invented it?"
     assert await client.get_workspace_chats(loaded.slug, session_id="unused") == []
 
-    renamed = await client.update_thread(loaded.slug, thread.slug, "Renamed Thread")
+    renamed = (await client.update_thread(loaded.slug, thread.slug, "Renamed Thread")).thread
     assert renamed.name == "Renamed Thread"
     assert renamed.slug == thread.slug
 
@@ -187,9 +192,10 @@ async def test_thread_lifecycle(client: AnythingLLMClient, loaded: Workspace, se
 
 
 async def test_thread_without_slug_gets_one(client: AnythingLLMClient, workspace: Workspace) -> None:
-    thread = await client.create_thread(workspace.slug)
-    assert thread.slug
-    assert thread.name == "Thread"
+    created = await client.create_thread(workspace.slug)
+    assert created.thread.slug
+    assert created.thread.name == "Thread"
+    assert created.message is None
 
 
 async def test_thread_errors(client: AnythingLLMClient, workspace: Workspace) -> None:
@@ -201,7 +207,7 @@ async def test_thread_errors(client: AnythingLLMClient, workspace: Workspace) ->
         await client.get_thread_history(workspace.slug, "no-such-thread")
     with pytest.raises(AnythingLLMNotFoundError):
         await client.update_thread(workspace.slug, "no-such-thread", "x")
-    thread = await client.create_thread(workspace.slug)
+    thread = (await client.create_thread(workspace.slug)).thread
     with pytest.raises(AnythingLLMChatError, match="Message is empty"):
         await client.send_message(workspace.slug, thread.slug, None, mode="chat")
 
@@ -211,10 +217,10 @@ async def test_thread_stream_in_unknown_workspace_or_thread_is_not_found(
 ) -> None:
     # unknown workspace: the server crashes with a 200 abort line ("Cannot read properties of null")
     with pytest.raises(AnythingLLMNotFoundError, match="no-such-workspace-xyz"):
-        await client.stream_thread_message("no-such-workspace-xyz", "no-thread", "hi").collect()
+        await (await client.send_message("no-such-workspace-xyz", "no-thread", "hi", stream=True)).collect()
     # unknown thread: 400 abort "Workspace <slug> or thread <slug> is not valid."
     with pytest.raises(AnythingLLMNotFoundError, match="no-such-thread"):
-        await client.stream_thread_message(workspace.slug, "no-such-thread", "hi").collect()
+        await (await client.send_message(workspace.slug, "no-such-thread", "hi", stream=True)).collect()
 
 
 async def test_duplicate_thread_slug_is_a_validation_error(

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import (
@@ -19,6 +18,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMValidationError,
     FileValidationError,
 )
+from support import Server
 
 NOTES = (
     "The Zorblax protocol was invented in 1987 by Dr. Quentin Marsh at the Lunar Institute.\n"
@@ -81,7 +81,7 @@ async def test_upload_into_a_folder(client: AnythingLLMClient, server: Server, t
 async def test_upload_and_embed_into_workspaces(
     client: AnythingLLMClient, server: Server, workspace: Workspace, tmp_path: Path
 ) -> None:
-    other = await client.create_workspace(server.name("other"))
+    other = (await client.create_workspace(server.name("other"))).workspace
     server.created_workspaces.append(other.slug)
     result = await client.upload_file(write(tmp_path, "both.txt"), workspaces=[workspace.slug, other.slug])
     server.created_documents.append(result.location)
@@ -191,12 +191,12 @@ async def test_list_get_and_remove_documents(
     assert by_name.title == by_location.title == "listed.txt"
     assert by_location.location == result.location
 
-    await client.remove_documents([result.location])
+    await client.delete_documents_from_server([result.location])
     assert result.location not in {doc.location for doc in await client.list_documents()}
     with pytest.raises(AnythingLLMNotFoundError):  # 404 "Not Found" (text)
         await client.get_document(name)
-    await client.remove_documents([result.location])  # again: the server does not mind
-    await client.remove_documents([])  # nothing to do, no request
+    await client.delete_documents_from_server([result.location])  # again: the server does not mind
+    await client.delete_documents_from_server([])  # nothing to do, no request
 
 
 async def test_folders_create_list_move_remove(

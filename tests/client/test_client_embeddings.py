@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
-from anythingllm_bridge.client import AnythingLLMClient, DocumentChunk, ProcessedDocument, Workspace
+from anythingllm_bridge.client import (
+    AnythingLLMClient,
+    ChunkMetadata,
+    DocumentChunk,
+    ProcessedDocument,
+    Workspace,
+)
 from anythingllm_bridge.errors import AnythingLLMEmbeddingError, AnythingLLMNotFoundError
+from support import Server, make_client
 
 
 def make_files(folder: Path, count: int) -> list[Path]:
@@ -188,13 +194,14 @@ async def test_upload_documents_with_metadata_per_file(
 
 def processed(count: int) -> ProcessedDocument:
     return ProcessedDocument(
-        document_id="handbook-1",
+        id="handbook-1",
         title="Observatory Handbook",
-        source="unit test",
+        technology="astronomy",
+        source_url="https://example.com/handbook",
         metadata={"docAuthor": "Dr. Marsh"},
         chunks=[
             DocumentChunk(
-                chunk_id=f"c{index}",
+                id=f"c{index}",
                 chunk_index=index,
                 content=f"Chapter {index}: the telescope number {index} points at star {index * 11}.",
                 metadata={"description": f"chapter {index}"},
@@ -220,10 +227,26 @@ async def test_upload_document_sends_every_chunk_with_its_metadata(
     assert report.errors == []
     embedded = {doc.docpath: doc for doc in await client.list_workspace_documents(workspace.slug)}
     assert set(embedded) == set(report.locations.values())
-    meta = embedded[report.locations["c3"]].metadata
-    assert meta["docAuthor"] == "Dr. Marsh"
-    assert meta["description"] == "chapter 3"
-    assert meta["chunkSource"] == "handbook-1#c3"
+    chunk = embedded[report.locations["c3"]]
+    assert chunk.metadata["docAuthor"] == "Dr. Marsh"
+    assert chunk.metadata["description"] == "chapter 3"
+    assert chunk.chunk_metadata == ChunkMetadata(
+        chunk_id="c3",
+        chunk_index=3,
+        total_chunks=7,
+        document_id="handbook-1",
+        document_title="Observatory Handbook",
+        technology="astronomy",
+        source_url="https://example.com/handbook",
+    )
+    hits = await client.search_workspace(workspace.slug, "telescope number 3", limit=7, score_threshold=0)
+    assert {hit.chunk_metadata.chunk_id for hit in hits if hit.chunk_metadata} == {f"c{i}" for i in range(7)}
+
+    removed = await client.delete_document(workspace.slug, "handbook-1")  # every chunk, by the caller's id
+    assert removed
+    assert sorted(removed.removed) == sorted(report.locations.values())
+    assert await client.list_workspace_documents(workspace.slug) == []
+    assert await client.delete_document(workspace.slug, "handbook-1")  # already out: still true
 
 
 async def test_upload_document_reports_failed_and_repaired_chunks(
@@ -264,6 +287,6 @@ async def test_upload_document_rejects_duplicate_chunk_ids(
     emu_client: AnythingLLMClient, emu_workspace: Workspace
 ) -> None:
     document = processed(2)
-    document.chunks[1].chunk_id = document.chunks[0].chunk_id
+    document.chunks[1].id = document.chunks[0].id
     with pytest.raises(ValueError, match="duplicate chunk ids"):
         await emu_client.upload_document(emu_workspace.slug, document)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import (
@@ -19,6 +18,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMServerError,
     AnythingLLMValidationError,
 )
+from support import Server, make_client
 
 
 @pytest.mark.parametrize("key", ["WRONG-KEY", None])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,18 @@ from anythingllm_bridge.client import (
     ChatMessage,
     ChatResponse,
     ChatStreamEvent,
+    ChunkMetadata,
     Document,
+    DocumentUploadReport,
+    EmbeddingUpdate,
     SearchResult,
+    Source,
     Thread,
+    ThreadResponse,
     UploadResult,
     Workspace,
     WorkspaceDocument,
+    WorkspaceResponse,
 )
 
 TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
@@ -91,7 +98,7 @@ def test_document_listing_parses() -> None:
 def test_chat_sources_use_text_and_distance() -> None:
     answer = ChatResponse.model_validate(body("40"))
     assert answer.chat_id == 1
-    assert answer.text
+    assert answer.text_response
     source = answer.sources[0]
     assert source.text
     assert source.distance is not None
@@ -124,3 +131,80 @@ def test_history_and_search_parse() -> None:
     results = [SearchResult.model_validate(hit) for hit in body("35")["results"]]
     assert results[0].title == "notes.txt"
     assert results[0].distance is not None
+
+
+def test_fields_are_the_snake_case_of_the_wire_names() -> None:
+    for model in (Workspace, WorkspaceDocument, Thread, Document, ChatResponse, ChatStreamEvent, Source):
+        for name, info in model.model_fields.items():
+            wire = info.alias or name
+            if wire.startswith("_"):  # _distance: a leading underscore would make it private
+                continue
+            assert name == re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", wire).lower(), (model.__name__, wire)
+
+
+def test_models_read_like_their_json() -> None:
+    answer = ChatResponse.model_validate(body("40"))
+    assert answer["textResponse"] == answer.text_response == answer["text_response"]
+    assert answer.get("chatId") == 1
+    assert "sources" in answer
+    assert "textResponse" in answer
+    assert "nope" not in answer
+    assert answer.get("nope", "default") == "default"
+    with pytest.raises(KeyError, match="nope"):
+        answer["nope"]
+    workspace = Workspace.model_validate({"slug": "a", "openAiTemp": 0.2, "brandNewColumn": 7})
+    assert workspace["openAiTemp"] == 0.2
+    assert workspace["brandNewColumn"] == 7  # unknown fields too
+    assert SearchResult.model_validate(body("35")["results"][0])["title"] == "notes.txt"  # computed
+
+
+def test_create_answers_are_the_server_envelopes() -> None:
+    created = WorkspaceResponse.model_validate(body("06"))
+    assert created.workspace.slug == "my-test-workspace-bang"
+    assert created.workspace.open_ai_temp == 0.2
+    assert created.message is None
+    thread = ThreadResponse.model_validate(body("51"))
+    assert (thread.thread.id, thread.thread.slug) == (1, "my-custom-thread")
+
+
+def test_chunk_metadata_round_trips_and_ignores_other_doc_sources() -> None:
+    chunk = ChunkMetadata(
+        chunk_id="c 1",
+        chunk_index=0,
+        total_chunks=2,
+        document_id="dóc/1",
+        document_title='A "quoted" title',
+        technology=None,
+        source_url="https://example.com/Docs?x=1",
+    )
+    text = chunk.to_doc_source()
+    assert ChunkMetadata.from_doc_source(text) == chunk
+    document = WorkspaceDocument.model_validate(
+        {"docpath": "x/y.json", "metadata": json.dumps({"docSource": text})}
+    )
+    assert document.chunk_metadata == chunk
+    for other in (None, 5, "", "unit test", "no source set", '{"anythingllm-bridge-chunk": 2}', "{not json"):
+        assert ChunkMetadata.from_doc_source(other) is None
+    assert ChunkMetadata.from_doc_source('{"anythingllm-bridge-chunk": 1, "chunk_id": "c"}') is None
+    assert ChunkMetadata.from_doc_source('["anythingllm-bridge-chunk"]') is None
+
+
+def test_an_embedding_update_is_true_when_it_did_everything() -> None:
+    assert EmbeddingUpdate(workspace_slug="w", removed=["a"])
+    assert EmbeddingUpdate(workspace_slug="w")
+    assert not EmbeddingUpdate(workspace_slug="w", missing=["a"])
+    assert not EmbeddingUpdate(workspace_slug="w", not_removed=["a"])
+
+
+def test_the_upload_report_reads_like_the_seeds_dictionary() -> None:
+    report = DocumentUploadReport(
+        document_id="d",
+        workspace_slug="w",
+        total_chunks=2,
+        successful_uploads=2,
+        uploaded_chunk_ids=["a", "b"],
+    )
+    assert report["successful_uploads"] == 2
+    assert report["uploaded_chunk_ids"] == ["a", "b"]
+    assert report.get("errors") == []
+    assert dict(report)["document_id"] == "d"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, OpenAIChatStream, Workspace
 from anythingllm_bridge.errors import AnythingLLMChatError, AnythingLLMNotFoundError, AnythingLLMStreamError
+from support import Server
 
 USER = [{"role": "user", "content": "Say hello"}]
 
@@ -52,7 +52,7 @@ async def test_openai_stream_cut_raises(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any
 ) -> None:
     emulator.emulator.faults.add("POST", "/api/v1/openai/chat/completions", cut_stream_after=2)
-    stream = emu_client.openai_chat_stream(emu_workspace.slug, USER)
+    stream = await emu_client.openai_chat(emu_workspace.slug, USER, stream=True)
     with pytest.raises(AnythingLLMStreamError):
         await stream.collect()
     assert stream.events_received == 2

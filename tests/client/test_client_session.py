@@ -6,14 +6,13 @@ import logging
 from typing import Any
 
 import pytest
-from client_helpers import Server, make_client
 from pydantic import SecretStr
 
 from anythingllm_bridge import AnythingLLMClient as ExportedClient
-from anythingllm_bridge import Settings, create_anythingllm_client
+from anythingllm_bridge import AnythingLLMConfig, CircuitBreakerConfig, Settings, create_anythingllm_client
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMSessionError
-from support import closed_port, no_sleep
+from support import Server, closed_port, make_client, no_sleep
 
 SECRET = "SECRET-KEY-1234567-ABCDEFG"
 
@@ -102,6 +101,42 @@ async def test_settings_client_talks_to_the_server(server: Server) -> None:
     )
     async with create_anythingllm_client(settings, sleep=no_sleep) as client:
         assert await client.check_auth() is True
+
+
+def test_a_client_built_from_settings_or_alm001_config(emulator: Any) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, anythingllm_url=emulator.url, anythingllm_api_key=SECRET, max_retries=6
+    )
+    from_settings = AnythingLLMClient(settings)
+    assert from_settings.base_url == emulator.url
+    assert from_settings.config.max_retries == 6
+    config = AnythingLLMConfig(
+        endpoint="http://127.0.0.1:4001/",
+        api_key=SECRET,
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=2, recovery_timeout=9, timeout_seconds=4),
+    )
+    from_config = AnythingLLMClient(config)
+    assert from_config.base_url == "http://127.0.0.1:4001"
+    assert (from_config.config.failure_threshold, from_config.config.recovery_timeout) == (2, 9)
+    assert from_config.config.timeout == 4
+    defaults = AnythingLLMClient("http://127.0.0.1:4001").config
+    bare = AnythingLLMClient(AnythingLLMConfig(endpoint="http://127.0.0.1:4001")).config
+    assert bare == defaults  # what the config leaves out keeps the client's defaults
+    assert create_anythingllm_client(config, failure_threshold=8).config.failure_threshold == 8
+    assert SECRET not in repr(config) + repr(from_config)
+
+
+async def test_a_config_built_client_talks_to_the_server(server: Server) -> None:
+    config = AnythingLLMConfig(endpoint=server.url, api_key=server.api_key)
+    async with AnythingLLMClient(config, sleep=no_sleep) as client:
+        assert await client.check_auth() is True
+
+
+def test_what_is_not_a_url_or_a_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="or a Settings or an AnythingLLMConfig; got"):
+        AnythingLLMClient({"endpoint": "http://x"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="extra"):
+        AnythingLLMConfig(endpoint="http://x", circuit_breaker={"failure_treshold": 3})  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- health_check

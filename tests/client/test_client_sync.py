@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from anythingllm_bridge import AnythingLLM as Exported
-from anythingllm_bridge.client import AnythingLLM, AnythingLLMClient, ChatStreamEvent, SyncStream
+from anythingllm_bridge.client import (
+    AnythingLLM,
+    AnythingLLMClient,
+    AnythingLLMConfig,
+    ChatStreamEvent,
+    SyncStream,
+)
 from anythingllm_bridge.errors import (
     AnythingLLMNotFoundError,
     AnythingLLMSessionError,
@@ -52,7 +58,7 @@ def test_methods_keep_their_names_and_docs() -> None:
 
 
 def test_workspace_upload_and_chat_without_await(llm: AnythingLLM, tmp_path: Path) -> None:
-    workspace = llm.create_workspace("Sync Workspace", similarity_threshold=0.0)
+    workspace = llm.create_workspace("Sync Workspace", similarity_threshold=0.0).workspace
     assert workspace.slug in {w.slug for w in llm.list_workspaces()}
     path = tmp_path / "sync-notes.txt"
     path.write_text("Sync clients can read about the Zorblax protocol too.\n", encoding="utf-8")
@@ -60,22 +66,22 @@ def test_workspace_upload_and_chat_without_await(llm: AnythingLLM, tmp_path: Pat
     assert uploaded.embedded
     assert uploaded.location in llm.get_workspace(workspace.slug).docpaths
     answer = llm.chat(workspace.slug, "What can sync clients read about?", mode="chat")
-    assert answer.text
+    assert answer.text_response
     assert answer.sources
     health = llm.health_check()
     assert health.ok
 
 
 def test_streams_become_iterators(llm: AnythingLLM) -> None:
-    workspace = llm.create_workspace("Sync Stream")
+    workspace = llm.create_workspace("Sync Stream").workspace
     llm.upload_text("Stream facts", "Streams in sync code are plain iterators.", workspaces=workspace.slug)
-    stream = llm.stream_chat(workspace.slug, "What are streams in sync code?", mode="chat")
+    stream = llm.chat(workspace.slug, "What are streams in sync code?", mode="chat", stream=True)
     assert isinstance(stream, SyncStream)
     events = list(stream)
     assert all(isinstance(event, ChatStreamEvent) for event in events)
     assert events[-1].type == "finalizeResponseStream"
     assert stream.completed
-    assert stream.text
+    assert stream.text_response
     assert stream.sources
     assert stream.chat_id is not None
     completion = llm.openai_chat(workspace.slug, [{"role": "user", "content": "hi"}], stream=True)
@@ -88,10 +94,10 @@ def test_errors_are_the_same_exceptions(llm: AnythingLLM) -> None:
 
 
 def test_a_cut_stream_raises_in_sync_code_too(llm: AnythingLLM, running: Any) -> None:
-    workspace = llm.create_workspace("Sync Cut")
+    workspace = llm.create_workspace("Sync Cut").workspace
     running.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", cut_stream_after=2)
     with pytest.raises(AnythingLLMStreamError):
-        llm.stream_chat(workspace.slug, "hello").collect()
+        llm.chat(workspace.slug, "hello", stream=True).collect()
 
 
 def test_outside_with_block_is_a_session_error(running: Any) -> None:
@@ -116,3 +122,16 @@ def test_from_settings_and_repr_hide_the_key(running: Any) -> None:
     with AnythingLLM.from_settings(settings) as llm:
         assert llm.check_auth() is True
         assert running.api_key not in repr(llm)
+
+
+def test_a_blocking_client_from_a_config_object_streams_a_thread_answer(running: Any) -> None:
+    config = AnythingLLMConfig(endpoint=running.url, api_key=running.api_key)
+    with AnythingLLM(config) as llm:
+        workspace = llm.create_workspace("Sync Thread").workspace
+        llm.upload_text("Thread facts", "Threads keep their own history.", workspaces=workspace.slug)
+        thread = llm.create_thread(workspace.id, "Sync").thread
+        stream = llm.send_message(workspace.id, thread.id, "What do threads keep?", mode="chat", stream=True)
+        assert isinstance(stream, SyncStream)
+        assert stream.collect().completed
+        assert stream.text_response
+        assert llm.send_message(workspace.slug, thread.slug, "And then?", mode="chat").text_response

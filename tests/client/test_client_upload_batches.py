@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from client_helpers import make_client
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.client.resources.embeddings import EMBED_BATCH_BYTES
-from support import docpaths
+from support import docpaths, make_client
 
 
 def make_files(folder: Path, count: int, size: int = 0) -> list[Path]:

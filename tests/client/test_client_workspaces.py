@@ -3,43 +3,45 @@
 from __future__ import annotations
 
 import pytest
-from client_helpers import Server
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from support import Server
 
 
 async def test_create_workspace_returns_the_server_slug_and_settings(
     client: AnythingLLMClient, server: Server
 ) -> None:
     name = server.name("Create") + " Q&A!"
-    created = await client.create_workspace(
+    answer = await client.create_workspace(
         name,
-        temperature=0.2,
+        open_ai_temp=0.2,
         chat_mode="query",
         similarity_threshold=0.5,
         top_n=6,
-        prompt="You are a test bot.",
+        open_ai_prompt="You are a test bot.",
         query_refusal_response="Nothing found.",
-        history=7,
+        open_ai_history=7,
     )
+    created = answer.workspace
     server.created_workspaces.append(created.slug)
+    assert answer.message is None  # the server's envelope, as sent
     assert created.name == name
     assert created.slug.endswith("qanda-bang")  # the server's slug, never a guess
-    assert created.temperature == 0.2
+    assert created.open_ai_temp == 0.2
     assert created.chat_mode == "query"
     assert created.similarity_threshold == 0.5
     assert created.top_n == 6
-    assert created.prompt == "You are a test bot."
+    assert created.open_ai_prompt == "You are a test bot."
     assert created.query_refusal_response == "Nothing found."
-    assert created.history == 7
+    assert created.open_ai_history == 7
     assert created.created_at is not None
 
 
 async def test_same_name_twice_gets_a_different_slug(client: AnythingLLMClient, server: Server) -> None:
     name = server.name("twice")
-    first = await client.create_workspace(name)
-    second = await client.create_workspace(name)
+    first = (await client.create_workspace(name)).workspace
+    second = (await client.create_workspace(name)).workspace
     server.created_workspaces += [first.slug, second.slug]
     assert first.slug != second.slug
     assert second.slug.startswith(first.slug)
@@ -69,11 +71,13 @@ async def test_get_unknown_workspace_raises_not_found(client: AnythingLLMClient)
 async def test_update_workspace_renames_but_keeps_the_slug(
     client: AnythingLLMClient, workspace: Workspace
 ) -> None:
-    updated = await client.update_workspace(workspace.slug, name="Renamed", top_n=5, temperature=0.5)
+    updated = (
+        await client.update_workspace(workspace.slug, name="Renamed", top_n=5, open_ai_temp=0.5)
+    ).workspace
     assert updated.slug == workspace.slug
     assert updated.name == "Renamed"
     assert updated.top_n == 5
-    assert updated.temperature == 0.5
+    assert updated.open_ai_temp == 0.5
     assert (await client.get_workspace(workspace.slug)).name == "Renamed"
 
 
@@ -89,7 +93,7 @@ async def test_update_unknown_workspace_raises_not_found(client: AnythingLLMClie
 
 
 async def test_delete_workspace(client: AnythingLLMClient, server: Server) -> None:
-    created = await client.create_workspace(server.name("delete"))
+    created = (await client.create_workspace(server.name("delete"))).workspace
     await client.delete_workspace(created.slug)
     with pytest.raises(AnythingLLMNotFoundError):
         await client.get_workspace(created.slug)
@@ -108,7 +112,7 @@ async def test_get_or_create_workspace(client: AnythingLLMClient, server: Server
 
 
 async def test_list_threads_carries_names(client: AnythingLLMClient, workspace: Workspace) -> None:
-    thread = await client.create_thread(workspace.slug, name="Support")
+    thread = (await client.create_thread(workspace.slug, "Support")).thread
     threads = await client.list_threads(workspace.slug)
     assert [(t.slug, t.name) for t in threads] == [(thread.slug, "Support")]
     with pytest.raises(AnythingLLMNotFoundError):

@@ -110,7 +110,7 @@ def test_each_test_starts_with_an_empty_emulator(pytester: pytest.Pytester) -> N
             assert anythingllm_emulator.faults.active() == []
             assert anythingllm_emulator.requests == []
             assert anythingllm.list_workspaces() == []
-            assert anythingllm.create_workspace("Left behind").slug == "left-behind"  # no collision
+            assert anythingllm.create_workspace("Left behind").workspace.slug == "left-behind"  # no collision
             assert anythingllm_emulator.faults.add("GET", "/x", status=500) == "f1"
         """,
     )

@@ -1,6 +1,6 @@
 """Hostile event streams: no byte stream makes the SSE decoder hang or raise anything but its protocol
-error (``SSEDecodeError``), whatever the chunking; through a server, ``stream_chat`` ends with a result or
-one of our errors, and a stream that stalls ends with a timeout instead of hanging."""
+error (``SSEDecodeError``), whatever the chunking; through a server, ``chat(..., stream=True)`` ends
+with a result or one of our errors, and a stream that stalls ends with a timeout instead of hanging."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def stream_outcome(harness: HostileHarness) -> AnythingLLMError | None:
     assert client is not None
 
     async def read() -> Any:
-        return await client.stream_chat("docs", "What is Zorblax?").collect()
+        return await (await client.chat("docs", "What is Zorblax?", stream=True)).collect()
 
     try:
         harness.call(read)

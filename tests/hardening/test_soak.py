@@ -135,7 +135,7 @@ async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path
         ) as client,
     ):
         faults = running.emulator.faults
-        slug = (await client.create_workspace("Soak")).slug
+        slug = (await client.create_workspace("Soak")).workspace.slug
         rules = storm(faults)
         outage = OutageHalfway(faults, DOCS // 2)
 

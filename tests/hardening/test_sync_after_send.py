@@ -43,7 +43,7 @@ async def test_a_failure_after_sending_is_reported_not_raised(
     for i in range(3):
         (root / f"note-{i}.txt").write_text(f"note number {i}\n")
     manifest = FileManifestStore(tmp_path / "manifest.json")
-    slug = (await client.create_workspace("After send")).slug
+    slug = (await client.create_workspace("After send")).workspace.slug
     first = await sync(client, FolderSource(root), manifest, workspace=slug)
     (root / "note-0.txt").write_text("note number 0, changed\n")  # a replace: old version to remove
 
@@ -78,7 +78,7 @@ async def test_a_document_re_embedded_after_a_failed_replace_is_not_sent_again(
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
     embed = "/api/v1/workspace/*/update-embeddings"
-    slug = (await client.create_workspace("Pending")).slug
+    slug = (await client.create_workspace("Pending")).workspace.slug
 
     async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
         return await sync(client, FolderSource(root), manifest, workspace=slug, max_passes=1)
@@ -113,7 +113,7 @@ async def test_a_manifest_that_fails_to_load_does_not_stay_locked(
     path = tmp_path / "manifest.json"
     path.write_text("{not json")
     store = FileManifestStore(path)
-    slug = (await client.create_workspace("Lock")).slug
+    slug = (await client.create_workspace("Lock")).workspace.slug
     with pytest.raises(IngestError, match="not valid JSON"):
         await sync(client, FolderSource(root), store, workspace=slug)
     path.unlink()
@@ -134,7 +134,7 @@ async def test_adopting_a_copy_that_was_superseded_keeps_it(
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
     embed = "/api/v1/workspace/*/update-embeddings"
-    slug = (await client.create_workspace("Adopt")).slug
+    slug = (await client.create_workspace("Adopt")).workspace.slug
 
     async def run() -> Any:  # one pass per run: each run leaves the state the next one resumes
         return await sync(client, FolderSource(root), manifest, workspace=slug, max_passes=1)
@@ -176,7 +176,7 @@ async def test_an_old_version_left_in_the_workspace_is_not_reported_ok(
     (root / "note.txt").write_text("version one\n")
     manifest = FileManifestStore(tmp_path / "manifest.json")
     faults = emulator.emulator.faults
-    slug = (await client.create_workspace("Old version")).slug
+    slug = (await client.create_workspace("Old version")).workspace.slug
     old = (await sync(client, FolderSource(root), manifest, workspace=slug)).outcomes["note.txt"].location
     (root / "note.txt").write_text("version two\n")
     progress = FailEmbeddingUpdatesWhenSendingEnds(faults)

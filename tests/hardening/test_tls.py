@@ -71,7 +71,7 @@ async def test_a_private_ca_is_trusted_through_ca_bundle(
 ) -> None:
     async with AnythingLLMClient(https_emulator.url, https_emulator.api_key, ca_bundle=bundle) as client:
         assert await client.list_workspaces() == []
-        workspace = await client.create_workspace("Over TLS")
+        workspace = (await client.create_workspace("Over TLS")).workspace
         assert (await client.get_workspace(workspace.slug)).name == "Over TLS"
 
 

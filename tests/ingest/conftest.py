@@ -25,7 +25,7 @@ async def client(emulator: Any) -> AsyncIterator[AnythingLLMClient]:
 
 @pytest.fixture
 async def workspace(client: AnythingLLMClient) -> str:
-    return (await client.create_workspace("Sync target")).slug
+    return (await client.create_workspace("Sync target")).workspace.slug
 
 
 @pytest.fixture

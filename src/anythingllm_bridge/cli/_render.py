@@ -115,9 +115,9 @@ async def answer(
     """Ask; print the answer (as it streams in) and then its sources; return both as JSON data."""
     if stream:
         events = (
-            client.stream_thread_message(slug, thread, question, mode=mode)
+            await client.send_message(slug, thread, question, mode=mode, stream=True)
             if thread
-            else client.stream_chat(slug, question, mode=mode, session_id=session)
+            else await client.chat(slug, question, mode=mode, session_id=session, stream=True)
         )
         written = False
         try:
@@ -126,9 +126,9 @@ async def answer(
                     if (
                         printer is not None
                         and event.type in ("textResponseChunk", "textResponse")
-                        and event.text
+                        and event.text_response
                     ):
-                        printer.file.write(event.text)
+                        printer.file.write(event.text_response)
                         printer.file.flush()
                         written = True
         except BaseException:  # a cut stream, Ctrl-C: the error line goes below the partial answer
@@ -136,7 +136,7 @@ async def answer(
                 printer.file.write("\n")
                 printer.file.flush()
             raise
-        text, sources, chat_id = events.text, events.sources, events.chat_id
+        text, sources, chat_id = events.text_response, events.sources, events.chat_id
         if printer is not None:
             printer.file.write("\n")
     else:
@@ -145,7 +145,7 @@ async def answer(
             if thread
             else await client.chat(slug, question, mode=mode, session_id=session)
         )
-        text, sources, chat_id = reply.text or "", reply.sources, reply.chat_id
+        text, sources, chat_id = reply.text_response or "", reply.sources, reply.chat_id
         if printer is not None:
             printer.print(escape(text))
     if printer is not None:

@@ -341,6 +341,10 @@ def workspaces_show(ctx: typer.Context, slug: SlugArgument, as_json: JsonOption 
         out.print(f"  {escape(thread.slug)}" + (f"  {escape(thread.name)}" if thread.name else ""))
 
 
+# WorkspaceSettings keyword -> the CLI option that sets it, where the two differ
+_OPTION_LABELS = {"open_ai_prompt": "prompt", "open_ai_temp": "temperature"}
+
+
 def _settings_args(
     mode: str | None,
     prompt: str | None,
@@ -350,8 +354,8 @@ def _settings_args(
 ) -> dict[str, Any]:
     values = {
         "chat_mode": mode,
-        "prompt": prompt,
-        "temperature": temperature,
+        "open_ai_prompt": prompt,
+        "open_ai_temp": temperature,
         "top_n": top_n,
         "similarity_threshold": threshold,
     }
@@ -424,7 +428,7 @@ def workspaces_create(
                     )
         return await client.create_workspace(name, **options)
 
-    ws = run_with_client(state, state.settings(), work)
+    ws = run_with_client(state, state.settings(), work).workspace
     if as_json:
         emit_json(dump(ws))
     elif state.quiet:
@@ -470,13 +474,14 @@ def workspaces_update(
         await client.get_workspace(slug)  # a clear "does not exist" before the update
         return await client.update_workspace(slug, **options)
 
-    ws = run_with_client(state, state.settings(), work)
+    ws = run_with_client(state, state.settings(), work).workspace
     if as_json:
         emit_json(dump(ws))
     else:
         say(
             state,
-            f"updated workspace {escape(ws.slug)}: " + ", ".join(f"{k}={v}" for k, v in options.items()),
+            f"updated workspace {escape(ws.slug)}: "
+            + ", ".join(f"{_OPTION_LABELS.get(k, k)}={v}" for k, v in options.items()),
         )
 
 
@@ -540,7 +545,7 @@ def docs_list(
                     {"location": doc.docpath, "title": meta.get("title"), "words": meta.get("wordCount")}
                 )
             return rows
-        found = await client.list_documents(folder)
+        found = await client.list_documents(folder=folder)
         return [{"location": d.location, "title": d.title, "words": d.word_count} for d in found]
 
     rows = run_with_client(state, state.settings(), work)
@@ -723,7 +728,7 @@ def docs_remove(
             if update.not_removed:
                 raise CliError(f"still in workspace {workspace!r}: {', '.join(update.not_removed)}")
         else:
-            await client.remove_documents(wanted)
+            await client.delete_documents_from_server(wanted)
 
     run_with_client(state, conf, remove)
     if as_json:
@@ -1039,9 +1044,9 @@ def threads_new(
                 raise CliError(
                     f"thread slug {thread_slug!r} is taken (in workspace {ws.slug!r}): pick another --slug"
                 )
-        return await client.create_thread(slug, name=name, thread_slug=thread_slug)
+        return await client.create_thread(slug, name, thread_slug=thread_slug)
 
-    thread = run_with_client(state, state.settings(), work)
+    thread = run_with_client(state, state.settings(), work).thread
     if as_json:
         emit_json(dump(thread))
     elif state.quiet:

@@ -95,7 +95,8 @@ class _Demo:
         name = "Observatory demo" if self.emulator else f"anythingllm-bridge demo {secrets.token_hex(3)}"
         self.step(f"create workspace {name!r}")
         # a low similarity threshold, so the small samples are found by short questions
-        workspace = await client.create_workspace(name, chat_mode="query", similarity_threshold=0.1, top_n=4)
+        created = await client.create_workspace(name, chat_mode="query", similarity_threshold=0.1, top_n=4)
+        workspace = created.workspace
         out.print(f"   slug: {escape(workspace.slug)}")
 
         validator = FileValidator(allowed_file_types=DEMO_TYPES)
@@ -144,7 +145,7 @@ class _Demo:
             self.step("clean up: remove the demo documents and workspace")
             locations = [o.location for o in first.outcomes.values() if o.location]
             if locations:
-                await client.remove_documents(locations)
+                await client.delete_documents_from_server(locations)
             await client.delete_workspace(workspace.slug)
             out.print(f"   removed {len(locations)} document(s) and workspace {escape(workspace.slug)}")
 

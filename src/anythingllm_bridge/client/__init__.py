@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from anythingllm_bridge.client._client import AnythingLLMClient, create_anythingllm_client
+from anythingllm_bridge.client._deprecated import AnythingLLMDeprecationWarning
+from anythingllm_bridge.client._options import AnythingLLMConfig, CircuitBreakerConfig
 from anythingllm_bridge.client._sync import AnythingLLM, SyncStream
 from anythingllm_bridge.client.models import (
     Attachment,
     BreakerInfo,
     ChatMessage,
+    ChatMode,
     ChatResponse,
     ChatStreamEvent,
+    ChunkMetadata,
     Document,
     DocumentChunk,
     DocumentUploadReport,
@@ -25,27 +29,37 @@ from anythingllm_bridge.client.models import (
     SearchResult,
     Source,
     Thread,
+    ThreadResponse,
     ThreadSummary,
     UploadResult,
     Workspace,
     WorkspaceDocument,
+    WorkspaceResponse,
+    WorkspaceSettings,
 )
-from anythingllm_bridge.client.resources._streams import ChatStream, OpenAIChatStream
+from anythingllm_bridge.client.resources._base import ThreadRef, WorkspaceRef
+from anythingllm_bridge.client.resources._streams import ChatStream, EventStream, OpenAIChatStream
 from anythingllm_bridge.client.resources.documents import check_upload_file
 
 __all__ = [
     "AnythingLLM",
     "AnythingLLMClient",
+    "AnythingLLMConfig",
+    "AnythingLLMDeprecationWarning",
     "Attachment",
     "BreakerInfo",
     "ChatMessage",
+    "ChatMode",
     "ChatResponse",
     "ChatStream",
     "ChatStreamEvent",
+    "ChunkMetadata",
+    "CircuitBreakerConfig",
     "Document",
     "DocumentChunk",
     "DocumentUploadReport",
     "EmbeddingUpdate",
+    "EventStream",
     "FileUploadResult",
     "FolderListing",
     "HealthStatus",
@@ -59,10 +73,15 @@ __all__ = [
     "Source",
     "SyncStream",
     "Thread",
+    "ThreadRef",
+    "ThreadResponse",
     "ThreadSummary",
     "UploadResult",
     "Workspace",
     "WorkspaceDocument",
+    "WorkspaceRef",
+    "WorkspaceResponse",
+    "WorkspaceSettings",
     "check_upload_file",
     "create_anythingllm_client",
 ]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
+from anythingllm_bridge.client._options import AnythingLLMConfig, client_options
 from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
 from anythingllm_bridge.client.resources.chat import ChatMixin
@@ -49,16 +50,19 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     session raises ``AnythingLLMSessionError``.
 
     ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine;
-    ``client.base_url`` is the root). The keyword arguments tune timeouts (seconds), retries, the
-    circuit breaker and limits; their defaults and meaning are those of
-    :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep`` replaces
-    ``asyncio.sleep`` for retry waits (tests), ``on_breaker_change`` is called on every breaker
-    state change.
+    ``client.base_url`` is the root), or a settings object that carries the server, the key and
+    the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or ALM-001's
+    ``AnythingLLMConfig`` (then the object's values replace the keyword arguments;
+    ``create_anythingllm_client(obj, **overrides)`` overrides them instead). The keyword arguments
+    tune timeouts (seconds), retries, the circuit breaker and limits; their defaults and meaning are
+    those of :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep``
+    replaces ``asyncio.sleep`` for retry waits (tests), ``on_breaker_change`` is called on every
+    breaker state change.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Settings | AnythingLLMConfig,
         api_key: str | SecretStr | None = None,
         *,
         timeout: float = DEFAULTS.timeout,
@@ -76,6 +80,9 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_breaker_change: Callable[[Any], None] | None = None,
     ) -> None:
+        from_object: dict[str, Any] = {}
+        if not isinstance(base_url, str):
+            base_url, api_key, from_object = client_options(base_url)
         self.config = ClientConfig(
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -90,6 +97,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             verify_ssl=verify_ssl,
             ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
+        if from_object:
+            self.config = dataclasses.replace(self.config, **from_object)
         self._transport = Transport(
             base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
@@ -123,6 +132,7 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
 
     @property
     def is_connected(self) -> bool:
+        """True between ``connect()`` (or entering ``async with``) and ``disconnect()``."""
         return self._transport.is_open
 
     async def connect(self) -> AnythingLLMClient:
@@ -274,16 +284,18 @@ def _breaker_info(transport: Transport) -> BreakerInfo:
     return BreakerInfo.model_validate({**dataclasses.asdict(snapshot), "state": snapshot.state.value})
 
 
-def create_anythingllm_client(settings: Settings | None = None, **overrides: Any) -> AnythingLLMClient:
-    """A client configured from ``Settings`` (environment / ``.env``; default: ``get_settings()``).
+def create_anythingllm_client(
+    settings: Settings | AnythingLLMConfig | None = None, **overrides: Any
+) -> AnythingLLMClient:
+    """A client configured from ``Settings`` (environment / ``.env``; default: ``get_settings()``)
+    or from an ``AnythingLLMConfig``.
 
-    Keyword ``overrides`` win over the settings (e.g. ``sleep=...`` in tests).
+    Keyword ``overrides`` win over the object's values (e.g. ``sleep=...`` in tests).
     """
     if settings is None:
         from anythingllm_bridge.config import get_settings
 
         settings = get_settings()
-    config = settings.client_config()
-    options: dict[str, Any] = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    base_url, api_key, options = client_options(settings)
     options.update(overrides)
-    return AnythingLLMClient(settings.anythingllm_url, settings.anythingllm_api_key, **options)
+    return AnythingLLMClient(base_url, api_key, **options)

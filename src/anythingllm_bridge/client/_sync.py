@@ -2,8 +2,10 @@
 
 No second copy of any logic: the async client runs on an event loop in a background thread
 and every method is the async method wrapped by one generic helper (``_blocking``) that
-submits the coroutine to that loop and waits. Streams become ordinary iterators. The list of
-wrapped names is checked against the async client by a test, so the two cannot drift apart.
+submits the coroutine to that loop and waits. Streams become ordinary iterators: the three
+methods that stream with ``stream=True`` (``chat``, ``send_message``, ``openai_chat``) are
+written out here only for their types. The list of wrapped names is checked against the async
+client by a test, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -16,11 +18,20 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
 from anythingllm_bridge.client._client import AnythingLLMClient, create_anythingllm_client
-from anythingllm_bridge.client.models import OpenAIChatChunk, OpenAIChatCompletion
+from anythingllm_bridge.client.models import (
+    ChatMode,
+    ChatResponse,
+    ChatStreamEvent,
+    OpenAIChatChunk,
+    OpenAIChatCompletion,
+)
+from anythingllm_bridge.client.resources._base import ThreadRef, WorkspaceRef
 from anythingllm_bridge.client.resources._streams import EventStream
+from anythingllm_bridge.client.resources.chat import AttachmentLike
 from anythingllm_bridge.client.resources.openai import Message
 
 if TYPE_CHECKING:
+    from anythingllm_bridge.client._options import AnythingLLMConfig
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
@@ -63,9 +74,9 @@ class _LoopThread:
 class SyncStream(Generic[E]):
     """A stream of the async client, iterated synchronously::
 
-        stream = llm.stream_chat("docs", "What is Zorblax?")
+        stream = llm.chat("docs", "What is Zorblax?", stream=True)
         for event in stream:
-            print(event.text or "", end="")
+            print(event.text_response or "", end="")
         print(stream.sources, stream.chat_id)
 
     Attributes of the underlying stream (``text``, ``sources``, ``chat_id``, ...) read through.
@@ -91,6 +102,7 @@ class SyncStream(Generic[E]):
         return self
 
     def close(self) -> None:
+        """Stop reading and close the connection (also fine after the end)."""
         self._runner.run(self.stream.aclose())
 
     def __enter__(self) -> SyncStream[E]:
@@ -138,11 +150,14 @@ class AnythingLLM:
             for workspace in llm.list_workspaces():
                 print(workspace.slug)
 
-    ``options`` are the keyword arguments of ``AnythingLLMClient`` (timeouts, retries, ...).
-    Use it in a ``with`` block, or call ``connect()`` and ``close()``.
+    ``base_url`` (or a ``Settings`` / ``AnythingLLMConfig`` in its place), ``api_key`` and
+    ``options`` are those of ``AnythingLLMClient`` (timeouts, retries, ...). Use it in a ``with``
+    block, or call ``connect()`` and ``close()``.
     """
 
-    def __init__(self, base_url: str, api_key: Any = None, **options: Any) -> None:
+    def __init__(
+        self, base_url: str | Settings | AnythingLLMConfig, api_key: Any = None, **options: Any
+    ) -> None:
         self._client = AnythingLLMClient(base_url, api_key, **options)
         self._runner = _LoopThread()
 
@@ -165,13 +180,16 @@ class AnythingLLM:
 
     @property
     def breaker(self) -> Any:
+        """The client's circuit breaker (``.state``, ``.failure_count``, ``.snapshot()``)."""
         return self._client.breaker
 
     @property
     def is_connected(self) -> bool:
+        """True between ``connect()`` (or entering ``with``) and ``close()``."""
         return self._client.is_connected
 
     def connect(self) -> AnythingLLM:
+        """Open the HTTP session (``with AnythingLLM(...)`` does this for you)."""
         self._runner.run(self._client.connect())
         return self
 
@@ -194,6 +212,9 @@ class AnythingLLM:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _maybe_stream(self, result: Any) -> Any:
+        return SyncStream(result, self._runner) if isinstance(result, EventStream) else result
 
     health_check = _blocking(AnythingLLMClient.health_check)
     ping = _blocking(AnythingLLMClient.ping)
@@ -220,6 +241,7 @@ class AnythingLLM:
     list_documents = _blocking(AnythingLLMClient.list_documents)
     list_folder = _blocking(AnythingLLMClient.list_folder)
     get_document = _blocking(AnythingLLMClient.get_document)
+    delete_documents_from_server = _blocking(AnythingLLMClient.delete_documents_from_server)
     remove_documents = _blocking(AnythingLLMClient.remove_documents)
     create_folder = _blocking(AnythingLLMClient.create_folder)
     remove_folder = _blocking(AnythingLLMClient.remove_folder)
@@ -229,19 +251,74 @@ class AnythingLLM:
     update_embeddings = _blocking(AnythingLLMClient.update_embeddings)
     delete_document = _blocking(AnythingLLMClient.delete_document)
 
-    chat = _blocking(AnythingLLMClient.chat)
-    stream_chat = _blocking_stream(AnythingLLMClient.stream_chat)
-    create_thread = _blocking(AnythingLLMClient.create_thread)
-    update_thread = _blocking(AnythingLLMClient.update_thread)
-    delete_thread = _blocking(AnythingLLMClient.delete_thread)
-    send_message = _blocking(AnythingLLMClient.send_message)
-    stream_thread_message = _blocking_stream(AnythingLLMClient.stream_thread_message)
-    get_thread_history = _blocking(AnythingLLMClient.get_thread_history)
+    @overload
+    def chat(
+        self,
+        slug: WorkspaceRef,
+        message: str | None,
+        *,
+        mode: ChatMode | None = ...,
+        session_id: str | None = ...,
+        attachments: Sequence[AttachmentLike] | None = ...,
+        reset: bool = ...,
+        stream: Literal[False] = ...,
+    ) -> ChatResponse: ...
+
+    @overload
+    def chat(
+        self,
+        slug: WorkspaceRef,
+        message: str | None,
+        *,
+        mode: ChatMode | None = ...,
+        session_id: str | None = ...,
+        attachments: Sequence[AttachmentLike] | None = ...,
+        reset: bool = ...,
+        stream: Literal[True],
+    ) -> SyncStream[ChatStreamEvent]: ...
+
+    def chat(self, slug: WorkspaceRef, message: str | None, **options: Any) -> Any:
+        result = self._runner.run(self._client.chat(slug, message, **options))
+        return self._maybe_stream(result)
+
+    @overload
+    def send_message(
+        self,
+        slug: WorkspaceRef,
+        thread_slug: ThreadRef,
+        message: str | None,
+        *,
+        mode: ChatMode | None = ...,
+        user_id: int | None = ...,
+        attachments: Sequence[AttachmentLike] | None = ...,
+        reset: bool = ...,
+        stream: Literal[False] = ...,
+    ) -> ChatResponse: ...
+
+    @overload
+    def send_message(
+        self,
+        slug: WorkspaceRef,
+        thread_slug: ThreadRef,
+        message: str | None,
+        *,
+        mode: ChatMode | None = ...,
+        user_id: int | None = ...,
+        attachments: Sequence[AttachmentLike] | None = ...,
+        reset: bool = ...,
+        stream: Literal[True],
+    ) -> SyncStream[ChatStreamEvent]: ...
+
+    def send_message(
+        self, slug: WorkspaceRef, thread_slug: ThreadRef, message: str | None, **options: Any
+    ) -> Any:
+        result = self._runner.run(self._client.send_message(slug, thread_slug, message, **options))
+        return self._maybe_stream(result)
 
     @overload
     def openai_chat(
         self,
-        model: str,
+        model: WorkspaceRef,
         messages: Sequence[Message],
         *,
         temperature: float = ...,
@@ -250,16 +327,28 @@ class AnythingLLM:
 
     @overload
     def openai_chat(
-        self, model: str, messages: Sequence[Message], *, temperature: float = ..., stream: Literal[True]
+        self,
+        model: WorkspaceRef,
+        messages: Sequence[Message],
+        *,
+        temperature: float = ...,
+        stream: Literal[True],
     ) -> SyncStream[OpenAIChatChunk]: ...
 
-    def openai_chat(
-        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7, stream: bool = False
-    ) -> OpenAIChatCompletion | SyncStream[OpenAIChatChunk]:
-        """Blocking ``AnythingLLMClient.openai_chat`` (typed here only: a stream is an iterator)."""
-        if stream:
-            return self.openai_chat_stream(model, messages, temperature=temperature)
-        return self.openai_complete(model, messages, temperature=temperature)
+    def openai_chat(self, model: WorkspaceRef, messages: Sequence[Message], **options: Any) -> Any:
+        result = self._runner.run(self._client.openai_chat(model, messages, **options))
+        return self._maybe_stream(result)
+
+    chat.__doc__ = AnythingLLMClient.chat.__doc__
+    send_message.__doc__ = AnythingLLMClient.send_message.__doc__
+    openai_chat.__doc__ = AnythingLLMClient.openai_chat.__doc__
+
+    stream_chat = _blocking_stream(AnythingLLMClient.stream_chat)
+    create_thread = _blocking(AnythingLLMClient.create_thread)
+    update_thread = _blocking(AnythingLLMClient.update_thread)
+    delete_thread = _blocking(AnythingLLMClient.delete_thread)
+    stream_thread_message = _blocking_stream(AnythingLLMClient.stream_thread_message)
+    get_thread_history = _blocking(AnythingLLMClient.get_thread_history)
 
     openai_complete = _blocking(AnythingLLMClient.openai_complete)
     openai_chat_stream = _blocking_stream(AnythingLLMClient.openai_chat_stream)

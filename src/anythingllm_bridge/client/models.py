@@ -1,13 +1,16 @@
 """Typed models of what the AnythingLLM developer API sends back (and a few things we send).
 
 Every model allows unknown fields (``extra="allow"``): servers add columns between releases and
-we must not break on them. Fields use Python names; the wire names are aliases, and both are
-accepted when building a model. The server's inconsistencies are absorbed here:
+we must not break on them. Each field is the snake_case of its wire name (``textResponse`` ->
+``text_response``, ``openAiTemp`` -> ``open_ai_temp``); the wire names are aliases, and both are
+accepted when building a model. A model also reads like the JSON it came from:
+``workspace["slug"]``, ``answer["textResponse"]``, ``answer.get("chatId")``. The server's
+inconsistencies are absorbed here:
 
 * ``workspace`` arrives as an object or as a one-element list (``GET /v1/workspace/<slug>``);
 * ``workspace.documents[].metadata`` is a JSON *string* — parsed into a dict;
 * chat ``sources`` carry the chunk under ``text`` (the OpenAPI file says ``chunk``; both accepted);
-* ``_distance`` (LanceDB) is exposed as ``distance``;
+* ``_distance`` (LanceDB) is exposed as ``distance`` (a leading underscore would make it private);
 * dates are ISO strings (parsed to ``datetime``) but a value that is not a date is kept as text.
 """
 
@@ -15,11 +18,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypedDict
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.errors import AnythingLLMEmbeddingError
 
 __all__ = [
@@ -29,6 +42,7 @@ __all__ = [
     "ChatMode",
     "ChatResponse",
     "ChatStreamEvent",
+    "ChunkMetadata",
     "Document",
     "DocumentChunk",
     "DocumentUploadReport",
@@ -44,23 +58,102 @@ __all__ = [
     "SearchResult",
     "Source",
     "Thread",
+    "ThreadResponse",
     "ThreadSummary",
     "UploadResult",
     "Workspace",
     "WorkspaceDocument",
+    "WorkspaceResponse",
+    "WorkspaceSettings",
 ]
 
 ChatMode = Literal["chat", "query", "automatic"]
 
 
 class ApiModel(BaseModel):
-    """Base of every model: unknown fields kept, Python names and wire aliases both accepted."""
+    """Base of every model: unknown fields kept, Python names and wire aliases both accepted.
+
+    ``model[key]``, ``model.get(key, default)`` and ``key in model`` read a field by its wire name
+    or its Python name (or an unknown field the server sent), as if the model were the JSON it
+    came from.
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    # Old attribute name -> current field name: still read, written and accepted when building
+    # the model for one release, each time with an AnythingLLMDeprecationWarning.
+    _renamed: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_renamed(cls, data: Any) -> Any:
+        if not cls._renamed or not isinstance(data, dict) or data.keys().isdisjoint(cls._renamed):
+            return data
+        data = dict(data)
+        for old, new in cls._renamed.items():
+            if old in data:
+                _deprecated.warn(f"{cls.__name__}({old}=...)", f"{cls.__name__}({new}=...)", stacklevel=2)
+                value = data.pop(old)
+                data.setdefault(new, value)
+        return data
+
+    if not TYPE_CHECKING:  # for type checkers the old names do not exist, so their uses are flagged
+
+        def __getattr__(self, name: str) -> Any:
+            new = type(self)._renamed.get(name)
+            if new is None:
+                return super().__getattr__(name)
+            _deprecated.warn(f"{type(self).__name__}.{name}", f".{new}")
+            return getattr(self, new)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            new = type(self)._renamed.get(name)
+            if new is not None:
+                _deprecated.warn(f"{type(self).__name__}.{name}", f".{new}")
+                name = new
+            super().__setattr__(name, value)
+
+    def __getitem__(self, key: str) -> Any:
+        """A field by its wire name (``"textResponse"``) or Python name; ``KeyError`` if absent."""
+        cls = type(self)
+        name = _wire_names(cls).get(key, key)
+        if name in cls.model_fields or name in cls.model_computed_fields:
+            return getattr(self, name)
+        extra = self.__pydantic_extra__ or {}
+        if key in extra:
+            return extra[key]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``model[key]``, or ``default`` when the model has no such field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def to_wire(self) -> dict[str, Any]:
         """The model as the server spells it (aliases, no ``None`` values)."""
         return self.model_dump(by_alias=True, exclude_none=True)
+
+
+def _wire_names(model: type[BaseModel]) -> dict[str, str]:
+    """Wire name -> field name, for every field whose wire name differs from its own."""
+    names: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        choices = info.validation_alias.choices if isinstance(info.validation_alias, AliasChoices) else []
+        for alias in (info.alias, info.validation_alias, *choices):
+            if isinstance(alias, str) and alias != name:
+                names.setdefault(alias, name)
+    return names
 
 
 def _json_object(value: Any) -> Any:
@@ -97,6 +190,8 @@ class ThreadSummary(ApiModel):
 
 
 class Thread(ApiModel):
+    """A thread: a separate conversation inside a workspace. ``slug`` names it in every call."""
+
     id: int | None = None
     name: str | None = None
     slug: str
@@ -104,6 +199,25 @@ class Thread(ApiModel):
     user_id: int | None = None
     created_at: Timestamp = Field(None, alias="createdAt")
     last_updated_at: Timestamp = Field(None, alias="lastUpdatedAt")
+
+
+class ThreadResponse(ApiModel):
+    """The server's answer to creating or renaming a thread: ``thread`` and ``message``.
+
+    For one release, reading a thread field here (``created.slug``) still works, with a
+    deprecation warning: read ``created.thread.slug``.
+    """
+
+    thread: Thread
+    message: str | None = None
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if name in Thread.model_fields:
+                _deprecated.warn(f"{type(self).__name__}.{name}", f".thread.{name}")
+                return getattr(self.thread, name)
+            return super().__getattr__(name)
 
 
 class WorkspaceDocument(ApiModel):
@@ -120,6 +234,11 @@ class WorkspaceDocument(ApiModel):
     created_at: Timestamp = Field(None, alias="createdAt")
     last_updated_at: Timestamp = Field(None, alias="lastUpdatedAt")
 
+    @property
+    def chunk_metadata(self) -> ChunkMetadata | None:
+        """The ``upload_document`` chunk this document is, or ``None`` (see ``ChunkMetadata``)."""
+        return ChunkMetadata.from_doc_source(self.metadata.get("docSource"))
+
 
 class Workspace(ApiModel):
     """A workspace. The ``slug`` is fixed at creation; renaming keeps it."""
@@ -130,9 +249,9 @@ class Workspace(ApiModel):
     vector_tag: str | None = Field(None, alias="vectorTag")
     created_at: Timestamp = Field(None, alias="createdAt")
     last_updated_at: Timestamp = Field(None, alias="lastUpdatedAt")
-    temperature: float | None = Field(None, alias="openAiTemp")
-    history: int | None = Field(None, alias="openAiHistory")
-    prompt: str | None = Field(None, alias="openAiPrompt")
+    open_ai_temp: float | None = Field(None, alias="openAiTemp")
+    open_ai_history: int | None = Field(None, alias="openAiHistory")
+    open_ai_prompt: str | None = Field(None, alias="openAiPrompt")
     similarity_threshold: float | None = Field(None, alias="similarityThreshold")
     chat_provider: str | None = Field(None, alias="chatProvider")
     chat_model: str | None = Field(None, alias="chatModel")
@@ -149,28 +268,81 @@ class Workspace(ApiModel):
     )
     threads: Annotated[list[ThreadSummary], BeforeValidator(_list_or_empty)] = Field(default_factory=list)
 
+    _renamed: ClassVar[dict[str, str]] = {
+        "temperature": "open_ai_temp",
+        "history": "open_ai_history",
+        "prompt": "open_ai_prompt",
+    }
+
     @property
     def docpaths(self) -> set[str]:
         """Locations of every document embedded in this workspace."""
         return {doc.docpath for doc in self.documents}
 
 
-# Writable workspace settings: Python keyword -> wire name (create / update).
-WORKSPACE_SETTINGS: dict[str, str] = {
-    "name": "name",
-    "temperature": "openAiTemp",
-    "history": "openAiHistory",
-    "prompt": "openAiPrompt",
-    "similarity_threshold": "similarityThreshold",
-    "top_n": "topN",
-    "chat_mode": "chatMode",
-    "chat_provider": "chatProvider",
-    "chat_model": "chatModel",
-    "agent_provider": "agentProvider",
-    "agent_model": "agentModel",
-    "query_refusal_response": "queryRefusalResponse",
-    "vector_search_mode": "vectorSearchMode",
-}
+class WorkspaceSettings(TypedDict, total=False):
+    """The writable settings of a workspace: the keyword arguments of ``create_workspace`` and
+    ``update_workspace``, named like the ``Workspace`` fields they set. ``None`` (or leaving a
+    setting out) sends nothing; the server coerces what it receives (e.g. an unknown
+    ``chat_mode`` becomes ``automatic``, ``similarity_threshold`` is clamped to 0..1).
+
+    ``temperature``, ``history`` and ``prompt`` are the deprecated spellings of ``open_ai_temp``,
+    ``open_ai_history`` and ``open_ai_prompt`` (accepted with a warning for one release).
+    """
+
+    open_ai_temp: float | None
+    open_ai_history: int | None
+    open_ai_prompt: str | None
+    similarity_threshold: float | None
+    top_n: int | None
+    chat_mode: ChatMode | None
+    chat_provider: str | None
+    chat_model: str | None
+    agent_provider: str | None
+    agent_model: str | None
+    query_refusal_response: str | None
+    vector_search_mode: Literal["default", "rerank"] | None
+    router_id: int | None
+    temperature: float | None
+    history: int | None
+    prompt: str | None
+
+
+def workspace_settings_body(caller: str, settings: Mapping[str, object]) -> dict[str, Any]:
+    """``WorkspaceSettings`` keywords as the server names them (``None`` values left out).
+
+    An unknown keyword raises ``TypeError`` as a misspelt keyword argument would; a deprecated one
+    warns and counts as its new name.
+    """
+    body: dict[str, Any] = {}
+    for key, value in settings.items():
+        name = Workspace._renamed.get(key, key)
+        if name != key:
+            _deprecated.warn(f"{caller}({key}=...)", f"{name}=...", stacklevel=4)
+        if name not in WorkspaceSettings.__annotations__:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
+        if value is not None:
+            body[Workspace.model_fields[name].alias or name] = value
+    return body
+
+
+class WorkspaceResponse(ApiModel):
+    """The server's answer to creating or updating a workspace: ``workspace`` and ``message``.
+
+    For one release, reading a workspace field here (``created.slug``) still works, with a
+    deprecation warning: read ``created.workspace.slug``.
+    """
+
+    workspace: Workspace
+    message: str | None = None
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if name in Workspace.model_fields or name in Workspace._renamed or name == "docpaths":
+                _deprecated.warn(f"{type(self).__name__}.{name}", f".workspace.{name}")
+                return getattr(self.workspace, name)
+            return super().__getattr__(name)
 
 
 # --------------------------------------------------------------------------- documents
@@ -203,6 +375,11 @@ class Document(ApiModel):
     can_watch: bool | None = Field(None, alias="canWatch")
     pinned_workspaces: list[int] = Field(default_factory=list, alias="pinnedWorkspaces")
     watched: bool | None = None
+
+    @property
+    def chunk_metadata(self) -> ChunkMetadata | None:
+        """The ``upload_document`` chunk this document is, or ``None`` (see ``ChunkMetadata``)."""
+        return ChunkMetadata.from_doc_source(self.doc_source)
 
 
 class UploadResult(ApiModel):
@@ -249,6 +426,8 @@ class UploadResult(ApiModel):
 
 
 class FolderListing(ApiModel):
+    """One folder's documents, a page of them (``total_count``, ``has_more``)."""
+
     folder: str
     documents: list[Document] = Field(default_factory=list)
     total_count: int | None = Field(None, alias="totalCount")
@@ -275,7 +454,12 @@ class EmbeddingUpdate(ApiModel):
 
     @property
     def ok(self) -> bool:
+        """True when every add is in the workspace and every delete is out of it."""
         return not self.missing and not self.not_removed
+
+    def __bool__(self) -> bool:
+        """``ok``: so ``if await client.delete_document(...)`` reads as "it is gone"."""
+        return self.ok
 
     def raise_for_missing(self) -> EmbeddingUpdate:
         """Raise ``AnythingLLMEmbeddingError`` if an add did not land; else ``self``."""
@@ -304,30 +488,90 @@ class FileUploadResult(ApiModel):
 
     @property
     def ok(self) -> bool:
+        """True when the file is in the workspace (``embedded`` or ``repaired``)."""
         return self.status in ("embedded", "repaired")
 
 
 class DocumentChunk(ApiModel):
-    """One chunk of a ``ProcessedDocument``: sent as raw text with its own metadata."""
+    """One chunk of a ``ProcessedDocument``, sent as one raw-text document.
 
+    ``id`` is the caller's chunk id (a random one when not given): ``upload_document`` reports by
+    it. ``chunk_index`` counts from 0; ``total_chunks`` defaults to the number of chunks of the
+    document. ``metadata`` may set the raw-text keys the server keeps (``docAuthor``,
+    ``description``, ``published``, ``url``); they win over the document's.
+    """
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     content: str
-    chunk_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     chunk_index: int = 0
+    total_chunks: int | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _renamed: ClassVar[dict[str, str]] = {"chunk_id": "id"}
 
 
 class ProcessedDocument(ApiModel):
-    """A document already split into chunks (by the caller), for ``upload_document``."""
+    """A document already split into chunks (by the caller), for ``upload_document``.
 
-    document_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    ``id`` is the caller's document id (a random one when not given). ``title``, ``technology``
+    and ``source_url`` travel with every chunk (see ``ChunkMetadata``); ``metadata`` sets
+    raw-text keys for every chunk (``docAuthor``, ``description``, ``published``).
+    """
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     title: str
+    technology: str | None = None
+    source_url: str | None = None
     chunks: list[DocumentChunk] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    source: str | None = None
+
+    _renamed: ClassVar[dict[str, str]] = {"document_id": "id", "source": "source_url"}
+
+
+class ChunkMetadata(ApiModel):
+    """What ``upload_document`` records about each chunk, read back from the server.
+
+    The raw-text route keeps only a few metadata keys and rewrites ``title`` and ``url``, so these
+    fields travel together as a small JSON object in ``docSource``, which the server stores
+    verbatim and never puts into the embedded text. ``WorkspaceDocument``, ``Document``,
+    ``SearchResult`` and chat ``Source`` objects give them back as ``.chunk_metadata``.
+    """
+
+    chunk_id: str
+    chunk_index: int
+    total_chunks: int
+    document_id: str
+    document_title: str
+    technology: str | None = None
+    source_url: str | None = None
+
+    MARKER: ClassVar[str] = "anythingllm-bridge-chunk"
+
+    def to_doc_source(self) -> str:
+        """The ``docSource`` value that carries these fields."""
+        fields = self.model_dump(exclude_none=True)
+        return json.dumps({self.MARKER: 1, **fields}, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_doc_source(cls, value: Any) -> ChunkMetadata | None:
+        """The fields ``to_doc_source`` wrote, or ``None`` for any other ``docSource`` (never raises)."""
+        if not isinstance(value, str) or cls.MARKER not in value:
+            return None
+        try:
+            data = json.loads(value)
+            if not isinstance(data, dict) or data.pop(cls.MARKER, None) != 1:
+                return None
+            return cls.model_validate(data)
+        except ValueError:  # not JSON, or pydantic's ValidationError
+            return None
 
 
 class DocumentUploadReport(ApiModel):
-    """The result of ``upload_document``: one entry per chunk, by ``chunk_id``."""
+    """The result of ``upload_document``, by the caller's ids: one entry per chunk.
+
+    Reads like the dictionary the ALM-001 client returns (``report["successful_uploads"]``) as
+    well as by attribute. ``locations`` maps each uploaded chunk id to its document location.
+    """
 
     document_id: str
     workspace_slug: str
@@ -341,6 +585,7 @@ class DocumentUploadReport(ApiModel):
 
     @property
     def ok(self) -> bool:
+        """True when every chunk is in the workspace."""
         return self.failed_uploads == 0
 
 
@@ -364,6 +609,11 @@ class Source(ApiModel):
     score: float | None = None
     distance: float | None = Field(None, alias="_distance")
 
+    @property
+    def chunk_metadata(self) -> ChunkMetadata | None:
+        """The ``upload_document`` chunk this source is, or ``None`` (see ``ChunkMetadata``)."""
+        return ChunkMetadata.from_doc_source(self.doc_source)
+
 
 class Attachment(ApiModel):
     """A chat attachment: ``content_string`` is a data URL (``data:<mime>;base64,...``)."""
@@ -378,18 +628,20 @@ class ChatResponse(ApiModel):
 
     id: str | None = None
     type: str = "textResponse"
-    text: str | None = Field(None, alias="textResponse")
+    text_response: str | None = Field(None, alias="textResponse")
     sources: Annotated[list[Source], BeforeValidator(_list_or_empty)] = Field(default_factory=list)
     close: bool = True
     error: Any = None
     chat_id: int | None = Field(None, alias="chatId")
     metrics: dict[str, Any] = Field(default_factory=dict)
 
+    _renamed: ClassVar[dict[str, str]] = {"text": "text_response"}
+
 
 class ChatStreamEvent(ApiModel):
     """One server-sent event of ``stream-chat``.
 
-    ``type`` is ``textResponseChunk`` (a token in ``text``), ``finalizeResponseStream`` (the
+    ``type`` is ``textResponseChunk`` (a token in ``text_response``), ``finalizeResponseStream`` (the
     last event: ``sources``, ``chat_id``, ``metrics``), ``textResponse`` (a whole answer in one
     event), ``agentThought`` (``thought``), ``fileDownload``, ``usageMetrics``, or a newer kind.
     ``id`` is the correlation key whichever of ``uuid`` / ``id`` the server used.
@@ -397,13 +649,15 @@ class ChatStreamEvent(ApiModel):
 
     type: str = ""
     id: str | None = Field(None, validation_alias=AliasChoices("uuid", "id"))
-    text: str | None = Field(None, alias="textResponse")
+    text_response: str | None = Field(None, alias="textResponse")
     sources: Annotated[list[Source], BeforeValidator(_list_or_empty)] = Field(default_factory=list)
     close: bool = False
     error: Any = None
     chat_id: int | None = Field(None, alias="chatId")
     metrics: dict[str, Any] | None = None
     thought: str | None = None
+
+    _renamed: ClassVar[dict[str, str]] = {"text": "text_response"}
 
     @property
     def is_final(self) -> bool:
@@ -438,8 +692,14 @@ class SearchResult(ApiModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def title(self) -> str | None:
+        """``metadata["title"]``: the document's title as the server stored it."""
         value = self.metadata.get("title")
         return value if isinstance(value, str) else None
+
+    @property
+    def chunk_metadata(self) -> ChunkMetadata | None:
+        """The ``upload_document`` chunk this hit is, or ``None`` (see ``ChunkMetadata``)."""
+        return ChunkMetadata.from_doc_source(self.metadata.get("docSource"))
 
 
 # --------------------------------------------------------------------------- OpenAI-compatible
@@ -466,6 +726,8 @@ class _OpenAIChatObject(ApiModel):
 
 
 class OpenAIChatCompletion(_OpenAIChatObject):
+    """A whole OpenAI-compatible chat answer; ``text`` is the assistant's message."""
+
     @property
     def text(self) -> str:
         """The assistant's answer (``choices[0].message.content``)."""
@@ -481,6 +743,7 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
     @property
     def delta(self) -> str:
+        """The text this chunk adds (``choices[0].delta.content``)."""
         if not self.choices:
             return ""
         content = (self.choices[0].get("delta") or {}).get("content")
@@ -488,6 +751,7 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
     @property
     def finish_reason(self) -> str | None:
+        """Why the answer ended (``stop``, ``abort``, ...), on the last chunk only."""
         if not self.choices:
             return None
         reason = self.choices[0].get("finish_reason")
@@ -495,6 +759,8 @@ class OpenAIChatChunk(_OpenAIChatObject):
 
 
 class OpenAIEmbeddings(ApiModel):
+    """Embeddings from the server's embedder; ``vectors`` in input order."""
+
     object: str | None = None
     data: list[dict[str, Any]] = Field(default_factory=list)
     model: str | None = None

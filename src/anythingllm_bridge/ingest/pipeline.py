@@ -703,7 +703,7 @@ class _Run:
         embedded = [loc for loc in locations if loc in docpaths]
         if embedded:  # both calls are safe to repeat
             await self.patient.update_embeddings(self.workspace, deletes=embedded)
-        await self.patient.remove_documents(locations)
+        await self.patient.delete_documents_from_server(locations)
 
     # ------------------------------------------------------------------ report
 

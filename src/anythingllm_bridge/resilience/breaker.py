@@ -46,6 +46,8 @@ logger = get_logger(__name__)
 
 
 class CircuitState(enum.StrEnum):
+    """Closed: calls go through. Open: calls are refused. Half-open: one probe call goes through."""
+
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
@@ -115,11 +117,13 @@ class BreakerPermit:
         return self._probe
 
     def success(self) -> None:
+        """The call succeeded (a probe's success closes the breaker)."""
         if not self._settled:
             self._settled = True
             self._breaker._on_success(self)
 
     def failure(self, reason: str) -> None:
+        """The call failed in a way that counts toward opening the breaker; ``reason`` says how."""
         if not self._settled:
             self._settled = True
             self._breaker._on_failure(self, reason)
@@ -183,6 +187,7 @@ class CircuitBreaker:
 
     @property
     def state(self) -> CircuitState:
+        """Closed, open or half-open."""
         return self._state
 
     @property
@@ -192,14 +197,17 @@ class CircuitBreaker:
 
     @property
     def failure_threshold(self) -> int:
+        """Consecutive failures that open the breaker."""
         return self._threshold
 
     @property
     def recovery_timeout(self) -> float:
+        """Seconds the breaker stays open before one probe may go through."""
         return self._recovery
 
     @property
     def last_failure(self) -> BreakerFailure | None:
+        """The most recent counted failure (when and why), or ``None``."""
         return self._last_failure
 
     @property
@@ -210,6 +218,7 @@ class CircuitBreaker:
         return max(0.0, self._opened_at + self._recovery - self._clock())
 
     def snapshot(self) -> BreakerSnapshot:
+        """State, counts, last failure and time to the next probe, read at one moment."""
         return BreakerSnapshot(
             name=self.name,
             state=self._state,

@@ -123,6 +123,7 @@ class EmulatorThread:
         self.running: RunningEmulator | None = None
 
     def start(self) -> RunningEmulator:
+        """Serve in a background thread; returns once the server listens (``with`` does this)."""
         if self._thread is not None:
             raise RuntimeError("this EmulatorThread was already started")
         self._thread = threading.Thread(target=self._serve, name="anythingllm-emulator", daemon=True)
@@ -134,6 +135,7 @@ class EmulatorThread:
         return self.running
 
     def stop(self) -> None:
+        """Stop serving and wait for the thread to end."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:

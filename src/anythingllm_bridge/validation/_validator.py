@@ -86,6 +86,7 @@ class FileVerdict:
 
     @property
     def ok(self) -> bool:
+        """True when the file was accepted (no ``reason``)."""
         return self.reason is None
 
     @property

@@ -1,8 +1,10 @@
 """What every resource mixin shares: the transport (with the client's per-call options), path
-building, what a call names (its :class:`Subject`), and a workspace lookup."""
+building, what a call names (its :class:`Subject`), the workspace lookup, and the one resolver that
+turns a workspace's or thread's numeric id into its slug."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -10,7 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ValidationError
 
 from anythingllm_bridge.client._errors import Subject
-from anythingllm_bridge.client.models import Workspace
+from anythingllm_bridge.client.models import Thread, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMProtocolError
 
 if TYPE_CHECKING:
@@ -19,7 +21,10 @@ if TYPE_CHECKING:
     from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 
 __all__ = [
+    "KnownIds",
     "Resource",
+    "ThreadRef",
+    "WorkspaceRef",
     "folder_segment",
     "join_slugs",
     "parse",
@@ -30,6 +35,12 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+#: A workspace: its slug, or its numeric ``id`` (``int`` only: a digit string is a slug, since a
+#: workspace named "2024" has the slug "2024").
+WorkspaceRef = str | int
+#: A thread: its slug, or the numeric ``id`` of a thread this client created or renamed.
+ThreadRef = str | int
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -65,17 +76,32 @@ def segment(value: str, what: str = "slug") -> str:
     return quote(value, safe="")
 
 
-def join_slugs(workspaces: str | Iterable[str] | None) -> str | None:
+def join_slugs(slugs: Iterable[str]) -> str | None:
     """``addToWorkspaces`` as the server wants it: one comma-separated string."""
-    if workspaces is None:
-        return None
-    slugs = [workspaces] if isinstance(workspaces, str) else list(workspaces)
     cleaned: list[str] = []
     for slug in slugs:
         if not isinstance(slug, str) or not slug.strip() or "," in slug:
             raise ValueError(f"workspace slugs must be non-empty strings without commas, got {slug!r}")
         cleaned.append(slug.strip().lower())
     return ",".join(cleaned) or None
+
+
+class KnownIds:
+    """The id -> slug pairs this client has seen in the server's answers."""
+
+    def __init__(self) -> None:
+        self.workspaces: dict[int, str] = {}
+        self.threads: dict[int, str] = {}
+
+    def learn(self, item: Workspace | Thread) -> None:
+        """Remember ``item``'s id (workspaces and threads alike)."""
+        if item.id is not None:
+            known = self.workspaces if isinstance(item, Workspace) else self.threads
+            known[item.id] = item.slug
+
+    def forget_workspace(self, slug: str) -> None:
+        """Drop a deleted workspace."""
+        self.workspaces = {key: value for key, value in self.workspaces.items() if value != slug}
 
 
 def workspace_subject(slug: str) -> Subject:
@@ -89,12 +115,63 @@ def thread_subject(slug: str, thread_slug: str, *, crashes: bool = False) -> Sub
     return Subject(f"workspace {slug!r} or its thread {thread_slug!r}", bare=400, crashes=crashes)
 
 
+def _check_ref(ref: object, what: str) -> None:
+    if isinstance(ref, bool) or not isinstance(ref, str | int):
+        raise ValueError(f"a {what} is its slug (str) or its numeric id (int), got {type(ref).__name__}")
+
+
 class Resource:
     """Base of the resource mixins. ``_transport`` is set by ``AnythingLLMClient``; so is
     ``_breaker_wait``, the option every call of the client (or of a ``with_options`` view) carries."""
 
     _transport: Transport
     _breaker_wait: BreakerWait | None = None
+
+    @functools.cached_property
+    def _known_ids(self) -> KnownIds:
+        return KnownIds()
+
+    async def _slug(self, workspace: WorkspaceRef) -> str:
+        """The slug of ``workspace``, given as a slug or as a numeric id.
+
+        An id is looked up in the ids this client has seen; one it has not seen is looked for
+        once in ``GET /v1/workspaces``. An id no workspace has raises ``AnythingLLMNotFoundError``.
+        """
+        _check_ref(workspace, "workspace")
+        if isinstance(workspace, str):
+            return workspace
+        known = self._known_ids.workspaces
+        if workspace not in known:
+            for item in parse_list(Workspace, await self._object("GET", "/v1/workspaces", "workspaces")):
+                self._known_ids.learn(item)
+        if workspace not in known:
+            raise AnythingLLMNotFoundError(
+                f"no workspace has the id {workspace}", status=200, method="GET", path="/v1/workspaces"
+            )
+        return known[workspace]
+
+    async def _slugs(self, workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None) -> str | None:
+        """``addToWorkspaces`` for one or more workspaces (slugs or ids); ``None`` for none."""
+        if workspaces is None:
+            return None
+        refs = [workspaces] if isinstance(workspaces, str | int) else list(workspaces)
+        return join_slugs([await self._slug(ref) for ref in refs])
+
+    async def _thread_slug(self, thread: ThreadRef) -> str:
+        """The slug of ``thread``, given as a slug or as the numeric id of a thread this client
+        created or renamed (the server lists threads without their ids, so no other id can be
+        looked up); any other id raises ``AnythingLLMNotFoundError``."""
+        _check_ref(thread, "thread")
+        if isinstance(thread, str):
+            return thread
+        slug = self._known_ids.threads.get(thread)
+        if slug is None:
+            raise AnythingLLMNotFoundError(
+                f"thread id {thread} is not one this client created or renamed; the server lists "
+                "threads without ids, so name it by its slug",
+                status=404,  # nothing was sent: no workspace lists thread ids
+            )
+        return slug
 
     async def _request(self, method: str, path: str, **options: Any) -> ApiResponse:
         """``Transport.request`` with the client's per-call options."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Self, TypeVar
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
     ChatStreamEvent,
     OpenAIChatChunk,
@@ -114,18 +115,19 @@ class EventStream(Generic[EventT]):
 
 
 class ChatStream(EventStream[ChatStreamEvent]):
-    """``async for event in client.stream_chat(...)``: typed events as they arrive.
+    """``async for event in await client.chat(..., stream=True)``: typed events as they arrive.
 
-    After (or during) iteration: ``text`` (the answer so far), ``sources`` and ``chat_id`` (from
-    the final event), ``metrics``, ``final`` (the closing event). ``await stream.collect()``
-    reads it to the end and returns the stream.
+    After (or during) iteration it holds what a ``ChatResponse`` holds: ``text_response`` (the
+    answer so far), ``sources`` and ``chat_id`` (from the final event), ``metrics``; and
+    ``final`` (the closing event). ``await stream.collect()`` reads it to the end and returns
+    the stream.
     """
 
     closing_event = "its closing event (finalizeResponseStream)"
 
     def __init__(self, open_events: OpenEvents, *, method: str, path: str, diagnose: Diagnose | None = None):
         super().__init__(open_events, method=method, path=path, diagnose=diagnose)
-        self.text = ""
+        self.text_response = ""
         self.sources: list[Source] = []
         self.chat_id: int | None = None
         self.metrics: dict[str, Any] = {}
@@ -134,11 +136,17 @@ class ChatStream(EventStream[ChatStreamEvent]):
     def _parse(self, data: dict[str, Any]) -> ChatStreamEvent:
         return parse(ChatStreamEvent, data)
 
+    @property
+    def text(self) -> str:
+        """Deprecated: ``text_response``."""
+        _deprecated.warn("ChatStream.text", ".text_response")
+        return self.text_response
+
     def _absorb(self, event: ChatStreamEvent) -> None:
-        if event.type in ("textResponseChunk", "textResponse") and event.text:
-            self.text += event.text
-        elif event.type == "finalizeResponseStream" and event.text and not self.text:
-            self.text = event.text
+        if event.type in ("textResponseChunk", "textResponse") and event.text_response:
+            self.text_response += event.text_response
+        elif event.type == "finalizeResponseStream" and event.text_response and not self.text_response:
+            self.text_response = event.text_response
         if event.sources:
             self.sources = list(event.sources)
         if event.chat_id is not None:

@@ -12,15 +12,10 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client.models import Document, FolderListing, UploadResult
-from anythingllm_bridge.client.resources._base import (
-    Resource,
-    folder_segment,
-    join_slugs,
-    parse,
-    segment,
-)
+from anythingllm_bridge.client.resources._base import Resource, WorkspaceRef, folder_segment, parse, segment
 from anythingllm_bridge.errors import AnythingLLMProtocolError, AnythingLLMServerError, FileValidationError
 
 __all__ = ["DocumentsMixin", "check_upload_file"]
@@ -97,15 +92,15 @@ class DocumentsMixin(Resource):
         self,
         path: str | os.PathLike[str],
         *,
-        workspaces: str | Iterable[str] | None = None,
+        workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None = None,
         metadata: Mapping[str, Any] | str | None = None,
         folder: str | None = None,
         filename: str | None = None,
     ) -> UploadResult:
         """Upload one file; above 1 MiB streamed from disk (never read whole into memory).
 
-        * ``workspaces``: slug(s) to embed the document into; afterwards the client checks each
-          workspace really holds it and lists those that do not in ``result.missing_from``.
+        * ``workspaces``: workspace(s) (slug or id) to embed the document into; afterwards the
+          client checks each really holds it and lists those that do not in ``result.missing_from``.
         * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
           (the keys the server honours for files).
         * ``folder``: store the document in this folder instead of ``custom-documents``.
@@ -115,7 +110,7 @@ class DocumentsMixin(Resource):
         ``result.location`` is the handle for ``update_embeddings`` / ``remove_documents``.
         """
         file_path = check_upload_file(path)
-        slugs = join_slugs(workspaces)
+        slugs = await self._slugs(workspaces)
         data = await self._send_file(file_path, slugs, metadata_field(metadata), folder, filename)
         return await self._upload_result(data, slugs)
 
@@ -147,12 +142,12 @@ class DocumentsMixin(Resource):
         text: str,
         *,
         metadata: Mapping[str, Any] | None = None,
-        workspaces: str | Iterable[str] | None = None,
+        workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None = None,
     ) -> UploadResult:
         """Store raw text as a document. The server keeps only ``url``, ``title``,
         ``docAuthor``, ``description``, ``docSource``, ``chunkSource`` and ``published`` (epoch ms)
         from ``metadata`` and rewrites the title to ``<slug>.txt``."""
-        slugs = join_slugs(workspaces)
+        slugs = await self._slugs(workspaces)
         data = await self._send_text(title, text, metadata, slugs)
         return await self._upload_result(data, slugs)
 
@@ -171,7 +166,7 @@ class DocumentsMixin(Resource):
         self,
         url: str,
         *,
-        workspaces: str | Iterable[str] | None = None,
+        workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None = None,
         metadata: Mapping[str, Any] | None = None,
         scraper_headers: Mapping[str, str] | None = None,
     ) -> UploadResult:
@@ -179,7 +174,7 @@ class DocumentsMixin(Resource):
         if not isinstance(url, str) or not url.strip():
             raise ValueError(f"upload_link needs a URL, got {url!r}")
         body: dict[str, Any] = {"link": url.strip()}
-        slugs = join_slugs(workspaces)
+        slugs = await self._slugs(workspaces)
         if slugs:
             body["addToWorkspaces"] = slugs
         if metadata:
@@ -189,7 +184,8 @@ class DocumentsMixin(Resource):
         data = await self._object("POST", "/v1/document/upload-link", json=body)
         return await self._upload_result(data, slugs)
 
-    async def list_documents(self, folder: str | None = None) -> list[Document]:
+    @_deprecated.keyword_only(1, "folder")
+    async def list_documents(self, *, folder: str | None = None) -> list[Document]:
         """Every stored document (or those of one folder), each with its ``location``."""
         if folder is not None:
             return (await self.list_folder(folder)).documents
@@ -218,13 +214,19 @@ class DocumentsMixin(Resource):
         document = await self._object("GET", path, "document", subject=Subject(f"document {name!r}"))
         return _with_location(parse(Document, document), folder or None)
 
-    async def remove_documents(self, locations: Iterable[str]) -> None:
-        """Delete documents for good: the files, their vector caches, and their embeddings in
-        every workspace. (To take a document out of one workspace only: ``delete_document``.)"""
+    async def delete_documents_from_server(self, locations: str | Iterable[str]) -> None:
+        """Delete documents from the server for good: the files, their vector caches, and their
+        embeddings in every workspace. (To take a document out of one workspace only, leaving
+        it on the server: ``delete_document``.)"""
         names = [locations] if isinstance(locations, str) else list(locations)
         if not names:
             return
         await self._request("DELETE", "/v1/system/remove-documents", json={"names": names})
+
+    async def remove_documents(self, locations: str | Iterable[str]) -> None:
+        """Deprecated: ``delete_documents_from_server``."""
+        _deprecated.warn("remove_documents(...)", "delete_documents_from_server(...)")
+        await self.delete_documents_from_server(locations)
 
     async def create_folder(self, name: str, *, exist_ok: bool = True) -> bool:
         """Create a document folder; ``False`` if it already existed (and ``exist_ok``)."""

@@ -16,7 +16,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
+    ChunkMetadata,
     DocumentChunk,
     DocumentUploadReport,
     EmbeddingUpdate,
@@ -24,7 +26,7 @@ from anythingllm_bridge.client.models import (
     ProcessedDocument,
     UploadResult,
 )
-from anythingllm_bridge.client.resources._base import parse, segment, workspace_subject
+from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segment, workspace_subject
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 
@@ -44,9 +46,11 @@ FileMetadata = Mapping[str, Any] | Callable[[Path], Mapping[str, Any] | None] | 
 
 
 class EmbeddingsMixin(DocumentsMixin):
+    """Putting documents into workspaces and taking them out, checked against the workspace."""
+
     async def update_embeddings(
         self,
-        slug: str,
+        slug: WorkspaceRef,
         adds: Iterable[str] | None = None,
         deletes: Iterable[str] | None = None,
         *,
@@ -62,6 +66,7 @@ class EmbeddingsMixin(DocumentsMixin):
         delete_list = list(dict.fromkeys([deletes] if isinstance(deletes, str) else deletes or []))
         if not add_list and not delete_list:
             raise ValueError("update_embeddings needs at least one location to add or delete")
+        slug = await self._slug(slug)
         before = (await self._fetch_workspace(slug)).docpaths
         skipped = [loc for loc in add_list if skip_existing and loc in before and loc not in delete_list]
         to_add = [loc for loc in add_list if loc not in skipped]
@@ -85,14 +90,36 @@ class EmbeddingsMixin(DocumentsMixin):
             )
         return update
 
-    async def delete_document(self, slug: str, location: str) -> EmbeddingUpdate:
-        """Take a document out of one workspace (file and vector cache stay; see
-        ``remove_documents`` for full erasure)."""
-        return await self.update_embeddings(slug, deletes=[location])
+    @_deprecated.renamed_keywords(location="document_id")
+    async def delete_document(self, slug: WorkspaceRef, document_id: str) -> EmbeddingUpdate:
+        """Take a document out of one workspace; it stays on the server (its file and vector
+        cache), so it can be embedded again. To delete documents from the server, from every
+        workspace: ``delete_documents_from_server``.
 
+        ``document_id`` is a document's ``location`` (a workspace document's ``docpath``) or the
+        ``id`` of a ``ProcessedDocument`` sent with ``upload_document``: then every chunk of it
+        is taken out. A document the workspace does not hold is already out: the result then
+        removes nothing and is still ``ok`` (and truthy: ``if await client.delete_document(...)``
+        reads "it is not in the workspace").
+        """
+        slug = await self._slug(slug)
+        workspace = await self._fetch_workspace(slug)
+        if document_id in workspace.docpaths:
+            locations = [document_id]
+        else:
+            locations = sorted(
+                doc.docpath
+                for doc in workspace.documents
+                if (chunk := doc.chunk_metadata) is not None and chunk.document_id == document_id
+            )
+        if not locations:
+            return EmbeddingUpdate(workspace_slug=slug)
+        return await self.update_embeddings(slug, deletes=locations)
+
+    @_deprecated.renamed_keywords(workspace_slug="slug")
     async def upload_documents(
         self,
-        workspace_slug: str,
+        slug: WorkspaceRef,
         files: Iterable[str | os.PathLike[str]],
         *,
         concurrency: int = 4,
@@ -141,8 +168,9 @@ class EmbeddingsMixin(DocumentsMixin):
         if embed_batch < 1:
             raise ValueError(f"embed_batch must be at least 1, got {embed_batch}")
         paths = [Path(item) for item in files]
-        await self._fetch_workspace(workspace_slug)
-        slug = workspace_slug.strip().lower()
+        slug = await self._slug(slug)
+        await self._fetch_workspace(slug)
+        slug = slug.strip().lower()
         limit = asyncio.Semaphore(concurrency)
         embedder = _BatchEmbedder(self, slug, embed_batch, EMBED_BATCH_BYTES)
 
@@ -195,15 +223,34 @@ class EmbeddingsMixin(DocumentsMixin):
                 result.error = reason.get(location, "not in the workspace after embedding")
         return results
 
-    async def upload_document(self, workspace_slug: str, document: ProcessedDocument) -> DocumentUploadReport:
+    @_deprecated.renamed_keywords(workspace_slug="slug")
+    async def upload_document(self, slug: WorkspaceRef, document: ProcessedDocument) -> DocumentUploadReport:
         """Send a pre-chunked document: each ``DocumentChunk`` becomes one raw-text document in
-        the workspace, with the chunk's metadata, at most 5 at a time; then every chunk is
-        checked (and repaired) in the workspace. The report counts chunks by ``chunk_id``."""
-        ids = [chunk.chunk_id for chunk in document.chunks]
+        the workspace, at most 5 at a time; then every chunk is checked (and repaired) in the
+        workspace. The report counts chunks by the caller's ``chunk.id``, under ``document.id``.
+
+        Each chunk carries ``document.title`` (its title is "<title> part <n> of <total>", which
+        the server turns into a file name), ``document.source_url`` (as ``url``), the metadata
+        of the document and of the chunk (``docAuthor``, ``description``, ...), and the
+        ``ChunkMetadata`` fields (ids, index, total, title, technology, source URL) in
+        ``docSource``: read them back with ``.chunk_metadata`` on the workspace's documents,
+        search results and chat sources. ``delete_document(slug, document.id)`` takes every
+        chunk out again.
+        """
+        ids = [chunk.id for chunk in document.chunks]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"document {document.document_id!r} has duplicate chunk ids")
-        await self._fetch_workspace(workspace_slug)
-        slug = workspace_slug.strip().lower()
+            raise ValueError(f"document {document.id!r} has duplicate chunk ids")
+        for where, metadata in [("document", document.metadata)] + [
+            (f"chunk {chunk.id!r}", chunk.metadata) for chunk in document.chunks
+        ]:
+            if "docSource" in metadata:
+                raise ValueError(
+                    f"{where} metadata sets docSource, which upload_document fills with the chunk's "
+                    "ids; put that value in technology or description instead"
+                )
+        slug = await self._slug(slug)
+        await self._fetch_workspace(slug)
+        target = slug.strip().lower()
         limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
         total = len(document.chunks)
 
@@ -211,15 +258,13 @@ class EmbeddingsMixin(DocumentsMixin):
             meta = _chunk_metadata(document, chunk, total)
             async with limit:
                 try:
-                    data = await self._send_text(meta["title"], chunk.content, meta, slug)
-                    return chunk.chunk_id, parse(UploadResult, data).location, None
+                    data = await self._send_text(meta["title"], chunk.content, meta, target)
+                    return chunk.id, parse(UploadResult, data).location, None
                 except (AnythingLLMError, ValueError) as exc:
-                    return chunk.chunk_id, None, f"chunk {chunk.chunk_id}: {exc}"
+                    return chunk.id, None, f"chunk {chunk.id}: {exc}"
 
         outcomes = await asyncio.gather(*(send(chunk) for chunk in document.chunks))
-        report = DocumentUploadReport(
-            document_id=document.document_id, workspace_slug=workspace_slug, total_chunks=total
-        )
+        report = DocumentUploadReport(document_id=document.id, workspace_slug=slug, total_chunks=total)
         by_location: dict[str, str] = {}
         for chunk_id, location, error in outcomes:
             if location:
@@ -228,7 +273,7 @@ class EmbeddingsMixin(DocumentsMixin):
             else:
                 report.failed_chunk_ids.append(chunk_id)
                 report.errors.append(error or f"chunk {chunk_id}: upload failed")
-        _, still_missing, reason = await self._ensure_embedded(workspace_slug, list(by_location))
+        _, still_missing, reason = await self._ensure_embedded(slug, list(by_location))
         for location in still_missing:
             chunk_id = by_location[location]
             report.failed_chunk_ids.append(chunk_id)
@@ -417,14 +462,25 @@ def _size(path: Path) -> int:
 
 
 def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: int) -> dict[str, Any]:
-    """Raw-text metadata for one chunk: document metadata, overridden by the chunk's own."""
+    """Raw-text metadata for one chunk: its title and description, the document's source URL,
+    the document's then the chunk's own metadata, and its ``ChunkMetadata`` in ``docSource``."""
+    chunks = chunk.total_chunks if chunk.total_chunks is not None else total
     number = chunk.chunk_index + 1
     meta: dict[str, Any] = {
-        "title": f"{document.title} part {number} of {total}",
-        "description": f"part {number} of {total} of {document.title}",
-        "docSource": document.source or "anythingllm-bridge",
-        "chunkSource": f"{document.document_id}#{chunk.chunk_id}",
+        "title": f"{document.title} part {number} of {chunks}",
+        "description": f"part {number} of {chunks} of {document.title}",
     }
+    if document.source_url:
+        meta["url"] = document.source_url
     for source in (document.metadata, chunk.metadata):
         meta.update({key: value for key, value in source.items() if key in RAW_TEXT_KEYS and key != "title"})
+    meta["docSource"] = ChunkMetadata(
+        chunk_id=chunk.id,
+        chunk_index=chunk.chunk_index,
+        total_chunks=chunks,
+        document_id=document.id,
+        document_title=document.title,
+        technology=document.technology,
+        source_url=document.source_url,
+    ).to_doc_source()
     return meta

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, overload
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client._errors import Subject
 from anythingllm_bridge.client.models import OpenAIChatCompletion, OpenAIEmbeddings, OpenAIModel
-from anythingllm_bridge.client.resources._base import Resource, parse, parse_list
+from anythingllm_bridge.client.resources._base import Resource, WorkspaceRef, parse, parse_list
 from anythingllm_bridge.client.resources._streams import OpenAIChatStream
 
 __all__ = ["OpenAIMixin"]
@@ -22,10 +24,12 @@ def _model(model: str) -> Subject:
 
 
 class OpenAIMixin(Resource):
+    """The OpenAI-compatible routes: a workspace is a model, ``model`` its slug (or id)."""
+
     @overload
     async def openai_chat(
         self,
-        model: str,
+        model: WorkspaceRef,
         messages: Sequence[Message],
         *,
         temperature: float = ...,
@@ -34,12 +38,17 @@ class OpenAIMixin(Resource):
 
     @overload
     async def openai_chat(
-        self, model: str, messages: Sequence[Message], *, temperature: float = ..., stream: Literal[True]
+        self,
+        model: WorkspaceRef,
+        messages: Sequence[Message],
+        *,
+        temperature: float = ...,
+        stream: Literal[True],
     ) -> OpenAIChatStream: ...
 
     async def openai_chat(
         self,
-        model: str,
+        model: WorkspaceRef,
         messages: Sequence[Message],
         *,
         temperature: float = 0.7,
@@ -48,29 +57,49 @@ class OpenAIMixin(Resource):
         """OpenAI-style chat with the workspace ``model`` (its slug). The last message must be
         the user's. An unknown slug raises ``AnythingLLMNotFoundError`` (the server says 401).
         ``temperature`` is always sent: the server would otherwise pass NaN to the provider.
-        With ``stream=True`` the result is an ``OpenAIChatStream`` (see ``openai_chat_stream``).
-        """
-        if stream:
-            return self.openai_chat_stream(model, messages, temperature=temperature)
-        return await self.openai_complete(model, messages, temperature=temperature)
 
-    async def openai_complete(
-        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7
-    ) -> OpenAIChatCompletion:
-        """``openai_chat`` without streaming (one method, one return type)."""
-        body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": False}
-        data = await self._object("POST", CHAT_PATH, json=body, subject=_model(model))
+        With ``stream=True`` the result is an ``OpenAIChatStream``: ``async for chunk in stream:
+        chunk.delta``, then ``stream.text``; it ends with a chunk that has a ``finish_reason``.
+        """
+        slug = await self._slug(model)
+        body = {
+            "model": slug,
+            "messages": list(messages),
+            "temperature": temperature,
+            "stream": stream,
+        }
+        subject = _model(slug)
+        if stream:
+            return OpenAIChatStream(
+                lambda: self._stream("POST", CHAT_PATH, json=body, subject=subject),
+                method="POST",
+                path=CHAT_PATH,
+            )
+        data = await self._object("POST", CHAT_PATH, json=body, subject=subject)
         return parse(OpenAIChatCompletion, data)
 
+    async def openai_complete(
+        self, model: WorkspaceRef, messages: Sequence[Message], *, temperature: float = 0.7
+    ) -> OpenAIChatCompletion:
+        """Deprecated: ``await openai_chat(...)``."""
+        _deprecated.warn("openai_complete(...)", "await openai_chat(...)")
+        return await self.openai_chat(model, messages, temperature=temperature)
+
     def openai_chat_stream(
-        self, model: str, messages: Sequence[Message], *, temperature: float = 0.7
+        self, model: WorkspaceRef, messages: Sequence[Message], *, temperature: float = 0.7
     ) -> OpenAIChatStream:
-        """``openai_chat`` streamed: ``async for chunk in ...: chunk.delta``; ``.text`` after."""
-        body = {"model": model, "messages": list(messages), "temperature": temperature, "stream": True}
-        subject = _model(model)
-        return OpenAIChatStream(
-            lambda: self._stream("POST", CHAT_PATH, json=body, subject=subject), method="POST", path=CHAT_PATH
-        )
+        """Deprecated: ``await openai_chat(..., stream=True)``."""
+        _deprecated.warn("openai_chat_stream(...)", "await openai_chat(..., stream=True)")
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            slug = await self._slug(model)
+            body = {"model": slug, "messages": list(messages), "temperature": temperature, "stream": True}
+            raw_events = self._stream("POST", CHAT_PATH, json=body, subject=_model(slug))
+            async with contextlib.aclosing(raw_events) as raw:
+                async for data in raw:
+                    yield data
+
+        return OpenAIChatStream(events, method="POST", path=CHAT_PATH)
 
     async def openai_models(self) -> list[OpenAIModel]:
         """Every workspace as an OpenAI model entry."""

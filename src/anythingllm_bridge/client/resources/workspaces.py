@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Unpack
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
-    WORKSPACE_SETTINGS,
     ChatMessage,
-    ChatMode,
     SearchResult,
     ThreadSummary,
     Workspace,
     WorkspaceDocument,
+    WorkspaceResponse,
+    WorkspaceSettings,
+    workspace_settings_body,
 )
-from anythingllm_bridge.client.resources._base import Resource, parse, parse_list, segment, workspace_subject
+from anythingllm_bridge.client.resources._base import (
+    Resource,
+    WorkspaceRef,
+    parse,
+    parse_list,
+    segment,
+    workspace_subject,
+)
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
 
 __all__ = ["WorkspacesMixin"]
@@ -22,104 +31,58 @@ __all__ = ["WorkspacesMixin"]
 log = logging.getLogger("anythingllm_bridge.client")
 
 
-def _settings_body(settings: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Python keyword settings -> the server's field names, dropping ``None``."""
-    body = {WORKSPACE_SETTINGS[key]: value for key, value in settings.items() if value is not None}
-    body.update(extra)
-    return body
-
-
 class WorkspacesMixin(Resource):
+    """Workspaces. Wherever a workspace is named, its slug or its numeric ``id`` will do."""
+
     async def list_workspaces(self) -> list[Workspace]:
         """Every workspace, each with its threads (slug and name). No documents here."""
         items = await self._object("GET", "/v1/workspaces", "workspaces")
-        return parse_list(Workspace, items)
+        workspaces = parse_list(Workspace, items)
+        for workspace in workspaces:
+            self._known_ids.learn(workspace)
+        return workspaces
 
-    async def get_workspace(self, slug: str) -> Workspace:
+    async def get_workspace(self, slug: WorkspaceRef) -> Workspace:
         """One workspace with its ``documents`` and ``threads``.
 
         Raises ``AnythingLLMNotFoundError`` for an unknown slug (the server says 200 ``[]``).
         """
-        return await self._fetch_workspace(slug)
+        workspace = await self._fetch_workspace(await self._slug(slug))
+        self._known_ids.learn(workspace)
+        return workspace
 
     async def create_workspace(
-        self,
-        name: str,
-        *,
-        chat_provider: str | None = None,
-        chat_model: str | None = None,
-        temperature: float | None = None,
-        chat_mode: ChatMode | None = None,
-        similarity_threshold: float | None = None,
-        top_n: int | None = None,
-        prompt: str | None = None,
-        history: int | None = None,
-        query_refusal_response: str | None = None,
-        vector_search_mode: str | None = None,
-        agent_provider: str | None = None,
-        agent_model: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> Workspace:
-        """Create a workspace. The server makes the slug from the name: read ``.slug``.
+        self, name: str, *, extra: dict[str, Any] | None = None, **settings: Unpack[WorkspaceSettings]
+    ) -> WorkspaceResponse:
+        """Create a workspace; the answer is the server's: ``.workspace`` and ``.message``.
 
-        ``extra`` passes further server fields verbatim (wire names, e.g. ``{"router_id": 2}``).
+        The server makes the slug from the name: read ``.workspace.slug``. ``settings`` are the
+        ``WorkspaceSettings`` (``chat_mode="query"``, ``similarity_threshold=0.3``, ...);
+        ``extra`` passes further server fields verbatim (wire names, e.g. ``{"pfpFilename": ...}``).
         """
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"a workspace needs a non-empty name, got {name!r}")
-        settings = {
-            "name": name,
-            "chat_provider": chat_provider,
-            "chat_model": chat_model,
-            "temperature": temperature,
-            "chat_mode": chat_mode,
-            "similarity_threshold": similarity_threshold,
-            "top_n": top_n,
-            "prompt": prompt,
-            "history": history,
-            "query_refusal_response": query_refusal_response,
-            "vector_search_mode": vector_search_mode,
-            "agent_provider": agent_provider,
-            "agent_model": agent_model,
-        }
-        data = await self._object("POST", "/v1/workspace/new", json=_settings_body(settings, extra or {}))
-        return self._workspace_from(data, "POST", "/v1/workspace/new")
+        body = {"name": name, **workspace_settings_body("create_workspace", settings), **(extra or {})}
+        data = await self._object("POST", "/v1/workspace/new", json=body)
+        return self._workspace_response(data, "POST", "/v1/workspace/new")
 
     async def update_workspace(
         self,
-        slug: str,
+        slug: WorkspaceRef,
         *,
         name: str | None = None,
-        chat_provider: str | None = None,
-        chat_model: str | None = None,
-        temperature: float | None = None,
-        chat_mode: ChatMode | None = None,
-        similarity_threshold: float | None = None,
-        top_n: int | None = None,
-        prompt: str | None = None,
-        history: int | None = None,
-        query_refusal_response: str | None = None,
-        vector_search_mode: str | None = None,
-        agent_provider: str | None = None,
-        agent_model: str | None = None,
         extra: dict[str, Any] | None = None,
-    ) -> Workspace:
-        """Change workspace settings (renaming keeps the slug). Returns the updated workspace."""
-        settings = {
-            "name": name,
-            "chat_provider": chat_provider,
-            "chat_model": chat_model,
-            "temperature": temperature,
-            "chat_mode": chat_mode,
-            "similarity_threshold": similarity_threshold,
-            "top_n": top_n,
-            "prompt": prompt,
-            "history": history,
-            "query_refusal_response": query_refusal_response,
-            "vector_search_mode": vector_search_mode,
-            "agent_provider": agent_provider,
-            "agent_model": agent_model,
-        }
-        body = _settings_body(settings, extra or {})
+        **settings: Unpack[WorkspaceSettings],
+    ) -> WorkspaceResponse:
+        """Change a workspace's name or ``WorkspaceSettings`` (renaming keeps the slug).
+
+        The answer is the server's: ``.workspace`` (as updated) and ``.message``.
+        """
+        slug = await self._slug(slug)
+        body = workspace_settings_body("update_workspace", settings)
+        if name is not None:
+            body["name"] = name
+        body.update(extra or {})
         if not body:
             raise ValueError("update_workspace needs at least one setting to change")
         path = f"/v1/workspace/{segment(slug)}/update"  # sets fields: safe to repeat
@@ -127,38 +90,51 @@ class WorkspacesMixin(Resource):
         workspace = data.get("workspace")
         if isinstance(workspace, dict) and "slug" not in workspace:
             # {"workspace": {"id": 1}, "message": "No valid fields to update!"}: read it back.
-            return await self._fetch_workspace(slug)
-        return self._workspace_from(data, "POST", path)
+            message = data.get("message")
+            return WorkspaceResponse(
+                workspace=await self._fetch_workspace(slug),
+                message=message if isinstance(message, str) else None,
+            )
+        return self._workspace_response(data, "POST", path)
 
-    async def delete_workspace(self, slug: str) -> None:
+    async def delete_workspace(self, slug: WorkspaceRef) -> None:
         """Delete a workspace, its chats and its vectors (the documents stay in storage)."""
+        slug = await self._slug(slug)
         path = f"/v1/workspace/{segment(slug)}"
         await self._request("DELETE", path, expect="any", subject=workspace_subject(slug))
+        self._known_ids.forget_workspace(slug)
 
-    async def get_or_create_workspace(self, slug: str, name: str | None = None) -> Workspace:
-        """The workspace with this slug, created (named ``name`` or the slug) if it is missing.
+    async def get_or_create_workspace(self, slug: WorkspaceRef, name: str | None = None) -> Workspace:
+        """The workspace with this slug, created if it is missing, named ``name`` (default: the
+        slug in title case, ``"python-docs"`` -> ``"Python Docs"``).
 
         The server derives the new slug from the name; if that differs from ``slug`` a warning
-        is logged and the created workspace (with its real slug) is returned.
+        is logged and the created workspace (with its real slug) is returned. A numeric id must
+        name an existing workspace.
         """
+        if isinstance(slug, int):
+            return await self.get_workspace(slug)
         try:
-            return await self._fetch_workspace(slug)
+            return await self.get_workspace(slug)
         except AnythingLLMNotFoundError:
             pass
-        workspace = await self.create_workspace(name or slug)
-        if workspace.slug != slug:
+        created = await self.create_workspace(name or slug.replace("-", " ").title())
+        if created.workspace.slug != slug:
             log.warning(
-                "asked for workspace slug %r; the server named the new workspace %r", slug, workspace.slug
+                "asked for workspace slug %r; the server named the new workspace %r",
+                slug,
+                created.workspace.slug,
             )
-        return workspace
+        return created.workspace
 
-    async def list_workspace_documents(self, slug: str) -> list[WorkspaceDocument]:
+    async def list_workspace_documents(self, slug: WorkspaceRef) -> list[WorkspaceDocument]:
         """The documents embedded in a workspace (``docpath`` = upload ``location``)."""
-        return (await self._fetch_workspace(slug)).documents
+        return (await self.get_workspace(slug)).documents
 
-    async def list_threads(self, slug: str) -> list[ThreadSummary]:
+    async def list_threads(self, slug: WorkspaceRef) -> list[ThreadSummary]:
         """The threads of a workspace, with names (there is no list-threads route; this reads
         ``GET /v1/workspaces``, the only answer that carries thread names)."""
+        slug = await self._slug(slug)
         for workspace in await self.list_workspaces():
             if workspace.slug == slug:
                 return workspace.threads
@@ -166,16 +142,18 @@ class WorkspacesMixin(Resource):
             f"workspace {slug!r} does not exist", status=200, method="GET", path="/v1/workspaces"
         )
 
+    @_deprecated.keyword_only(2, "session_id")
     async def get_workspace_chats(
         self,
-        slug: str,
-        session_id: str | None = None,
+        slug: WorkspaceRef,
         *,
+        session_id: str | None = None,
         limit: int | None = None,
         order_by: str | None = None,
     ) -> list[ChatMessage]:
         """Chat history of a workspace: without ``session_id`` the shared API history, with it
         that session's (reset chats included). Server defaults: the oldest 100 turns."""
+        slug = await self._slug(slug)
         params: dict[str, str | int] = {}
         if session_id is not None:
             params["apiSessionId"] = session_id
@@ -194,8 +172,9 @@ class WorkspacesMixin(Resource):
         )
         return parse_list(ChatMessage, history)
 
+    @_deprecated.keyword_only(3, "limit", "score_threshold")
     async def search_workspace(
-        self, slug: str, query: str, limit: int = 20, score_threshold: float | None = None
+        self, slug: WorkspaceRef, query: str, *, limit: int = 20, score_threshold: float | None = None
     ) -> list[SearchResult]:
         """Vector search without the LLM: the ``limit`` best chunks above ``score_threshold``
         (default: the workspace's similarity threshold). An empty workspace gives ``[]``."""
@@ -208,14 +187,16 @@ class WorkspacesMixin(Resource):
             if not 0 <= score_threshold <= 1:
                 raise ValueError(f"score_threshold must be within 0..1, got {score_threshold}")
             body["scoreThreshold"] = score_threshold
-        path = f"/v1/workspace/{segment(slug)}/vector-search"  # only reads: safe to repeat
+        resolved = await self._slug(slug)
+        path = f"/v1/workspace/{segment(resolved)}/vector-search"  # only reads: safe to repeat
         results = await self._object(
-            "POST", path, "results", json=body, idempotent=True, subject=workspace_subject(slug)
+            "POST", path, "results", json=body, idempotent=True, subject=workspace_subject(resolved)
         )
         return parse_list(SearchResult, results)
 
-    @staticmethod
-    def _workspace_from(data: dict[str, Any], method: str, path: str) -> Workspace:
+    def _workspace_response(self, data: dict[str, Any], method: str, path: str) -> WorkspaceResponse:
+        """``{"workspace": {...}, "message": ...}``; an answer without a workspace (the server says
+        200 or 400 with ``{"workspace": null, "message": why}``) raises ``AnythingLLMValidationError``."""
         raw = data.get("workspace")
         if isinstance(raw, list):
             raw = raw[0] if raw else None
@@ -224,4 +205,6 @@ class WorkspacesMixin(Resource):
             raise AnythingLLMValidationError(
                 str(message), status=200, body=data, server_message=str(message), method=method, path=path
             )
-        return parse(Workspace, raw)
+        response = parse(WorkspaceResponse, {**data, "workspace": raw})
+        self._known_ids.learn(response.workspace)
+        return response
