@@ -229,19 +229,35 @@ async def test_concurrent_first_embeddings_race_for_the_vector_table(table_race:
     emulator.latency.sleep = sleep
     async for api in _served(emulator):
         slug = await _workspace(api)
+        names = [f"racer-{i}.txt" for i in range(3)]
         if route == "upload":
-            first = [_upload(api, f"n{i}.txt", workspace=slug) for i in range(2)]
+            first = [_upload(api, name, workspace=slug) for name in names]
         else:
-            locations = [(await _upload(api, f"n{i}.txt"))["location"] for i in range(2)]
+            locations = [(await _upload(api, name))["location"] for name in names]
             path = f"/v1/workspace/{slug}/update-embeddings"
             first = [api.post(path, json={"adds": [location]}) for location in locations]
         tasks: list[asyncio.Task[Any]] = [asyncio.create_task(_awaited(call)) for call in first]
-        await _until(lambda: len(waiting) == 2)  # both embeddings under way, the table not there yet
+        await _until(lambda: len(waiting) == 3)  # all three embeddings under way, no table yet
         gate.set()
-        await asyncio.gather(*tasks)
-        assert len(await _documents(api, slug)) == (1 if table_race else 2)  # both answered 200
+        await asyncio.gather(*tasks)  # every answer is 200
+        listed = sorted(json.loads(d["metadata"])["title"] for d in await _documents(api, slug))
+        if table_race:  # the second created the table over the first's; the third failed
+            assert listed == names[:2]
+            assert await _searchable(api, slug) == names[1:2]
+        else:
+            assert listed == names
+            assert await _searchable(api, slug) == names
         await _upload(api, "later.txt", workspace=slug)  # the table exists now: no race
-        assert len(await _documents(api, slug)) == (2 if table_race else 3)
+        assert "later.txt" in await _searchable(api, slug)
+
+
+async def _searchable(api: Api, slug: str) -> list[str]:
+    """The documents that have vectors (found by a search that every chunk matches)."""
+    reply = await api.post(
+        f"/v1/workspace/{slug}/vector-search",
+        json={"query": "Zorblax protocol", "topN": 50, "scoreThreshold": 0},
+    )
+    return sorted({result["metadata"]["title"] for result in reply.json["results"]})
 
 
 async def _awaited(call: Awaitable[Any]) -> Any:

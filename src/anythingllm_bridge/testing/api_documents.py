@@ -27,6 +27,7 @@ from anythingllm_bridge.testing.collector import (
 )
 from anythingllm_bridge.testing.express import FAULTS, LATENCY, STORE, express_route, req_body
 from anythingllm_bridge.testing.extract import sanitize_filename
+from anythingllm_bridge.testing.latency import RaceOutcome
 from anythingllm_bridge.testing.state import DEFAULT_FOLDER, StoredDocument, bad_name
 from anythingllm_bridge.testing.wire import json_answer, status_answer
 
@@ -99,8 +100,11 @@ async def _add_to_workspaces(
         targets = [w for w in store.workspaces.values() if w.slug in slugs]
     for workspace in targets:
         vectors = store.namespace_count(workspace)
-        if not await latency.embedding(workspace.id, vectors, document.page_content, in_upload=True):
+        outcome = await latency.embedding(workspace.id, vectors, document.page_content, in_upload=True)
+        if outcome is RaceOutcome.LOST:
             return  # lost the race to create the workspace's vector table: the server stops here, 200
+        if outcome is RaceOutcome.OVERWRITES:
+            store.drop_vectors(workspace)
         if in_thread:  # a big document's chunks are embedded off the event loop
             await asyncio.to_thread(store.embed, workspace, document.location)
         else:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from anythingllm_bridge.testing.express import FAULTS, LATENCY, STORE, express_route, req_body
 from anythingllm_bridge.testing.fields import coerce_fields, js_parse_float
+from anythingllm_bridge.testing.latency import RaceOutcome
 from anythingllm_bridge.testing.state import Store, Workspace
 from anythingllm_bridge.testing.wire import empty_answer, json_answer, status_answer
 
@@ -134,8 +135,11 @@ async def update_embeddings(request: web.Request) -> web.StreamResponse:
         document = store.document_at(str(location))
         if document is not None:
             vectors = store.namespace_count(workspace)
-            if not await latency.embedding(workspace.id, vectors, document.page_content, in_upload=False):
+            outcome = await latency.embedding(workspace.id, vectors, document.page_content, in_upload=False)
+            if outcome is RaceOutcome.LOST:
                 continue  # lost the race to create the workspace's vector table: skipped, still 200
+            if outcome is RaceOutcome.OVERWRITES:
+                store.drop_vectors(workspace)
         store.embed(workspace, str(location))
     with store.locked():
         found = {

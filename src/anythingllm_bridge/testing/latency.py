@@ -21,9 +21,11 @@ per upload (and per MiB of it), per document and per chunk embedded inside an up
 and per document on the server, per chat, streamed chat (to the first token, then to the end) and
 vector search. Other routes answer at the emulator's own speed.
 
-With ``table_race`` on, the real server's lost embeddings are reproduced too: a workspace's vector
-table is created by its first embedding, and an embedding that starts while another one is still
-creating it fails (the upload still answers 200 and the document stays out of the workspace).
+With ``table_race`` on, the real server's lost embeddings are reproduced too. A workspace's vector
+table is created by its first embedding; embeddings that start while another one is still creating
+it race with it: the first of them creates the table again, over the first one's (both documents
+are listed in the workspace, but the vectors embedded before are gone: a listing cannot tell), and
+the others fail with "Table already exists" (the answer is still 200; the document stays out).
 
 A profile is measured by ``bench/compare/server_costs.py``; ``docs/emulator.md`` says how.
 """
@@ -31,6 +33,7 @@ A profile is measured by ``bench/compare/server_costs.py``; ``docs/emulator.md``
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import math
 from collections import Counter
@@ -41,7 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["PROFILES", "Cost", "Costs", "LatencyProfile", "ServerTime"]
+__all__ = ["PROFILES", "Cost", "Costs", "LatencyProfile", "RaceOutcome", "ServerTime"]
 
 #: the profiles shipped with the package (``LatencyProfile.named(name)``)
 PROFILES = ("real-1.16",)
@@ -132,6 +135,14 @@ class LatencyProfile(_Strict):
         return cls.from_file(name_or_path)
 
 
+class RaceOutcome(enum.Enum):
+    """What becomes of one embedding under ``table_race``."""
+
+    EMBEDDED = "embedded"
+    LOST = "lost"  # "Table already exists": not embedded, the answer is 200 all the same
+    OVERWRITES = "overwrites"  # created the table again: embedded, the vectors from before are gone
+
+
 def _one_line(error: ValidationError) -> str:
     """Each wrong field by its dotted path (``costs.upload.serial: ...``), on one line."""
     described = []
@@ -164,6 +175,7 @@ class ServerTime:
         self._serial: asyncio.Lock | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._creating: Counter[int] = Counter()  # workspace id -> embeddings creating its vector table
+        self._overwritten: set[int] = set()  # workspaces whose current race already has its overwriter
 
     def _lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -194,11 +206,11 @@ class ServerTime:
             costs = self.profile.costs
             await self.spend((costs.upload, 1), (costs.upload_per_mib, size / _MIB))
 
-    async def embedding(self, workspace_id: int, vectors: int, text: str, *, in_upload: bool) -> bool:
-        """One document embedded into a workspace that holds ``vectors`` vectors; ``False`` when it
-        loses the race to create the workspace's vector table (``table_race``)."""
+    async def embedding(self, workspace_id: int, vectors: int, text: str, *, in_upload: bool) -> RaceOutcome:
+        """Spend one document's embedding into a workspace that holds ``vectors`` vectors; what
+        becomes of it when it races to create the workspace's vector table (``table_race``)."""
         if self.profile is None:
-            return True
+            return RaceOutcome.EMBEDDED
         costs = self.profile.costs
         document, chunk = (
             (costs.embed_document, costs.embed_chunk)
@@ -206,7 +218,10 @@ class ServerTime:
             else (costs.update_embeddings_document, costs.update_embeddings_chunk)
         )
         creating = vectors == 0
-        lost = creating and self.profile.table_race and self._creating[workspace_id] > 0
+        outcome = RaceOutcome.EMBEDDED
+        if creating and self.profile.table_race and self._creating[workspace_id] > 0:
+            outcome = RaceOutcome.LOST if workspace_id in self._overwritten else RaceOutcome.OVERWRITES
+            self._overwritten.add(workspace_id)
         if creating:
             self._creating[workspace_id] += 1
         try:
@@ -216,7 +231,8 @@ class ServerTime:
                 self._creating[workspace_id] -= 1
                 if self._creating[workspace_id] <= 0:
                     del self._creating[workspace_id]
-        return not lost
+                    self._overwritten.discard(workspace_id)
+        return outcome
 
     async def update_embeddings(self) -> None:
         """One update-embeddings call, apart from the documents it embeds."""
