@@ -55,6 +55,25 @@ async def test_chat_sessions_keep_separate_histories(client: AnythingLLMClient, 
     assert len(newest) >= 1
 
 
+async def test_a_streamed_answer_joins_its_session_history(
+    client: AnythingLLMClient, loaded: Workspace
+) -> None:
+    first = await (
+        await client.chat(loaded.slug, "Streamed from Carol", session_id="carol", stream=True)
+    ).collect()
+    assert first.completed
+    history = await client.get_workspace_chats(loaded.slug, session_id="carol")
+    assert [(m.role, m.content) for m in history] == [
+        ("user", "Streamed from Carol"),
+        ("assistant", first.text_response),
+    ]
+    # the stand-in model says how much history it was given: the session's, and only the session's
+    again = await (await client.chat(loaded.slug, "Carol again", session_id="carol", stream=True)).collect()
+    assert "history messages: 2" in again.text_response
+    other = await (await client.chat(loaded.slug, "Dave here", session_id="dave", stream=True)).collect()
+    assert "history messages: 0" in other.text_response
+
+
 async def test_query_mode_without_matches_refuses(client: AnythingLLMClient, workspace: Workspace) -> None:
     answer = await client.chat(workspace.slug, "anything here?", mode="query")
     assert answer.sources == []
