@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -310,8 +311,41 @@ def test_a_bad_profile_is_one_clear_line(tmp_path: Path, content: str | None, me
 
 
 def test_an_unknown_profile_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown latency profile 'real-9' \(shipped: real-1\.16\)"):
+    with pytest.raises(ValueError, match=r"unknown latency profile 'real-9' \(shipped: real-1\.16; or give"):
         LatencyProfile.named("real-9")
+    with pytest.raises(ValueError, match=r"unknown latency profile 'real-9' \(shipped"):
+        LatencyProfile.load("real-9")
+
+
+def test_allm_emulator_takes_a_profile_and_refuses_a_bad_one_as_a_usage_error() -> None:
+    command = [sys.executable, "-m", "anythingllm_bridge.cli", "emulator", "--port", "0", "--key", KEY]
+    refused = subprocess.run(
+        [*command, "--latency-profile", "real-9"], capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert "unknown latency profile 'real-9'" in refused.stderr
+    process = subprocess.Popen(
+        [*command, "--latency-profile", "real-1.16"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    try:
+        assert process.stdout is not None
+        found = re.search(
+            r"listening on (http://127\.0\.0\.1:\d+) \(latency profile real-1\.16\)",
+            process.stdout.readline(),
+        )
+        assert found
+        request = urllib.request.Request(
+            found.group(1) + "/api/v1/auth", headers={"Authorization": f"Bearer {KEY}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read()) == {"authenticated": True}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 def test_the_command_line_takes_a_profile_and_refuses_a_bad_one(tmp_path: Path) -> None:

@@ -123,15 +123,17 @@ class LatencyProfile(_Strict):
     def named(cls, name: str) -> LatencyProfile:
         """A profile shipped with the package, by name (:data:`PROFILES`)."""
         if name not in PROFILES:
-            raise ValueError(f"unknown latency profile {name!r} (shipped: {', '.join(PROFILES)})")
+            shipped = ", ".join(PROFILES)
+            raise ValueError(f"unknown latency profile {name!r} (shipped: {shipped}; or give a .json file)")
         text = resources.files("anythingllm_bridge.testing").joinpath("profiles", f"{name}.json").read_text()
         return cls.from_dict(json.loads(text), source=name)
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> LatencyProfile:
         """A shipped profile by name, else a JSON file by path."""
-        if isinstance(name_or_path, str) and name_or_path in PROFILES:
-            return cls.named(name_or_path)
+        text = str(name_or_path)
+        if text in PROFILES or ("/" not in text and not text.endswith(".json") and not Path(text).exists()):
+            return cls.named(text)  # a name (an unknown one is refused with the shipped names)
         return cls.from_file(name_or_path)
 
 
