@@ -10,12 +10,14 @@ concurrency 8 the server finishes one such request every 1/X seconds) and ``para
 emulator's latency profile (:mod:`anythingllm_bridge.testing.latency`) with the raw measurements
 beside it; ``--out`` writes it as JSON.
 
-Measured: an upload without and with ``addToWorkspaces`` (small and large text files: per upload,
+Measured: an upload without and with ``addToWorkspaces`` (small and 256 KiB text files: per upload,
 per MiB, per embedded document, per embedded chunk), ``update-embeddings`` (per call, per document,
-per chunk), the workspace listing (per call and per document in the workspace), chat, streamed chat
-(time to the first token and to the end) and vector search; and the throughput of uploads with
-``addToWorkspaces`` at concurrency 1, 2, 4 and 8 (do they overlap?). Everything it creates is named
-``bench-costs-...`` and removed at the end. About 3 minutes on the reference server.
+per chunk), the workspace listing (per call and per document in the workspace), ``GET
+/v1/documents``, chat, streamed chat (time to the first token and to the end) and vector search; the
+throughput of uploads with ``addToWorkspaces`` at concurrency 1, 2, 4 and 8 (do they overlap?); and
+how many of eight concurrent first uploads into a fresh workspace are left out of it (``table_race``).
+The whole measurement runs three times (``--runs``) and each value is the median of the three.
+Everything it creates is named ``bench-costs-...`` and removed. About 5 minutes on the reference server.
 """
 
 from __future__ import annotations
@@ -217,6 +219,16 @@ async def measure(probe: Probe, repeat: int, log: Callable[[str], None]) -> dict
     loose = [await probe.upload() for _ in range(40)]
     wall, _ = await timed(40, 8, lambda i: probe.embed(b, [loose[i]]))
     raw["update_embeddings_1_per_s_c8"] = 40 / wall
+    # the same with 256 KiB files: how much of the per-MiB and per-chunk work overlaps?
+    big = 256 * 1024
+    wall, _ = await timed(16, 8, lambda i: probe.upload(big))
+    raw["upload_256k_per_s_c8"] = 16 / wall
+    wall, _ = await timed(16, 8, lambda i: probe.upload(big, slug=b))
+    raw["upload_256k_embed_per_s_c8"] = 16 / wall
+    loose_big = [await probe.upload(big) for _ in range(16)]
+    wall, _ = await timed(16, 8, lambda i: probe.embed(b, [loose_big[i]]))
+    raw["update_embeddings_1_256k_per_s_c8"] = 16 / wall
+    loose += loose_big
     log("concurrency done")
 
     # --- listing growth: a workspace of ~300 documents (uploads at c=8, one update-embeddings)
@@ -296,6 +308,13 @@ def profile_from(raw: dict[str, Any]) -> dict[str, dict[str, float]]:
     docs_doc = max(0.0, raw["documents_listing_s"] - raw["listing_0_s"]) / max(
         1, raw["documents_listing_documents"]
     )
+    # serial parts of the size-dependent costs, from the 256 KiB files at concurrency 8
+    big_serial = 1 / raw["upload_256k_per_s_c8"]
+    per_mib_serial = max(0.0, (big_serial - up_serial) * 4)
+    big_embed_serial = 1 / raw["upload_256k_embed_per_s_c8"] - big_serial
+    chunk_serial = max(0.0, (big_embed_serial - embed_serial) / (big_chunks - small_chunks))
+    ue_big_serial = 1 / raw["update_embeddings_1_256k_per_s_c8"]
+    ue_chunk_serial = max(0.0, (ue_big_serial - 1 / raw["update_embeddings_1_per_s_c8"]) / (big_chunks - 1))
 
     def shared(latency: float, share: float) -> dict[str, float]:
         return split(latency, latency * share)
@@ -308,12 +327,12 @@ def profile_from(raw: dict[str, Any]) -> dict[str, dict[str, float]]:
     stream_share = stream["serial"] / raw["stream_s"] if raw["stream_s"] else 1.0
     return {
         "upload": shared(up, up_share),
-        "upload_per_mib": shared(per_mib, up_share),
+        "upload_per_mib": split(per_mib, per_mib_serial),
         "embed_document": shared(embed_doc, embed_share),
-        "embed_chunk": shared(embed_chunk, embed_share),
+        "embed_chunk": split(embed_chunk, chunk_serial),
         "update_embeddings": shared(ue_call, ue_share),
         "update_embeddings_document": shared(ue_doc, ue_share),
-        "update_embeddings_chunk": shared(ue_chunk, ue_share),
+        "update_embeddings_chunk": split(ue_chunk, ue_chunk_serial),
         "list_workspace": shared(raw["listing_0_s"], list_share),
         "list_workspace_document": shared(list_doc, list_share),
         "list_documents": shared(raw["listing_0_s"], 1.0),
@@ -334,8 +353,11 @@ def machine() -> str:
         ),
         "unknown CPU",
     )
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}, load average {load}"
+    return f"{os.cpu_count()} cores ({model}), Linux {platform.release()}, load average {load()}"
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -343,19 +365,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {args.key}"}
     timeout = aiohttp.ClientTimeout(total=600)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-        probe = Probe(session, args.url, tag)
-        try:
-            about, started = machine(), time.perf_counter()
-            raw = await measure(probe, args.repeat, lambda line: print(line, file=sys.stderr, flush=True))
-            raw["probe_seconds"] = round(time.perf_counter() - started, 1)
-        finally:
-            await probe.cleanup()
+        about, started, runs = machine(), time.perf_counter(), []
+        for number in range(args.runs):
+            probe = Probe(session, args.url, f"{tag}-{number}")
+            try:
+                runs.append(
+                    await measure(probe, args.repeat, lambda line: print(line, file=sys.stderr, flush=True))
+                )
+            finally:
+                await probe.cleanup()
+    # each measurement's median over the runs: a shared machine's bursts of load land in one run
+    raw = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    raw["first_8_embeddings_lost_of_32"] = max(run["first_8_embeddings_lost_of_32"] for run in runs)
+    raw["probe_seconds"] = round(time.perf_counter() - started, 1)
     return {
         "name": args.name,
         "measured": (
-            f"bench/compare/server_costs.py --repeat {args.repeat} against {args.url} on "
-            f"{dt.date.today().isoformat()}; {about} (server, collector, stand-in embedder and this "
-            "probe on the same machine)"
+            f"bench/compare/server_costs.py --runs {args.runs} --repeat {args.repeat} against {args.url} "
+            f"on {dt.date.today().isoformat()}; {about} at the start, {load()} at the end (server, "
+            "collector, stand-in embedder and this probe on the same machine)"
         ),
         "costs": profile_from(raw),
         "table_race": raw["first_8_embeddings_lost_of_32"] > 0,
@@ -374,6 +402,7 @@ def main() -> None:
         "--key", default=os.environ.get("ANYTHINGLLM_API_KEY"), help="API key (or ANYTHINGLLM_API_KEY)"
     )
     parser.add_argument("--repeat", type=int, default=12, help="requests per one-at-a-time measurement")
+    parser.add_argument("--runs", type=int, default=3, help="whole measurements; each value is their median")
     parser.add_argument("--name", default="real-1.16", help="the profile's name")
     parser.add_argument("--out", type=Path, help="write the profile (JSON) here")
     args = parser.parse_args()
