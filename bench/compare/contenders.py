@@ -1,22 +1,31 @@
-"""One contender doing one task against its own emulator, in its own process (driven by compare.py).
+"""One contender doing one task against one server, in its own process (driven by compare.py).
 
 The first stdin line is a JSON spec::
 
-    {"contender": "ours"|"apything"|"aiohttp", "task": "upload"|"chat"|"search", "concurrency": N,
-     "url": "http://127.0.0.1:P", "key": "...", "workspaces": [one slug per round],
-     "warmup_workspace": "slug", "files": [...], "warmup_files": [...], "messages": [...],
-     "warmup_messages": [...]}
+    {"contender": "ours"|"sync"|"aiohttp"|"apything", "task": "ingest"|"chat"|"stream"|"search",
+     "concurrency": N, "url": "http://host:port", "key": "...", "types": "txt,md,...",
+     "state": "/tmp/dir for the sync's state"}
 
-then one command per line, each answered with one JSON line on stdout: ``warm`` (a warm-up of the
-same kind at the same concurrency, so the connection pool is full), ``go R`` (timed round R: wall
-and CPU seconds, whether the result was right), ``exit`` (the process's peak RSS and notes). If the
-contender cannot do the task at all, the answer to the spec is ``{"supported": false, "why": ...}``.
+then one JSON command per line, each answered with one JSON line on stdout:
+``{"cmd": "go", "round": R, "workspace": slug, "files": [...], "messages": [...]}`` (R = -1 is the
+warm-up) → ``{"ok", "error", "wall", "cpu", "items", "ttft": [seconds to the first token of each
+streamed answer]}``; ``{"cmd": "exit"}`` → the process's peak RSS. If the contender cannot do the
+task at all, the answer to the spec is ``{"supported": false, "why": ...}``.
 
-Uploads of round R go to ``workspaces[R]``; chats and searches use ``workspaces[0]``, which holds
-the files uploaded in the upload phase. ``ours`` and ``aiohttp`` send the same requests: upload =
-GET workspace, one multipart upload per file with ``addToWorkspaces``, GET workspace (the embedding
-check); chat = POST .../chat {message, mode, sessionId}; search = POST .../vector-search {query,
-topN}. apything sends what its own methods send (see :func:`apything_job`).
+What each contender sends:
+
+* ``ours``: ``AnythingLLMClient(url, key)`` with its defaults; ingest =
+  ``upload_documents(workspace, files, concurrency=N)`` (it checks and repairs the embeddings);
+  chat = ``chat()``; stream = ``chat(..., stream=True)``; search = ``search_workspace()``.
+* ``sync``: ingest only: ``allm sync FOLDER --workspace SLUG --concurrency N --types ... --json`` as a
+  new process per round (process start, imports and settings included), state in its own folder.
+* ``aiohttp`` (the ceiling): a bare ``ClientSession`` (``limit_per_host=N``); ingest = one multipart
+  upload per file with ``addToWorkspaces``, N at a time, nothing checked; chat / stream / search =
+  the plain requests, each answer decoded.
+* ``apything``: apything 0.2.0, synchronous; ingest = ``documents.upload_file`` per file one after
+  another, then one ``workspaces.update_embeddings`` with every location (its ``ChatSession.embed``
+  does this); chat = ``workspaces.chat_with_workspace`` from N threads, one ``APIClient`` each. It has
+  no streaming and no vector search.
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import os
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -38,23 +49,42 @@ R = TypeVar("R")
 
 CHAT_MODE: Final = "chat"
 TOP_N = 4
-EMBED_BATCH = 50  # files per update-embeddings call, as upload_documents does
-
-Round = Callable[[int], Awaitable[bool]]  # the warm-up is round -1
 
 
 class Unsupported(Exception):
     """The contender has no way to do this task."""
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+class Outcome:
+    """What one round reports besides its time: ``ok`` (it did the whole job; else ``error`` says
+    why and the round is not timed), ``note`` (something to report about a round that counts)."""
+
+    def __init__(
+        self, ok: bool, ttft: list[float] | None = None, error: str | None = None, note: str | None = None
+    ) -> None:
+        self.ok, self.ttft, self.error, self.note = ok, ttft or [], error, note
+
+
+Round = Callable[[dict[str, Any]], Awaitable[Outcome]]
+
+
+def peak_rss_mib(*, children: bool = False) -> float:
+    """This process's peak RSS (``VmHWM``: since its own start; ``ru_maxrss`` would also count the
+    process it was forked from), or its children's largest (``ru_maxrss``; they fork from this small
+    process, so that is theirs)."""
+    if children:
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # Linux: KiB
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """User + system CPU time of this process (all threads) and of its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 async def drive(concurrency: int, items: Sequence[T], call: Callable[[T], Awaitable[R]]) -> list[R]:
@@ -102,70 +132,111 @@ def drive_threads(
     return results
 
 
-def pick(spec: dict[str, Any], index: int) -> tuple[str, list[str]]:
-    """The workspace and inputs of round ``index`` (-1: the warm-up)."""
-    if spec["task"] == "upload":
-        if index < 0:
-            return spec["warmup_workspace"], spec["warmup_files"]
-        return spec["workspaces"][index], spec["files"]
-    return spec["workspaces"][0], spec["warmup_messages"] if index < 0 else spec["messages"]
-
-
-def requests_per_round(spec: dict[str, Any]) -> int:
-    """Requests of one timed round (apything's upload round sends one fewer: see apything_job)."""
-    if spec["task"] == "upload":
-        if spec["contender"] == "apything":
-            return len(spec["files"]) + 1
-        return len(spec["files"]) + 1 + -(-len(spec["files"]) // EMBED_BATCH)  # + update-embeddings calls
-    return len(spec["messages"])
+def session_of(command: dict[str, Any]) -> str:
+    return f"bench-{command['round']}"
 
 
 # --------------------------------------------------------------------------------------- ours
 
 
 @asynccontextmanager
-async def ours_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[Round]:
+async def ours_job(spec: dict[str, Any]) -> AsyncIterator[Round]:
     from anythingllm_bridge.client import AnythingLLMClient
 
     task, c = spec["task"], spec["concurrency"]
-    # The documented knobs set to the concurrency under test, as the ceiling's connector is.
-    client = AnythingLLMClient(spec["url"], spec["key"], max_concurrency=c, max_connections_per_host=c)
-    async with client:
+    async with AnythingLLMClient(spec["url"], spec["key"]) as client:
 
-        async def once(index: int) -> bool:
-            slug, items = pick(spec, index)
-            if task == "upload":
-                uploaded = await client.upload_documents(slug, items, concurrency=c)
-                return len(uploaded) == len(items) and all(item.status == "embedded" for item in uploaded)
+        async def once(command: dict[str, Any]) -> Outcome:
+            slug = command["workspace"]
+            if task == "ingest":
+                results = await client.upload_documents(slug, command["files"], concurrency=c)
+                bad = [r for r in results if not r.ok]
+                repaired = sum(r.status == "repaired" for r in results)
+                note = f"reported {len(bad)} not embedded ({bad[0].status}: {bad[0].error})" if bad else None
+                if repaired and not bad:
+                    note = "repaired some (see the embedded column for the outcome)"
+                return Outcome(True, note=note)
+            session = session_of(command)
             if task == "chat":
-                session = f"bench-{index}"
 
                 async def ask(message: str) -> bool:
                     answer = await client.chat(slug, message, mode=CHAT_MODE, session_id=session)
                     return bool(answer.text_response)
 
-                return all(await drive(c, items, ask))
+                return Outcome(all(await drive(c, command["messages"], ask)))
+            if task == "stream":
+                firsts: list[float] = []
+
+                async def streamed(message: str) -> bool:
+                    started = time.perf_counter()
+                    stream = await client.chat(slug, message, mode=CHAT_MODE, session_id=session, stream=True)
+                    text = []
+                    async for event in stream:
+                        if event.text_response:
+                            if not text:
+                                firsts.append(time.perf_counter() - started)
+                            text.append(event.text_response)
+                    return bool(text)
+
+                return Outcome(all(await drive(c, command["messages"], streamed)), firsts)
 
             async def search(query: str) -> bool:
                 return bool(await client.search_workspace(slug, query, limit=TOP_N))
 
-            return all(await drive(c, items, search))
+            return Outcome(all(await drive(c, command["messages"], search)))
 
         yield once
+
+
+# --------------------------------------------------------------------------------------- sync
+
+
+@asynccontextmanager
+async def sync_job(spec: dict[str, Any]) -> AsyncIterator[Round]:
+    """``allm sync`` of the round's folder, a new process each round."""
+    if spec["task"] != "ingest":
+        raise Unsupported("`allm sync` only ingests")
+    allm = Path(sys.executable).with_name("allm")
+    state = Path(spec["state"])
+    env = {
+        **os.environ,
+        "ANYTHINGLLM_URL": spec["url"],
+        "ANYTHINGLLM_API_KEY": spec["key"],
+        "XDG_STATE_HOME": str(state),
+        "XDG_CONFIG_HOME": str(state / "config"),  # no user config file changes what it does
+    }
+
+    async def once(command: dict[str, Any]) -> Outcome:
+        folder = str(Path(command["files"][0]).parent)
+        argv = [str(allm), "sync", folder, "--workspace", command["workspace"]]
+        argv += ["--concurrency", str(spec["concurrency"]), "--types", spec["types"], "--json"]
+        done = await asyncio.to_thread(subprocess.run, argv, env=env, capture_output=True, text=True)
+        tail = ((done.stderr or done.stdout).strip().splitlines() or [""])[-1][:200]
+        if done.returncode == 1 and done.stdout.lstrip().startswith("{"):  # it ran; some file failed
+            return Outcome(True, note=f"allm sync exit 1: {tail}")
+        if done.returncode != 0:
+            return Outcome(False, error=f"allm sync exit {done.returncode}: {tail}")
+        return Outcome(True)
+
+    yield once
 
 
 # ------------------------------------------------------------------------------ bare aiohttp
 
 
 @asynccontextmanager
-async def aiohttp_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[Round]:
-    """The ceiling: a plain ClientSession sending the same requests, decoding each JSON answer."""
+async def aiohttp_job(spec: dict[str, Any]) -> AsyncIterator[Round]:
+    """The ceiling: a plain ClientSession, the fewest requests that do the job, no checks."""
     import aiohttp
 
     task, c = spec["task"], spec["concurrency"]
-    connector = aiohttp.TCPConnector(limit_per_host=c)
+    # idle connections closed after 4 s, before the server's 5 s (Node's default) closes them under it
+    connector = aiohttp.TCPConnector(limit_per_host=c, keepalive_timeout=4.0)
     headers = {"Authorization": f"Bearer {spec['key']}"}
-    async with aiohttp.ClientSession(spec["url"], connector=connector, headers=headers) as session:
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
+    async with aiohttp.ClientSession(
+        spec["url"], connector=connector, headers=headers, timeout=timeout
+    ) as session:
 
         async def call(method: str, path: str, **kwargs: Any) -> Any:
             async with session.request(method, "/api" + path, **kwargs) as response:
@@ -174,66 +245,55 @@ async def aiohttp_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[R
                     raise RuntimeError(f"{method} {path}: HTTP {response.status}")
                 return json.loads(body)
 
-        async def docpaths(workspace: str) -> set[str]:
-            data = await call("GET", f"/v1/workspace/{workspace}")
-            return {doc["docpath"] for doc in data["workspace"][0]["documents"]}
+        async def once(command: dict[str, Any]) -> Outcome:
+            slug = command["workspace"]
+            if task == "ingest":
 
-        async def once(index: int) -> bool:
-            slug, items = pick(spec, index)
-            if task == "upload":
-                await docpaths(slug)
-                queue: asyncio.Queue = asyncio.Queue()
-                state: dict = {}
-
-                async def embed(batch: list[str]) -> None:
-                    path = f"/v1/workspace/{slug}/update-embeddings"
-                    data = await call("POST", path, json={"adds": batch, "deletes": []})
-                    state["docs"] = {d["docpath"] for d in data["workspace"]["documents"]}
-
-                async def embedder() -> None:
-                    # the same pattern as our client: uploads without addToWorkspaces, embedded in
-                    # batches by one update-embeddings call at a time while uploads go on
-                    batch: list[str] = []
-                    while (loc := await queue.get()) is not None:
-                        batch.append(loc)
-                        if len(batch) >= EMBED_BATCH:
-                            await embed(batch)
-                            batch = []
-                    if batch:
-                        await embed(batch)
-
-                async def upload(path: str) -> str:
-                    # A small file is read whole (no executor round trip), as a bare loop would do;
-                    # the request on the wire is the same as ours (name, type, fields).
+                async def upload(path: str) -> bool:
                     name = Path(path).name
                     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
                     form = aiohttp.FormData(quote_fields=False)
                     form.add_field("file", Path(path).read_bytes(), filename=name, content_type=kind)  # noqa: ASYNC240
+                    form.add_field("addToWorkspaces", slug)
                     data = await call("POST", "/v1/document/upload", data=form)
-                    loc = str(data["documents"][0]["location"])
-                    queue.put_nowait(loc)
-                    return loc
+                    return bool(data["documents"][0]["location"])
 
-                emb = asyncio.create_task(embedder())
-                locations = await drive(c, items, upload)
-                queue.put_nowait(None)
-                await emb
-                return set(locations) <= state["docs"]
+                return Outcome(all(await drive(c, command["files"], upload)))
+            session_id = session_of(command)
             if task == "chat":
-                session_id = f"bench-{index}"
 
                 async def ask(message: str) -> bool:
                     body = {"message": message, "mode": CHAT_MODE, "sessionId": session_id}
                     data = await call("POST", f"/v1/workspace/{slug}/chat", json=body)
                     return bool(data.get("textResponse"))
 
-                return all(await drive(c, items, ask))
+                return Outcome(all(await drive(c, command["messages"], ask)))
+            if task == "stream":
+                firsts: list[float] = []
+
+                async def streamed(message: str) -> bool:
+                    started = time.perf_counter()
+                    body = {"message": message, "mode": CHAT_MODE, "sessionId": session_id}
+                    text = []
+                    path = f"/api/v1/workspace/{slug}/stream-chat"
+                    async with session.post(path, json=body) as response:
+                        async for line in response.content:
+                            if not line.startswith(b"data: "):
+                                continue
+                            piece = json.loads(line[6:]).get("textResponse")
+                            if piece:
+                                if not text:
+                                    firsts.append(time.perf_counter() - started)
+                                text.append(piece)
+                    return bool(text)
+
+                return Outcome(all(await drive(c, command["messages"], streamed)), firsts)
 
             async def search(query: str) -> bool:
                 body = {"query": query, "topN": TOP_N}
                 return bool((await call("POST", f"/v1/workspace/{slug}/vector-search", json=body))["results"])
 
-            return all(await drive(c, items, search))
+            return Outcome(all(await drive(c, command["messages"], search)))
 
         yield once
 
@@ -242,60 +302,39 @@ async def aiohttp_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[R
 
 
 @asynccontextmanager
-async def apything_job(spec: dict[str, Any], notes: list[str]) -> AsyncIterator[Round]:
-    """apything 0.2.0 is synchronous (one ``requests.Session`` per ``APIClient``); concurrency N
-    means N threads, each with its own ``APIClient`` (a Session is not documented thread-safe).
-
-    upload: ``documents.upload_file`` per file, then one ``workspaces.update_embeddings`` with all
-    locations (what its ``ChatSession.embed`` does). chat: ``workspaces.chat_with_workspace``.
-    It has no vector search. Its calls run in this coroutine (blocking the loop, which is idle).
-    """
-    from apything import APIClient, ChatRequest, WorkspaceRequest
+async def apything_job(spec: dict[str, Any]) -> AsyncIterator[Round]:
+    """apything 0.2.0 (synchronous; one ``requests.Session`` per ``APIClient``). Its calls run in
+    this coroutine, blocking the loop, which has nothing else to do."""
+    from apything import APIClient, ChatRequest
 
     task, c = spec["task"], spec["concurrency"]
+    if task in ("stream", "search"):
+        raise Unsupported(
+            f"apything 0.2.0 has no {'streaming' if task == 'stream' else 'vector-search'} call"
+        )
     clients = [APIClient(spec["url"], spec["key"]) for _ in range(c)]
-    if task == "search" and "vector-search" not in json.dumps(clients[0].config["endpoints"]):
-        raise Unsupported("apything 0.2.0 has no vector-search call")
-    if task == "upload":  # can it make, or read, its own workspace? (the table shows the answer)
-        probes: list[tuple[str, Callable[[], Any]]] = [
-            (
-                "create_workspace",
-                lambda: clients[0].workspaces.create_workspace(
-                    WorkspaceRequest(name="apything probe", chatMode=CHAT_MODE)
-                ),
-            ),
-            ("get_workspace", lambda: clients[0].workspaces.get_workspace(spec["workspaces"][0])),
-        ]
-        for label, attempt in probes:
-            try:
-                attempt()
-            except Exception as exc:
-                notes.append(f"`{label}` raises {type(exc).__name__}: {exc}")
 
-    async def once(index: int) -> bool:
-        slug, items = pick(spec, index)
-        if task == "upload":
-
-            def upload(client: Any, path: str) -> str:
-                success, error, document = client.documents.upload_file(path)
+    async def once(command: dict[str, Any]) -> Outcome:
+        slug = command["workspace"]
+        if task == "ingest":
+            locations = []
+            for path in command["files"]:  # its documented, sequential use
+                success, error, document = clients[0].documents.upload_file(path)
                 if not success:
-                    raise RuntimeError(f"upload failed: {error}")
-                return str(document.location)
-
-            locations = drive_threads(c, items, clients, upload)
-            return bool(clients[0].workspaces.update_embeddings(slug, files_to_add=locations))
-        session_id = f"bench-{index}"
+                    return Outcome(False, error=f"upload failed: {error}")
+                locations.append(str(document.location))
+            return Outcome(bool(clients[0].workspaces.update_embeddings(slug, files_to_add=locations)))
 
         def ask(client: Any, message: str) -> bool:
-            request = ChatRequest(message=message, mode=CHAT_MODE, sessionId=session_id)
+            request = ChatRequest(message=message, mode=CHAT_MODE, sessionId=session_of(command))
             return bool(client.workspaces.chat_with_workspace(slug, request).textResponse)
 
-        return all(drive_threads(c, items, clients, ask))
+        return Outcome(all(drive_threads(c, command["messages"], clients, ask)))
 
     yield once
 
 
-JOBS = {"ours": ours_job, "aiohttp": aiohttp_job, "apything": apything_job}
+JOBS = {"ours": ours_job, "sync": sync_job, "aiohttp": aiohttp_job, "apything": apything_job}
 
 
 def reply(answer: dict[str, Any]) -> None:
@@ -304,9 +343,8 @@ def reply(answer: dict[str, Any]) -> None:
 
 async def serve() -> None:
     spec = json.loads(sys.stdin.readline())
-    notes: list[str] = []
     try:
-        job = JOBS[spec["contender"]](spec, notes)
+        job = JOBS[spec["contender"]](spec)
         once = await job.__aenter__()
     except Unsupported as exc:
         reply({"supported": False, "why": str(exc)})
@@ -315,20 +353,21 @@ async def serve() -> None:
     try:
         # Blocking reads between rounds: nothing else runs in this process meanwhile.
         for line in sys.stdin:
-            command = line.split()
-            if not command or command[0] == "exit":
+            command = json.loads(line)
+            if command["cmd"] == "exit":
                 break
-            index = -1 if command[0] == "warm" else int(command[1])
             cpu, started = cpu_seconds(), time.perf_counter()
             try:
-                ok, error = await once(index), None
+                outcome = await once(command)
             except Exception as exc:
-                ok, error = False, f"{type(exc).__name__}: {exc}"
+                outcome = Outcome(False, error=f"{type(exc).__name__}: {exc}"[:300])
             wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-            reply({"ok": ok, "error": error, "wall": wall, "cpu": cpu, "requests": requests_per_round(spec)})
+            answer = {"ok": outcome.ok, "error": outcome.error, "note": outcome.note, "ttft": outcome.ttft}
+            reply(answer | {"wall": wall, "cpu": cpu})
     finally:
         await job.__aexit__(None, None, None)
-    reply({"rss_mib": peak_rss_mib(), "notes": notes})
+    # allm sync runs in child processes: their peak, not this driver's
+    reply({"rss_mib": peak_rss_mib(children=spec["contender"] == "sync")})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ] || [ "$here/requirements.txt" -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -e "$root" -r "$here/requirements.txt"
+    "$venv/bin/python" -m pip install --quiet -e "$root[cli]" -r "$here/requirements.txt"
     touch "$stamp"
 fi
 cd "$root"

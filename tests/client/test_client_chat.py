@@ -55,6 +55,26 @@ async def test_chat_sessions_keep_separate_histories(client: AnythingLLMClient, 
     assert len(newest) >= 1
 
 
+async def test_a_streamed_answer_joins_its_session_history(
+    client: AnythingLLMClient, loaded: Workspace
+) -> None:
+    first = await (
+        await client.chat(loaded.slug, "Streamed from Carol", session_id="carol", stream=True)
+    ).collect()
+    assert first.completed
+    history = await client.get_workspace_chats(loaded.slug, session_id="carol")
+    assert [(m.role, m.content) for m in history] == [
+        ("user", "Streamed from Carol"),
+        ("assistant", first.text_response),
+    ]
+    await (await client.chat(loaded.slug, "Dave here", session_id="dave", stream=True)).collect()
+    await (await client.chat(loaded.slug, "Carol again", session_id="carol", stream=True)).collect()
+    carol = await client.get_workspace_chats(loaded.slug, session_id="carol")
+    assert [m.content for m in carol if m.role == "user"] == ["Streamed from Carol", "Carol again"]
+    dave = await client.get_workspace_chats(loaded.slug, session_id="dave")
+    assert [m.content for m in dave if m.role == "user"] == ["Dave here"]
+
+
 async def test_query_mode_without_matches_refuses(client: AnythingLLMClient, workspace: Workspace) -> None:
     answer = await client.chat(workspace.slug, "anything here?", mode="query")
     assert answer.sources == []

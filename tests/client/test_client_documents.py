@@ -223,6 +223,35 @@ async def test_folders_create_list_move_remove(
         await client.list_folder(folder)
 
 
+async def test_an_embedded_document_is_not_moved(
+    client: AnythingLLMClient, server: Server, workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = server.name("keep")
+    server.created_folders.append(folder)
+    await client.create_folder(folder)
+    result = await client.upload_file(write(tmp_path, "embedded.txt"), workspaces=workspace.slug)
+    server.created_documents.append(result.location)
+    target = f"{folder}/{result.location.split('/', 1)[1]}"
+    message = await client.move_files({result.location: target})
+    assert message == "1/1 files not moved. Unembed them from all workspaces."
+    assert (await client.list_folder(folder)).documents == []
+    assert [d.docpath for d in (await client.get_workspace(workspace.slug)).documents] == [result.location]
+
+
+async def test_removing_a_folder_takes_its_documents_out_of_workspaces(
+    client: AnythingLLMClient, server: Server, workspace: Workspace, tmp_path: Path
+) -> None:
+    folder = server.name("gone")
+    server.created_folders.append(folder)
+    result = await client.upload_file(write(tmp_path, "inside.txt"), workspaces=workspace.slug, folder=folder)
+    server.created_documents.append(result.location)
+    assert result.location.startswith(f"{folder}/")
+    assert [d.docpath for d in (await client.get_workspace(workspace.slug)).documents] == [result.location]
+    await client.remove_folder(folder)
+    assert (await client.get_workspace(workspace.slug)).documents == []
+    assert result.location not in {d.location for d in await client.list_documents()}
+
+
 async def test_folder_names_are_checked(client: AnythingLLMClient, tmp_path: Path) -> None:
     for bad in ("a/b", "..", "", "x\\y"):
         with pytest.raises(ValueError, match="folder"):

@@ -1117,18 +1117,35 @@ def emulator(
             "--key", metavar="KEY", help="API key to accept (default: a random one).", show_default=False
         ),
     ] = None,
+    latency_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--latency-profile",
+            metavar="NAME|FILE",
+            help="Answer as slowly as a measured server: real-1.16, or a JSON profile (docs/emulator.md).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the built-in AnythingLLM emulator until Ctrl-C."""
     import asyncio
     import secrets
 
+    from anythingllm_bridge.testing import Emulator, LatencyProfile
+
     key = api_key or f"EMU-{secrets.token_hex(8).upper()}"
+    try:
+        profile = LatencyProfile.load(latency_profile) if latency_profile else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--latency-profile") from None
 
     async def work() -> None:
         from anythingllm_bridge.testing import run_emulator
 
-        async with run_emulator(api_key=key, host=host, port=port) as running:
-            out.print(f"AnythingLLM emulator listening on {running.url}")
+        emulated = Emulator(key, latency_profile=profile)
+        async with run_emulator(host=host, port=port, emulator=emulated) as running:
+            shown = f" (latency profile {profile.name})" if profile else ""
+            out.print(f"AnythingLLM emulator listening on {running.url}{shown}")
             out.print(f"  export ANYTHINGLLM_URL={running.url}")
             out.print(f"  export ANYTHINGLLM_API_KEY={key}")
             out.print("press Ctrl-C to stop")

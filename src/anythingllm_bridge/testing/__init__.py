@@ -3,6 +3,7 @@
 ::
 
     from anythingllm_bridge.testing import Emulator, EmulatorThread, RunningEmulator, run_emulator
+    from anythingllm_bridge.testing import LatencyProfile   # optional: answer as slowly as a real server
 
 Names are imported lazily, so ``python -m anythingllm_bridge.testing.emulator`` runs the module once.
 Fault injection is :mod:`anythingllm_bridge.testing.faults`; pytest fixtures for users' own tests are
@@ -14,17 +15,19 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["Emulator", "EmulatorThread", "RunningEmulator", "run_emulator"]
+__all__ = ["Emulator", "EmulatorThread", "LatencyProfile", "RunningEmulator", "run_emulator"]
 
 _LAZY = {
     "Emulator": "anythingllm_bridge.testing.emulator",
     "EmulatorThread": "anythingllm_bridge.testing.runner",
+    "LatencyProfile": "anythingllm_bridge.testing.latency",
     "RunningEmulator": "anythingllm_bridge.testing.runner",
     "run_emulator": "anythingllm_bridge.testing.runner",
 }
 
 if TYPE_CHECKING:
     from anythingllm_bridge.testing.emulator import Emulator
+    from anythingllm_bridge.testing.latency import LatencyProfile
     from anythingllm_bridge.testing.runner import EmulatorThread, RunningEmulator, run_emulator
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from anythingllm_bridge.testing.chat import VALID_MODES, Answer, answer, stream_tokens
-from anythingllm_bridge.testing.express import STORE, express_route, req_body
+from anythingllm_bridge.testing.express import LATENCY, STORE, express_route, req_body
+from anythingllm_bridge.testing.latency import ServerTime
 from anythingllm_bridge.testing.state import Thread, Workspace
 from anythingllm_bridge.testing.wire import EventStream, abort_envelope, json_answer
 
@@ -92,7 +93,7 @@ def _sync_body(result: Answer) -> dict[str, Any]:
     }
 
 
-async def _stream(stream: EventStream, result: Answer) -> web.StreamResponse:
+async def _stream(stream: EventStream, result: Answer, latency: ServerTime) -> web.StreamResponse:
     if result.kind != "answer":
         event: dict[str, Any] = {"id": result.uuid, "type": "textResponse", "textResponse": result.text}
         event["sources"] = []
@@ -104,6 +105,7 @@ async def _stream(stream: EventStream, result: Answer) -> web.StreamResponse:
     chunk = {"uuid": result.uuid, "sources": [], "type": "textResponseChunk"}
     for token in stream_tokens(result.text):
         await stream.send({**chunk, "textResponse": token, "close": False, "error": False})
+    await latency.answer("stream_rest")
     await stream.send({**chunk, "textResponse": "", "close": True, "error": False})
     await stream.send(
         {
@@ -125,12 +127,14 @@ async def _answer_stream(
     """Open the stream, then answer; a failure from here on is an ``abort`` event, as in the server."""
     stream = EventStream(request)
     await stream.open()
+    latency = request.app[LATENCY]
+    await latency.answer("stream_first_token")
     try:
         result = _run(request, workspace, body, thread, streamed=True)
     except Exception as exc:
         await stream.send(abort_envelope(str(exc)))
         return await stream.close()
-    return await _stream(stream, result)
+    return await _stream(stream, result, latency)
 
 
 def _workspace_checks(request: web.Request) -> tuple[Workspace, dict[str, Any]] | web.Response:
@@ -151,6 +155,7 @@ async def workspace_chat(request: web.Request) -> web.StreamResponse:
     if isinstance(checked, web.Response):
         return checked
     workspace, body = checked
+    await request.app[LATENCY].answer("chat")
     return json_answer(_sync_body(_run(request, workspace, body, None)))
 
 
@@ -176,6 +181,7 @@ async def thread_chat(request: web.Request) -> web.StreamResponse:
     body = _checked_body(request, workspace)
     if isinstance(body, web.Response):
         return body
+    await request.app[LATENCY].answer("chat")
     return json_answer(_sync_body(_run(request, workspace, body, thread)))
 
 

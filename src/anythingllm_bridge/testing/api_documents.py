@@ -25,8 +25,9 @@ from anythingllm_bridge.testing.collector import (
     process_link,
     process_raw_text,
 )
-from anythingllm_bridge.testing.express import FAULTS, STORE, express_route, req_body
+from anythingllm_bridge.testing.express import FAULTS, LATENCY, STORE, express_route, req_body
 from anythingllm_bridge.testing.extract import sanitize_filename
+from anythingllm_bridge.testing.latency import RaceOutcome
 from anythingllm_bridge.testing.state import DEFAULT_FOLDER, StoredDocument, bad_name
 from anythingllm_bridge.testing.wire import json_answer, status_answer
 
@@ -85,18 +86,29 @@ async def _read_upload(request: web.Request) -> _Upload:
     return upload
 
 
-def _add_to_workspaces(request: web.Request, slugs_field: str, document: StoredDocument) -> None:
+async def _add_to_workspaces(
+    request: web.Request, slugs_field: str, document: StoredDocument, *, in_thread: bool = False
+) -> None:
     """``Document.api.uploadToWorkspace``: embed into the named workspaces (in database order)."""
     slugs = {s.strip().lower() for s in slugs_field.split(",") if s.strip()}
     if not slugs:
         return
     if request.app[FAULTS].embedding_loss.take():
         return  # the real server's silent failure: the answer is still 200
-    store = request.app[STORE]
+    store, latency = request.app[STORE], request.app[LATENCY]
     with store.locked():
         targets = [w for w in store.workspaces.values() if w.slug in slugs]
     for workspace in targets:
-        store.embed(workspace, document.location)
+        vectors = store.namespace_count(workspace)
+        outcome = await latency.embedding(workspace.id, vectors, document.page_content, in_upload=True)
+        if outcome is RaceOutcome.LOST:
+            return  # lost the race to create the workspace's vector table: the server stops here, 200
+        if outcome is RaceOutcome.OVERWRITES:
+            store.drop_vectors(workspace)
+        if in_thread:  # a big document's chunks are embedded off the event loop
+            await asyncio.to_thread(store.embed, workspace, document.location)
+        else:
+            store.embed(workspace, document.location)
 
 
 def _type_error(value: Any) -> web.Response:
@@ -121,6 +133,7 @@ async def _upload(request: web.Request, folder: str | None) -> web.StreamRespons
         return _type_error(add)
     metadata = lenient_json(upload.fields["metadata"][0]) if "metadata" in upload.fields else {}
     store = request.app[STORE]
+    await request.app[LATENCY].upload(len(upload.data))
     big = len(upload.data) > _IN_THREAD  # parse and embed big files off the event loop
     try:
         name = sanitize_filename(upload.filename)
@@ -136,10 +149,7 @@ async def _upload(request: web.Request, folder: str | None) -> web.StreamRespons
             return status_answer(500)  # the move throws after parsing; the document stays put
         store.move_document(document, folder)
         view |= {"location": document.location, "name": document.filename}
-    if big:
-        await asyncio.to_thread(_add_to_workspaces, request, add[0], document)
-    else:
-        _add_to_workspaces(request, add[0], document)
+    await _add_to_workspaces(request, add[0], document, in_thread=big)
     return json_answer({"success": True, "error": None, "documents": [view]})
 
 
@@ -176,7 +186,7 @@ async def raw_text(request: web.Request) -> web.StreamResponse:
     if not isinstance(text, str):
         return status_answer(500)
     document = process_raw_text(request.app[STORE], text, metadata)
-    _add_to_workspaces(request, add, document)
+    await _add_to_workspaces(request, add, document)
     return json_answer({"success": True, "error": None, "documents": [document.upload_view()]})
 
 
@@ -195,7 +205,7 @@ async def upload_link(request: web.Request) -> web.StreamResponse:
         if exc.with_documents:
             refusal["documents"] = []
         return json_answer(refusal, 500)
-    _add_to_workspaces(request, add, document)
+    await _add_to_workspaces(request, add, document)
     return json_answer({"success": True, "error": None, "documents": [document.upload_view()]})
 
 

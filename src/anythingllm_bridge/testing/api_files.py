@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from anythingllm_bridge.testing.express import STORE, express_route, req_body
+from anythingllm_bridge.testing.express import LATENCY, STORE, express_route, req_body
 from anythingllm_bridge.testing.fields import js_parse_int
 from anythingllm_bridge.testing.state import DEFAULT_FOLDER, Store, StoredDocument, bad_name
 from anythingllm_bridge.testing.wire import json_answer, status_answer
@@ -103,6 +103,7 @@ async def list_documents(request: web.Request) -> web.StreamResponse:
             {"name": name, "type": "folder", "items": [_entry(store, d) for d in store.documents_in(name)]}
             for name in store.folder_names()
         ]
+    await request.app[LATENCY].listing(sum(len(f["items"]) for f in folders), workspace=False)
     return json_answer({"localFiles": {"name": "documents", "type": "folder", "items": folders}})
 
 

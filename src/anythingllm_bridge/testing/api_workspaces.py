@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from anythingllm_bridge.testing.express import FAULTS, STORE, express_route, req_body
+from anythingllm_bridge.testing.express import FAULTS, LATENCY, STORE, express_route, req_body
 from anythingllm_bridge.testing.fields import coerce_fields, js_parse_float
+from anythingllm_bridge.testing.latency import RaceOutcome
 from anythingllm_bridge.testing.state import Store, Workspace
 from anythingllm_bridge.testing.wire import empty_answer, json_answer, status_answer
 
@@ -67,6 +68,7 @@ async def get_workspace(request: web.Request) -> web.StreamResponse:
             **workspace_with_documents(store, workspace),
             "threads": [{"user_id": t.user_id, "slug": t.slug} for t in store.workspace_threads(workspace)],
         }
+    await request.app[LATENCY].listing(len(found["documents"]), workspace=True)
     return json_answer({"workspace": [found]})
 
 
@@ -113,8 +115,9 @@ async def workspace_chats(request: web.Request) -> web.StreamResponse:
 
 @express_route()
 async def update_embeddings(request: web.Request) -> web.StreamResponse:
-    """Deletes first, then adds; unknown paths are skipped silently; re-adding duplicates (as the server)."""
-    store = request.app[STORE]
+    """Deletes first, then adds one by one; unknown paths are skipped silently; re-adding duplicates
+    (as the server)."""
+    store, latency = request.app[STORE], request.app[LATENCY]
     body = req_body(request)
     with store.locked():
         workspace = store.workspace(_slug(request))
@@ -125,10 +128,20 @@ async def update_embeddings(request: web.Request) -> web.StreamResponse:
             return status_answer(500)
         for location in deletes:
             store.unembed(workspace, str(location))
-        for location in adds:
-            if request.app[FAULTS].embedding_loss.take_on_update():
-                continue  # opt-in fault: the real server skips a failed embed and still answers 200
-            store.embed(workspace, str(location))
+    await latency.update_embeddings()
+    for location in adds:
+        if request.app[FAULTS].embedding_loss.take_on_update():
+            continue  # opt-in fault: the real server skips a failed embed and still answers 200
+        document = store.document_at(str(location))
+        if document is not None:
+            vectors = store.namespace_count(workspace)
+            outcome = await latency.embedding(workspace.id, vectors, document.page_content, in_upload=False)
+            if outcome is RaceOutcome.LOST:
+                continue  # lost the race to create the workspace's vector table: skipped, still 200
+            if outcome is RaceOutcome.OVERWRITES:
+                store.drop_vectors(workspace)
+        store.embed(workspace, str(location))
+    with store.locked():
         found = {
             **workspace_with_documents(store, workspace),
             "contextWindow": CONTEXT_WINDOW,
@@ -160,6 +173,7 @@ async def vector_search(request: web.Request) -> web.StreamResponse:
     query = body.get("query")
     if not query or not isinstance(query, str):
         return json_answer({"message": "Query parameter cannot be empty."}, 400)
+    await request.app[LATENCY].answer("vector_search")
     if store.namespace_count(workspace) == 0:
         return json_answer({"results": [], "message": "No embeddings found for this workspace."})
     threshold = js_parse_float(body.get("scoreThreshold"))

@@ -56,6 +56,7 @@ from anythingllm_bridge.testing import (
 from anythingllm_bridge.testing.express import (
     API_KEY,
     FAULTS,
+    LATENCY,
     STORE,
     body_parser,
     check_api_key,
@@ -63,6 +64,7 @@ from anythingllm_bridge.testing.express import (
 )
 from anythingllm_bridge.testing.faults.control_api import ControlApi
 from anythingllm_bridge.testing.faults.injector import FaultInjector
+from anythingllm_bridge.testing.latency import LatencyProfile, ServerTime
 from anythingllm_bridge.testing.state import Store
 
 __all__ = ["MAX_BODY_BYTES", "Emulator"]
@@ -74,14 +76,17 @@ MAX_BODY_BYTES = 1 << 30
 class Emulator:
     """One emulated server: ``app`` (an ``aiohttp.web.Application``), ``store`` (its state), ``faults``.
 
-    ``seed`` makes generated ids and slug suffixes reproducible. The API key is never shown in ``repr``.
+    ``seed`` makes generated ids and slug suffixes reproducible. ``latency_profile`` (off by default)
+    makes it answer about as slowly as the measured server it describes: see
+    :mod:`anythingllm_bridge.testing.latency`. The API key is never shown in ``repr``.
     """
 
-    def __init__(self, api_key: str, *, seed: int = 0) -> None:
+    def __init__(self, api_key: str, *, seed: int = 0, latency_profile: LatencyProfile | None = None) -> None:
         if not isinstance(api_key, str) or not api_key or " " in api_key:
             raise ValueError("api_key must be a non-empty string without spaces")
         self.store = Store(seed=seed)
         self.faults = FaultInjector()
+        self.latency = ServerTime(latency_profile)
         self.app = web.Application(
             client_max_size=MAX_BODY_BYTES,
             middlewares=[
@@ -95,6 +100,7 @@ class Emulator:
         self.app[API_KEY] = api_key
         self.app[STORE] = self.store
         self.app[FAULTS] = self.faults
+        self.app[LATENCY] = self.latency
         for module in (
             api_system,
             api_workspaces,

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from anythingllm_bridge.testing.faults.injector import FaultInjector
+from anythingllm_bridge.testing.latency import ServerTime
 from anythingllm_bridge.testing.state import Store
 from anythingllm_bridge.testing.wire import express_error_page, json_answer, spa_index, status_answer
 
@@ -24,6 +25,7 @@ __all__ = [
     "API_KEY",
     "BODY",
     "FAULTS",
+    "LATENCY",
     "STORE",
     "BadBody",
     "Handler",
@@ -43,6 +45,7 @@ _H = TypeVar("_H", bound=Handler)
 STORE = web.AppKey("store", Store)
 FAULTS = web.AppKey("faults", FaultInjector)
 API_KEY = web.AppKey("api_key", str)
+LATENCY = web.AppKey("latency", ServerTime)
 BODY: web.RequestKey[Any] = web.RequestKey("body", object)
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 from anythingllm_bridge.testing.emulator import Emulator
 from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.faults.request_log import RecordedRequest
+from anythingllm_bridge.testing.latency import PROFILES, LatencyProfile
 from anythingllm_bridge.testing.state import Store
 
 __all__ = ["EmulatorThread", "RunningEmulator", "main", "run_emulator"]
@@ -183,11 +184,23 @@ def main(argv: list[str] | None = None) -> None:
         help="the API key clients must send (or env ANYTHINGLLM_EMULATOR_API_KEY)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for generated ids and slug suffixes")
+    parser.add_argument(
+        "--latency-profile",
+        metavar="NAME|FILE",
+        help=f"answer as slowly as a measured server: a shipped profile ({', '.join(PROFILES)}) or a "
+        "JSON file written by bench/compare/server_costs.py (default: no added latency)",
+    )
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("--api-key is required (or set ANYTHINGLLM_EMULATOR_API_KEY)")
+    profile = None
+    if args.latency_profile:
+        try:
+            profile = LatencyProfile.load(args.latency_profile)
+        except ValueError as exc:
+            parser.error(f"--latency-profile: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    emulator = Emulator(args.api_key, seed=args.seed)
+    emulator = Emulator(args.api_key, seed=args.seed, latency_profile=profile)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -195,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
             with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every platform
                 asyncio.get_running_loop().add_signal_handler(signum, stop.set)
         runner, port = await _start(emulator, args.host, args.port)
-        print(f"AnythingLLM emulator listening on {_root_url(args.host, port)}", flush=True)
+        shown = f" (latency profile {profile.name})" if profile else ""
+        print(f"AnythingLLM emulator listening on {_root_url(args.host, port)}{shown}", flush=True)
         try:
             await stop.wait()
         finally:

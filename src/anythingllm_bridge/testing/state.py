@@ -443,6 +443,11 @@ class Store:
                 )
             return True
 
+    def drop_vectors(self, workspace: Workspace) -> None:
+        """Forget the workspace's vectors, keeping its documents listed (a vector table created over)."""
+        with self._lock:
+            self.vectors[workspace.id] = []
+
     def unembed(self, workspace: Workspace, location: str) -> None:
         with self._lock:
             rows = [r for r in self.workspace_documents.values() if r.workspace_id == workspace.id]
