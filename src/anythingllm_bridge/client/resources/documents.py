@@ -96,11 +96,14 @@ class DocumentsMixin(Resource):
         metadata: Mapping[str, Any] | str | None = None,
         folder: str | None = None,
         filename: str | None = None,
+        verify: bool = True,
     ) -> UploadResult:
         """Upload one file; above 1 MiB streamed from disk (never read whole into memory).
 
         * ``workspaces``: workspace(s) (slug or id) to embed the document into; afterwards the
-          client checks each really holds it and lists those that do not in ``result.missing_from``.
+          client checks each really holds it and lists those that do not in ``result.missing_from``
+          (``verify=False`` skips that check, for callers that check many uploads at once with
+          ``ensure_embedded``).
         * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
           (the keys the server honours for files).
         * ``folder``: store the document in this folder instead of ``custom-documents``.
@@ -112,7 +115,7 @@ class DocumentsMixin(Resource):
         file_path = check_upload_file(path)
         slugs = await self._slugs(workspaces)
         data = await self._send_file(file_path, slugs, metadata_field(metadata), folder, filename)
-        return await self._upload_result(data, slugs)
+        return await self._upload_result(data, slugs if verify else None)
 
     async def _send_file(
         self, file_path: Path, slugs: str | None, meta: str | None, folder: str | None, filename: str | None
