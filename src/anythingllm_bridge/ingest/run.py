@@ -37,6 +37,8 @@ among their documents.
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -548,9 +550,8 @@ class _Run:
         size = max(file.size, 0)
         try:
             async with self.source.local_path(file) as path:
-                if file.size < 0:
-                    size = path.stat().st_size
-                reason = await self._validate(path)
+                found, reason = await asyncio.to_thread(self._examine, path)
+                size = found if file.size < 0 else size
                 if reason is not None:
                     await self._refused(item, reason, size)
                     return None
@@ -579,17 +580,23 @@ class _Run:
                     return None
                 await self._remember(file, sha)
                 return sent
-        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError) as exc:
+        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError, ValueError) as exc:
             if isinstance(exc, AnythingLLMError) and is_transient(exc):
                 self.unaccounted.add(item.key)
-            self._failed(item.key, _describe(exc), size=size, transient=is_transient(exc))
+            detail = _describe(exc)
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                detail = f"cannot be read: {detail}"
+            self._failed(item.key, detail, size=size, transient=is_transient(exc))
             return None
 
-    async def _validate(self, path: Path) -> str | None:
-        if self.validator is None:
-            return None
-        verdict = await asyncio.to_thread(self.validator.inspect, path)
-        return verdict.reason
+    def _examine(self, path: Path) -> tuple[int, str | None]:
+        """(In a worker thread.) The file's size and why validation refuses it (``None``: valid).
+        Raises ``OSError`` when it cannot be read (gone, no permission): that is a failure to
+        report, not a file to refuse."""
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode):  # a symlink is left to validation, which refuses it
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        return info.st_size, self.validator.inspect(path).reason if self.validator is not None else None
 
     async def _refused(self, item: PlanItem, reason: str, size: int) -> None:
         """A file whose content validation refuses: rejected; with prune its copies go too."""
@@ -667,7 +674,7 @@ class _Run:
             assert item.file is not None
             try:
                 async with self.gate, self.source.local_path(item.file) as path:
-                    reason = await self._validate(path)
+                    _, reason = await asyncio.to_thread(self._examine, path)
             except (OSError, StorageError) as exc:
                 self._outcome(item.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=item.size)
                 return

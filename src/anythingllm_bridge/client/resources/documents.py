@@ -107,7 +107,8 @@ class DocumentsMixin(Resource):
         * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
           (the keys the server honours for files).
         * ``folder``: store the document in this folder instead of ``custom-documents``.
-        * ``filename``: the name the server sees (default: the file's own name, sent as raw UTF-8).
+        * ``filename``: the name the server sees (default: the file's own name, sent as raw UTF-8;
+          bytes of a name that are not UTF-8 are sent as U+FFFD).
 
         A missing, directory or unreadable path raises ``FileValidationError`` before any request.
         ``result.location`` is the handle for ``update_embeddings`` / ``remove_documents``.
@@ -122,7 +123,9 @@ class DocumentsMixin(Resource):
     ) -> dict[str, Any]:
         """POST one file as multipart; the answer's JSON object (no embedding check)."""
         route = "/v1/document/upload" if folder is None else f"/v1/document/upload/{folder_segment(folder)}"
-        name = filename or file_path.name
+        # a file name that is not UTF-8 (bytes Python holds as surrogate escapes) cannot be sent as
+        # it is: its undecodable bytes become U+FFFD
+        name = os.fsencode(filename or file_path.name).decode("utf-8", "replace")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
 
         def build_form() -> aiohttp.FormData:
