@@ -33,6 +33,13 @@ def test_a_marker_round_trips_any_key(key: str, source: str, workspace: str) -> 
     assert Marker.parse(text) == marker
 
 
+def test_the_upload_id_travels_when_there_is_one() -> None:
+    marker = Marker("s3://bucket/docs", "a.md", SHA, "ws", "3f2a9c41d0b7")
+    assert json.loads(marker.to_doc_source())["upload"] == "3f2a9c41d0b7"
+    assert Marker.parse(marker.to_doc_source()) == marker
+    assert "upload" not in json.loads(Marker("s", "a.md", SHA, "ws").to_doc_source())
+
+
 def test_a_name_that_is_not_utf8_travels_as_its_bytes() -> None:
     key = os.fsdecode(b"caf\xe9.txt")
     text = Marker("file:///src", key, SHA, "ws").to_doc_source()

@@ -8,8 +8,10 @@ foreign or corrupt cache only costs reading the files again: the sync hashes the
 with the markers, and sends nothing for unchanged files. The hash of a file does not depend on the
 server or the workspace, so the cache belongs to the source alone (and to its shard).
 
-It also remembers an upload that was started and not confirmed (``pending``): the next run then
-looks for the document that upload may have left on the server before sending the file again.
+It also remembers the ids of the uploads of each file whose documents may be on the server (the one
+confirmed in the workspace, and any since), and whether the last was confirmed at all (``pending``):
+the next run then looks for the documents such uploads may have left outside the workspace (by the
+id in their marker) before sending the file again.
 
 Writes are crash-safe and cheap, and none is made on the event loop: every change is one JSON line
 appended to a journal next to the cache (``<cache>.journal``), folded into the file with an atomic
@@ -67,8 +69,10 @@ class ManifestEntry:
     """What the cache knows about one source file.
 
     ``sha256`` is the content hash of the file as it was when it had this ``size`` and
-    ``mtime_ns`` (or ``etag``). ``pending`` is the hash of an upload that was started but not
-    confirmed (its document may or may not exist on the server).
+    ``mtime_ns`` (or ``etag``). ``uploads`` are the ids (in their markers) of this file's uploads
+    from this cache that may have left a document: the last one confirmed in the workspace and
+    every one since; ``pending`` is the hash of the last upload when it was started but got no
+    answer (its document may or may not exist on the server).
     """
 
     key: str
@@ -76,6 +80,7 @@ class ManifestEntry:
     size: int = 0
     mtime_ns: int | None = None
     etag: str | None = None
+    uploads: list[str] = field(default_factory=list)
     pending: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -85,9 +90,10 @@ class ManifestEntry:
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "etag": self.etag,
+            "uploads": list(self.uploads),
             "pending": self.pending,
         }
-        return {k: v for k, v in data.items() if v not in (None, "")}
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
 
     @classmethod
     def from_json(cls, key: str, data: dict[str, Any]) -> ManifestEntry:
@@ -98,6 +104,7 @@ class ManifestEntry:
             size=int(data.get("size", 0)),
             mtime_ns=_opt_int(data.get("mtime_ns")),
             etag=_opt_str(data.get("etag")),
+            uploads=[str(u) for u in data.get("uploads") or []],
             pending=_opt_str(data.get("pending")),
         )
 

@@ -5,14 +5,16 @@ listing and in ``GET /v1/documents``, and never puts it into the embedded text (
 carries only the title and the date). So ``docSource`` holds a small JSON object::
 
     {"anythingllm-bridge": 1, "source": "file:///srv/docs", "key": "guides/setup.md",
-     "sha256": "9f86d0…", "workspace": "handbook"}
+     "sha256": "9f86d0…", "workspace": "handbook", "upload": "3f2a9c41d0b7"}
 
 ``source`` is the sync source's identity (never the server's URL or the machine), ``key`` the
 file's path within the source, ``sha256`` its content hash, ``workspace`` the slug the sync
-uploaded it for. A key that is not valid UTF-8 (a file name the file system gives as bytes, which
-Python holds with surrogate escapes) travels as ``key_bytes``: its bytes, percent-encoded, so any
-key round-trips. :meth:`Marker.parse` returns ``None`` for anything else a ``docSource`` may hold
-(what the server writes by default, ``upload_document``'s chunk marker, garbage) and never raises.
+uploaded it for, ``upload`` a random id of this one upload (so a sync that lost an upload's answer
+recognises the document that upload left, and never takes another sync's for its own). A key that
+is not valid UTF-8 (a file name the file system gives as bytes, which Python holds with surrogate
+escapes) travels as ``key_bytes``: its bytes, percent-encoded, so any key round-trips.
+:meth:`Marker.parse` returns ``None`` for anything else a ``docSource`` may hold (what the server
+writes by default, ``upload_document``'s chunk marker, garbage) and never raises.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 @dataclass(frozen=True, slots=True)
 class Marker:
-    """Which file version of which sync source a document is, and for which workspace."""
+    """Which file version of which sync source a document is, for which workspace, from which
+    upload."""
 
     source: str
     key: str
     sha256: str
     workspace: str
+    upload: str = ""
 
     def to_doc_source(self) -> str:
         """The ``docSource`` metadata value carrying this marker (compact JSON)."""
@@ -49,6 +53,8 @@ class Marker:
             data["key_bytes"] = quote_from_bytes(self.key.encode("utf-8", "surrogateescape"), safe="/")
         data["sha256"] = self.sha256
         data["workspace"] = self.workspace
+        if self.upload:
+            data["upload"] = self.upload
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -73,4 +79,7 @@ class Marker:
             key = unquote_to_bytes(raw).decode("utf-8", "surrogateescape")
         if not isinstance(key, str) or not key:
             return None
-        return cls(source=source, key=key, sha256=sha, workspace=workspace)
+        upload = data.get("upload", "")
+        if not isinstance(upload, str):
+            return None
+        return cls(source=source, key=key, sha256=sha, workspace=workspace, upload=upload)

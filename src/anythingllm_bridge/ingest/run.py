@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -81,6 +82,8 @@ MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_M
 MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
 #: The most files a sync works on at once (each may hold an open file and a connection).
 MAX_CONCURRENCY = 64
+#: How many unconfirmed uploads of one file the cache remembers, to look for what they left.
+MAX_UPLOADS = 20
 
 
 class PruneRefusedError(IngestError):
@@ -171,6 +174,10 @@ async def sync(
         run.report.elapsed = clock() - started
 
 
+_Stored = dict[tuple[str, str], list[tuple[str, str]]]
+"""(key, sha256) → (location, upload id) of documents our uploads left outside the workspace."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Sent:
     """A file this pass put on the server (uploaded or found there): where, what content, size."""
@@ -179,6 +186,7 @@ class _Sent:
     location: str
     sha256: str
     size: int
+    upload: str = ""
     adopted: bool = False
     resumed: bool = False
     """Its earlier upload was unaccounted for (what was adopted finishes that upload)."""
@@ -221,6 +229,8 @@ class _Run:
         self.transient: set[str] = set()  # keys worth another pass
         self.unaccounted: set[str] = set()  # keys whose upload may have left a document on the server
         self.settled: set[str] = set()  # keys whose progress line is printed
+        self.sent_ids: dict[str, set[str]] = {}  # key -> ids of the uploads this run made
+        self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
         # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
         # and whose waits the progress display shows
         waiting = BreakerWait(
@@ -243,14 +253,7 @@ class _Run:
             self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
             self._report_listing_problems()
             plan = await self._plan(listing, scope=None)
-            held = len(
-                copies_in(
-                    listing.documents,
-                    source=self.identity,
-                    workspace=self.workspace,
-                    wanted=self.shard.__contains__,
-                )
-            )
+            held = len(self._ours(listing))
             refusal = prune_refusal(
                 plan,
                 held,
@@ -339,13 +342,24 @@ class _Run:
 
     # ------------------------------------------------------------------ planning
 
+    def _ours(self, listing: Workspace) -> dict[str, list[Copy]]:
+        """Our copies in ``listing``, by key, in this run's shard (parsed once per listing)."""
+        if self._parsed is None or self._parsed[0] is not listing:
+            copies = copies_in(
+                listing.documents,
+                source=self.identity,
+                workspace=self.workspace,
+                wanted=self.shard.__contains__,
+            )
+            self._parsed = (listing, copies)
+        return self._parsed[1]
+
     async def _plan(self, listing: Workspace, *, scope: set[str] | None) -> SyncPlan:
         """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``."""
 
-        def wanted(key: str) -> bool:
-            return key in self.shard and (scope is None or key in scope)
-
-        ours = copies_in(listing.documents, source=self.identity, workspace=self.workspace, wanted=wanted)
+        ours = self._ours(listing)
+        if scope is not None:
+            ours = {key: copies for key, copies in ours.items() if key in scope}
         files = [f for f in self.files.values() if scope is None or f.key in scope]
         rejected: dict[str, str] = {}
         allowed: list[SourceFile] = []
@@ -400,14 +414,34 @@ class _Run:
         await asyncio.gather(*(hash_one(file) for file in files))
         return failed
 
-    async def _remember(self, file: SourceFile, sha: str, *, pending: str | None = None) -> None:
-        """Record in the cache that ``file`` (as listed) has content ``sha``."""
-        if file.size < 0:
-            return  # no stamp to recognise it by next time
+    async def _remember(
+        self,
+        file: SourceFile,
+        sha: str,
+        *,
+        upload: str | None = None,
+        pending: bool = False,
+        confirmed: bool = False,
+    ) -> None:
+        """Record in the cache that ``file`` (as listed) has content ``sha``; and, given ``upload``,
+        that this upload may have left a document (``pending``: no answer yet; ``confirmed``: it is
+        in the workspace, so earlier uploads' documents need not be looked for any more)."""
+        old = self.cache.entries.get(file.key)
+        uploads = list(old.uploads) if old is not None else []
+        still = old is not None and old.pending is not None
+        if upload is not None:
+            uploads = [upload] if confirmed else [*[u for u in uploads if u != upload], upload][-MAX_UPLOADS:]
+            still = pending
         self.cache.entries[file.key] = ManifestEntry(
-            key=file.key, sha256=sha, size=file.size, mtime_ns=file.mtime_ns, etag=file.etag, pending=pending
+            key=file.key,
+            sha256=sha,
+            size=file.size,
+            mtime_ns=file.mtime_ns,
+            etag=file.etag,
+            uploads=uploads,
+            pending=sha if still else None,
         )
-        if self.store is not None:
+        if self.store is not None and file.size >= 0:  # without a size there is no stamp to know it by
             await self.store.record(self.cache, file.key)
 
     # ------------------------------------------------------------------ one pass
@@ -467,6 +501,8 @@ class _Run:
             confirmed += 1
             self.held[key] = done.sha256
             self.unaccounted.discard(key)
+            if done.item.file is not None and done.upload:  # no earlier upload's document to look for
+                await self._remember(done.item.file, done.sha256, upload=done.upload, confirmed=True)
             if done.adopted and not done.resumed:  # taken out of the workspace, not changed
                 status, detail = Status.UNCHANGED, "re-embedded (its document was on the server)"
             else:
@@ -492,7 +528,7 @@ class _Run:
         results = await asyncio.gather(*(send(item) for item in items))
         sent = [result for result in results if result is not None]
         adopted = {s.location for s in sent if s.adopted}
-        leftovers = [loc for copies in (stored or {}).values() for loc in copies if loc not in adopted]
+        leftovers = [loc for copies in (stored or {}).values() for loc, _ in copies if loc not in adopted]
         if leftovers:  # stored, never embedded, not needed: an interrupted upload's extra copies
             try:
                 await self.patient.delete_documents_from_server(leftovers)
@@ -500,17 +536,22 @@ class _Run:
                 logger.warning("could not delete %d unused stored copies: %s", len(leftovers), exc)
         return sent
 
+    def _uploads_of(self, key: str) -> set[str]:
+        """The ids of the uploads of ``key`` this run made or its cache remembers."""
+        entry = self.cache.entries.get(key)
+        return self.sent_ids.get(key, set()) | set(entry.uploads if entry is not None else ())
+
     def _maybe_stored(self, item: PlanItem) -> bool:
         """True when an earlier upload of this file may have left a document on the server."""
         entry = self.cache.entries.get(item.key)
         return item.key in self.unaccounted or (entry is not None and entry.pending is not None)
 
-    async def _stored_copies(
-        self, items: Sequence[PlanItem], embedded: set[str]
-    ) -> dict[tuple[str, str], list[str]] | None:
-        """Our documents on the server that are not in the workspace (``embedded``), by (key,
-        content), for the keys of ``items`` whose earlier upload is unaccounted for, or that the
-        cache knows (so their document may have been taken out of the workspace). Empty without a request when
+    async def _stored_copies(self, items: Sequence[PlanItem], embedded: set[str]) -> _Stored | None:
+        """Documents our own uploads left on the server outside the workspace (``embedded``), by
+        (key, content): for the keys of ``items`` whose earlier upload is unaccounted for, or that
+        the cache knows (their document may have been taken out of the workspace). Only uploads
+        this run made or its cache remembers count (by the id in their marker): another sync's
+        document, perhaps being embedded right now, is never taken. Empty without a request when
         there are none; ``None`` when the server could not be asked (each such file is reported)."""
         keys: set[str] = set()
         for item in items:
@@ -528,7 +569,7 @@ class _Run:
                     why = f"could not look for the copy an earlier upload may have left: {_describe(exc)}"
                     self._failed(item.key, why, size=item.size, transient=is_transient(exc))
             return None
-        found: dict[tuple[str, str], list[str]] = {}
+        found: _Stored = {}
         for document in documents:
             marker = Marker.parse(document.doc_source)
             if (
@@ -538,13 +579,14 @@ class _Run:
                 and marker.source == self.identity
                 and marker.workspace == self.workspace
                 and marker.key in keys
+                and marker.upload in self._uploads_of(marker.key)
             ):
-                found.setdefault((marker.key, marker.sha256), []).append(document.location)
+                found.setdefault((marker.key, marker.sha256), []).append((document.location, marker.upload))
         for locations in found.values():
             locations.sort()
         return found
 
-    async def _send_one(self, item: PlanItem, stored: dict[tuple[str, str], list[str]]) -> _Sent | None:
+    async def _send_one(self, item: PlanItem, stored: _Stored) -> _Sent | None:
         file = item.file
         assert file is not None
         size = max(file.size, 0)
@@ -558,27 +600,21 @@ class _Run:
                 sha: str = await asyncio.to_thread(sha256_file, path)
                 copies = stored.get((item.key, sha))
                 if copies:
+                    location, upload = copies.pop(0)
                     resumed = self._maybe_stored(item)
-                    sent = _Sent(item, copies.pop(0), sha, size, adopted=True, resumed=resumed)
+                    sent = _Sent(item, location, sha, size, upload, adopted=True, resumed=resumed)
                 else:
-                    await self._remember(file, sha, pending=sha)
+                    upload = secrets.token_hex(6)
+                    self.sent_ids.setdefault(item.key, set()).add(upload)
+                    await self._remember(file, sha, upload=upload, pending=True)
                     await self._archive(path, item.key)
-                    marker = Marker(self.identity, item.key, sha, self.workspace)
-                    # refused by the open breaker means not processed (an upload that may have been
-                    # is an outcome-unknown error instead), so it is sent once the breaker lets it
-                    result = await self.patient.upload_file(
-                        path,
-                        workspaces=self.workspace,
-                        metadata={"docSource": marker.to_doc_source()},
-                        verify=False,
-                    )
-                    sent = _Sent(item, result.location, sha, size)
+                    sent = _Sent(item, await self._upload(path, item.key, sha, upload), sha, size, upload)
                 if self.source.changed(file, path):
                     self.unaccounted.add(item.key)
                     why = f"changed while it was being synced (sent as {sent.location}); it is sent again"
                     self._failed(item.key, why, size=size, transient=True)
                     return None
-                await self._remember(file, sha)
+                await self._remember(file, sha, upload=upload)
                 return sent
         except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError, ValueError) as exc:
             if isinstance(exc, AnythingLLMError) and is_transient(exc):
@@ -588,6 +624,28 @@ class _Run:
                 detail = f"cannot be read: {detail}"
             self._failed(item.key, detail, size=size, transient=is_transient(exc))
             return None
+
+    async def _upload(self, path: Path, key: str, sha: str, upload: str) -> str:
+        """Upload the file with its marker; its location.
+
+        The server stores an upload under the name it is sent with, in one folder for every upload
+        at once, so two uploads of the same name at the same time (two syncs of one source) would
+        take each other's file: each is sent under a name of its own (the upload id added), and
+        its title (what people see in citations) is the file's name. An upload the open breaker
+        refused was not sent, so the client sends it once the breaker lets it (an upload that may
+        have been processed is an outcome-unknown error instead)."""
+        name = Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        stem, dot, suffix = name.rpartition(".")
+        unique = f"{stem}-{upload}.{suffix}" if dot and stem else f"{name}-{upload}"
+        marker = Marker(self.identity, key, sha, self.workspace, upload)
+        result = await self.patient.upload_file(
+            path,
+            workspaces=self.workspace,
+            metadata={"title": name, "docSource": marker.to_doc_source()},
+            filename=unique,
+            verify=False,
+        )
+        return result.location
 
     def _examine(self, path: Path) -> tuple[int, str | None]:
         """(In a worker thread.) The file's size and why validation refuses it (``None``: valid).
@@ -624,14 +682,13 @@ class _Run:
     async def _clean_up(self, listing: Workspace, keys: set[str], removals: Sequence[PlanItem]) -> None:
         """On the listing taken after this pass's uploads: remove the copies older than the ones
         this run holds, and (prune) the copies of removed keys."""
-        ours = copies_in(
-            listing.documents, source=self.identity, workspace=self.workspace, wanted=keys.__contains__
-        )
+        ours = self._ours(listing)
         doomed: dict[str, str] = {}
         older: dict[str, list[Copy]] = {}
         for key, sha in self.held.items():
-            if key in keys:
-                older[key] = surplus(ours.get(key, []), sha)
+            copies = ours.get(key, ())
+            if len(copies) > 1 and key in keys:  # one copy is its own keeper, or not ours to judge
+                older[key] = surplus(copies, sha)
                 doomed.update((copy.docpath, key) for copy in older[key])
         for item in removals:
             doomed.update((copy.docpath, item.key) for copy in ours.get(item.key, []))
