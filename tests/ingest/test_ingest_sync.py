@@ -17,7 +17,7 @@ from anythingllm_bridge.errors import AnythingLLMError, IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, Marker, NullProgress, sync
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
 from anythingllm_bridge.validation import FileValidator
-from support import docpaths, mark, requests_since, uploads
+from support import docpaths, mark, no_sleep, requests_since, uploads
 
 GOOD = ["cities.csv", "kittens.pdf", "sub/product.json"]
 
@@ -348,3 +348,32 @@ async def test_a_document_taken_out_of_the_workspace_is_embedded_again_without_u
     assert second.unchanged == GOOD
     assert second.outcomes["kittens.pdf"].detail.startswith("re-embedded")
     assert location in await docpaths(client, workspace)
+
+
+class FailWorkspaceReadsOnceSending(NullProgress):
+    """When sending starts, the next ``times`` reads of the workspace answer 500."""
+
+    def __init__(self, faults: Any, slug: str, times: int) -> None:
+        self.faults, self.slug, self.times = faults, slug, times
+
+    def start(self, files: int, total_bytes: int) -> None:
+        self.faults.add("GET", f"/api/v1/workspace/{self.slug}", status=500, times=self.times)
+
+
+async def test_a_pass_that_cannot_start_is_tried_again_not_counted(
+    workspace: str, docs: Path, emulator: Any, tmp_path: Path
+) -> None:
+    keys = many_files(docs, 3)
+    faults = emulator.emulator.faults
+    # the check after sending cannot read the workspace (4 attempts): every file needs a pass 2, and
+    # the first start of pass 2 fails too (4 attempts); with two passes allowed, pass 2 still runs
+    progress = FailWorkspaceReadsOnceSending(faults, workspace, times=8)
+    async with AnythingLLMClient(
+        emulator.url, emulator.api_key, sleep=no_sleep, max_retries=3, failure_threshold=100
+    ) as patient:
+        report = await Syncer(patient, workspace, docs, tmp_path / "manifest.json")(
+            concurrency=1, max_passes=2, progress=progress
+        )
+    assert report.failed == {}
+    assert report.uploaded == keys
+    assert report.passes == 2

@@ -283,17 +283,27 @@ class _Run:
         return self.report
 
     async def _further_passes(self) -> None:
-        """Try the files that failed transiently again, re-planned against a fresh listing."""
+        """Try the files that failed transiently again, re-planned against a fresh listing.
+
+        A pass that cannot even read the workspace (the server failing) is not counted: the run
+        tries to start it again — the client's retries and the breaker's wait pace those tries —
+        up to ``max_passes`` times in a row, so an outage longer than a pass does not use up the
+        passes the files need."""
+        starts_failed = 0
         while self.transient and self.report.passes < self.max_passes:
             retry = set(self.transient)
-            self.report.passes += 1
-            self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
             try:
                 listing = await self._read()
                 plan = await self._plan(listing, scope=retry)
-            except (AnythingLLMError, StorageError, OSError) as exc:  # this pass is spent
-                logger.warning("pass %d could not start: %s", self.report.passes, _describe(exc))
+            except (AnythingLLMError, StorageError, OSError) as exc:
+                starts_failed += 1
+                logger.warning("pass %d could not start: %s", self.report.passes + 1, _describe(exc))
+                if starts_failed >= self.max_passes or not is_transient(exc):
+                    break
                 continue
+            starts_failed = 0
+            self.report.passes += 1
+            self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
             await self._apply(plan, listing)
         for key in sorted(self.transient - self.settled):  # what no pass settled is final now
             outcome = self.report.outcomes[key]
