@@ -144,3 +144,16 @@ async def test_a_file_that_vanishes_after_its_check_fails_alone(
     assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted(
         str(r.location) for r in results if r.ok
     )
+
+
+async def test_into_a_fresh_workspace_the_first_upload_goes_alone(
+    emulator: Any, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    """A real AnythingLLM creates a workspace's vector table with its first embedding, and concurrent
+    first embeddings race to create it (the losers are dropped): the first upload is sent alone."""
+    emulator.emulator.faults.add("POST", "/api/v1/document/upload", latency=0.05, times=None)
+    async with make_client(emulator.url, emulator.api_key, max_connections_per_host=8) as client:
+        results = await client.upload_documents(emu_workspace.slug, make_files(tmp_path, 6), concurrency=4)
+    assert all(r.status == "embedded" for r in results)
+    first, *rest = sorted(r.at for r in requests_to(emulator, "POST", "/document/upload"))
+    assert all(at - first >= 0.05 for at in rest)  # the others only once the first was answered

@@ -377,3 +377,18 @@ async def test_a_pass_that_cannot_start_is_tried_again_not_counted(
     assert report.failed == {}
     assert report.uploaded == keys
     assert report.passes == 2
+
+
+async def test_into_a_fresh_workspace_the_first_file_goes_alone(
+    run_sync: Syncer, docs: Path, emulator: Any
+) -> None:
+    """As ``upload_documents`` does: a real server drops concurrent first embeddings into a fresh
+    workspace (they race to create its vector table)."""
+    keys = many_files(docs, 5)
+    emulator.emulator.faults.add("POST", "/api/v1/document/upload", latency=0.05, times=None)
+    report = await run_sync(concurrency=4)
+    assert report.uploaded == keys
+    first, *rest = sorted(
+        r.at for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/upload"
+    )
+    assert all(at - first >= 0.05 for at in rest)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from anythingllm_bridge.client.resources.embeddings import first_alone
 from anythingllm_bridge.config import Settings
 from anythingllm_bridge.errors import (
     AnythingLLMConnectionError,
@@ -470,7 +471,7 @@ class _Run:
             elif item.action in (Action.UPLOAD, Action.REPLACE) and first:
                 status = Status.UPLOADED if item.action is Action.UPLOAD else Status.REPLACED
                 self.intent[item.key] = (status, item.reason)
-        sent = await self._send_all(plan.to_send, listing.docpaths)
+        sent = await self._send_all(plan.to_send, listing.docpaths, fresh=not listing.documents)
         final: Workspace | None = listing
         if sent:
             final = await self._check(sent)
@@ -524,7 +525,9 @@ class _Run:
 
     # ------------------------------------------------------------------ sending
 
-    async def _send_all(self, items: Sequence[PlanItem], embedded: set[str]) -> list[_Sent]:
+    async def _send_all(self, items: Sequence[PlanItem], embedded: set[str], *, fresh: bool) -> list[_Sent]:
+        """Send ``items`` (at most ``concurrency`` at once; into a ``fresh`` workspace the first
+        one alone, see ``first_alone``); what landed on the server."""
         if not items:
             return []
         stored = await self._stored_copies(items, embedded)
@@ -535,7 +538,7 @@ class _Run:
             async with self.gate:
                 return await self._send_one(item, stored or {})
 
-        results = await asyncio.gather(*(send(item) for item in items))
+        results = await first_alone(items, send, fresh, lambda result: result is not None)
         sent = [result for result in results if result is not None]
         adopted = {s.location for s in sent if s.adopted}
         leftovers = [loc for copies in (stored or {}).values() for loc, _ in copies if loc not in adopted]

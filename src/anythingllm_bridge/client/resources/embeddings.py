@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
@@ -32,7 +32,7 @@ from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segme
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 
-__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin"]
+__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
 
 log = logging.getLogger("anythingllm_bridge.client")
 
@@ -41,6 +41,8 @@ CHUNK_CONCURRENCY = 5
 RAW_TEXT_KEYS = ("url", "title", "docAuthor", "description", "docSource", "chunkSource", "published")
 
 FileMetadata = Mapping[str, Any] | Callable[[Path], Mapping[str, Any] | None] | None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class EmbeddingsMixin(DocumentsMixin):
@@ -205,7 +207,7 @@ class EmbeddingsMixin(DocumentsMixin):
         self._warn_if_throttled("upload_documents", concurrency)
         paths = [Path(item) for item in files]
         slug = await self._slug(slug)
-        await self._fetch_workspace(slug)
+        fresh = not (await self._fetch_workspace(slug)).documents
         slug = slug.strip().lower()
         limit = asyncio.Semaphore(concurrency)
 
@@ -227,7 +229,7 @@ class EmbeddingsMixin(DocumentsMixin):
                 path=str(path), status="embedded", location=location, document=result.document
             )
 
-        results = list(await asyncio.gather(*(upload_one(path) for path in paths)))
+        results = await first_alone(paths, upload_one, fresh, lambda result: result.location is not None)
         uploaded = {r.location: r for r in results if r.location}
         if not uploaded:
             return results
@@ -274,7 +276,7 @@ class EmbeddingsMixin(DocumentsMixin):
                     "ids; put that value in technology or description instead"
                 )
         slug = await self._slug(slug)
-        await self._fetch_workspace(slug)
+        fresh = not (await self._fetch_workspace(slug)).documents
         target = slug.strip().lower()
         limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
         total = len(document.chunks)
@@ -288,7 +290,7 @@ class EmbeddingsMixin(DocumentsMixin):
                 except (AnythingLLMError, ValueError) as exc:
                     return chunk.id, None, f"chunk {chunk.id}: {exc}"
 
-        outcomes = await asyncio.gather(*(send(chunk) for chunk in document.chunks))
+        outcomes = await first_alone(document.chunks, send, fresh, lambda outcome: outcome[1] is not None)
         report = DocumentUploadReport(document_id=document.id, workspace_slug=slug, total_chunks=total)
         by_location: dict[str, str] = {}
         for chunk_id, location, error in outcomes:
@@ -341,6 +343,29 @@ class EmbeddingsMixin(DocumentsMixin):
             subject=workspace_subject(slug),
         )
         return _answer_workspace(response.data)
+
+
+async def first_alone(
+    items: Sequence[T],
+    send: Callable[[T], Awaitable[R]],
+    fresh: bool,
+    landed: Callable[[R], bool],
+) -> list[R]:
+    """``send`` every item, all at once (the caller bounds the concurrency), in input order —
+    but into a ``fresh`` workspace (no documents yet) one at a time until one ``landed``.
+
+    AnythingLLM (1.16, LanceDB) creates a workspace's vector table with its first embedding;
+    concurrent first embeddings race to create it, and the losers fail while the upload still
+    answers 200 (the server logs "Table ... already exists"): with the first upload alone, that
+    race is gone (``bench/README.md`` has the measurement).
+    """
+    results: list[R] = []
+    rest = list(items)
+    while fresh and rest:
+        result = await send(rest.pop(0))
+        results.append(result)
+        fresh = not landed(result)
+    return results + list(await asyncio.gather(*(send(item) for item in rest)))
 
 
 def _answer_workspace(data: Any) -> Workspace | None:
