@@ -278,7 +278,8 @@ class _Run:
         finally:
             if self.store is not None:
                 try:
-                    await self.store.flush(self.cache)
+                    if not dry_run:
+                        await self.store.flush(self.cache)
                 finally:
                     await self.store.close()
         return self.report
@@ -452,7 +453,8 @@ class _Run:
             uploads=uploads,
             pending=sha if still else None,
         )
-        if self.store is not None and file.size >= 0:  # without a size there is no stamp to know it by
+        # a dry run writes nothing; without a size there is no stamp to know the file by
+        if self.store is not None and file.size >= 0 and not self.report.dry_run:
             await self.store.record(self.cache, file.key)
 
     # ------------------------------------------------------------------ one pass
@@ -475,7 +477,7 @@ class _Run:
         final: Workspace | None = listing
         if sent:
             final = await self._check(sent)
-        removals = [item for item in plan.of(Action.REMOVE)]
+        removals = plan.of(Action.REMOVE)
         if final is not None:
             await self._clean_up(final, {item.key for item in plan.items}, removals)
         else:
