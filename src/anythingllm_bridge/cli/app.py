@@ -865,7 +865,8 @@ def sync(
 ) -> None:
     """Make a workspace hold exactly the valid files of a source.
 
-    Each file once: the source is a folder or an s3://bucket/prefix. The workspace says what is synced (each
+    The source is a folder or an s3://bucket/prefix; each valid file ends up in
+    the workspace once. The workspace says what is synced (each
     document is marked with its source, path and content hash), so a second run, from here or any
     machine, sends nothing unchanged; changed files replace their old version.
     """
