@@ -1,10 +1,12 @@
 """Sync throughput: small text files into the emulator, and an unchanged re-sync of many files.
 
 1. Syncs N (default 1,000) small text files into a fresh workspace at concurrency 1, 4 and 16 and
-   reports files per second (upload + embed + verify, manifest written after every file).
+   reports files per second (validate, upload with the file's marker and ``addToWorkspaces``, one
+   check of the workspace at the end, the cache written after every file).
 2. Syncs M (default 10,000) files once, then times an unchanged re-sync of them (target < 2 s) and
    counts, with an audit hook on ``open``, how many files under the source folder were opened
-   during it (target: 0 — size and mtime decide without reading content).
+   during it (target: 0 — size and mtime decide without reading content; the workspace's listing,
+   with every document's marker, decides what is synced).
 
 The emulator runs in a separate process (``python -m anythingllm_bridge.testing.emulator``) on
 127.0.0.1, so the client's process measures only itself.

@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "anythingllm_bridge.client",
     "anythingllm_bridge.config",
     "anythingllm_bridge.errors",
+    "anythingllm_bridge.ingest",
     "anythingllm_bridge.resilience",
     "anythingllm_bridge.storage",
     "anythingllm_bridge.testing",

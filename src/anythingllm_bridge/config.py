@@ -181,14 +181,17 @@ class Settings(BaseSettings):
     )
 
     # --- ingestion
-    ingest_concurrency: int = Field(4, ge=1, description="Files processed at once by sync")
+    ingest_concurrency: int = Field(4, ge=1, le=64, description="Files processed at once by sync (1-64)")
     ingest_max_passes: int = Field(
         10, ge=1, description="Passes a sync makes over files that failed transiently (1 = no second pass)"
     )
     ingest_max_wait: float = Field(
         300.0, ge=0, description="Seconds a sync may wait, in all, for an open circuit breaker"
     )
-    manifest_path: Path | None = Field(None, description="Where sync keeps its manifest")
+    manifest_path: Path | None = Field(
+        None,
+        description="Where sync keeps its cache of file hashes (default: per source in the state folder)",
+    )
 
     @field_validator("allowed_file_types", mode="before")
     @classmethod

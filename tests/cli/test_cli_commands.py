@@ -14,6 +14,7 @@ from typing import Any
 from cli_support import KEY, Allm, environment, one_line_error, start_allm
 
 from anythingllm_bridge.client import AnythingLLM
+from anythingllm_bridge.ingest import Marker
 from support import S3Server, closed_port, mark, requests_since, uploads
 
 # --------------------------------------------------------------------------- commands that work
@@ -119,17 +120,22 @@ def test_sync_prints_a_readable_report(allm: Allm, api: AnythingLLM, tmp_path: P
     slug = api.create_workspace("Sync report").workspace.slug
     folder = write_samples(tmp_path / "samples")
     (folder / "chart.pdf").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
-    result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json,pdf")
+    result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json,pdf", check=False)
     assert "uploaded       3" in result.stdout
     assert "rejected       1" in result.stdout
     assert "chart.pdf:" in result.stdout
+    assert result.returncode == 1  # a rejected file is not synced: the others are, and the exit says so
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "error: 1 file(s) rejected (chart.pdf); see the report for why"
 
 
 def test_sync_max_passes_and_max_wait_bound_how_long_a_sync_keeps_trying(
     allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path
 ) -> None:
     slug = api.create_workspace("Passes").workspace.slug
-    folder = write_samples(tmp_path / "samples")
+    folder = tmp_path / "samples"
+    folder.mkdir()
+    (folder / "faq.md").write_text("# FAQ\n\nTelescope tours must be booked two days ahead.\n")
     no_retries = {"ANYTHINGLLM_MAX_RETRIES": "0"}  # every 503 reaches the sync itself
     faults = emu.emulator.faults
     faults.add(method="POST", path="/api/v1/document/upload*", status=503, times=1)
@@ -373,8 +379,9 @@ def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, s3_server: S3Serve
     second = json.loads(allm(*args, env=env).stdout)
     assert second["uploaded"] == []
     assert second["counts"]["unchanged"] == 2
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
-    assert any(k.startswith(".anythingllm-bridge/manifests/") for k in keys)  # the manifest is in the bucket
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == ["other/skip.csv", "team/faq.md", "team/visitors.csv"]  # the sync never writes its source
+    assert first["source_id"] == f"s3://{bucket}/team"
 
 
 def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
@@ -417,13 +424,13 @@ def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
             proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in err
-    assert "interrupted; the manifest is saved" in err.strip().splitlines()[-1]
+    assert "interrupted; run the same command again to resume" in err.strip().splitlines()[-1]
     before = len(api.get_workspace(slug).documents)
     assert before < 8
 
     resumed = allm.json("sync", str(folder), "--workspace", slug, "--types", "md", "-c", "1")
     assert resumed["failed"] == {}
     assert len(api.get_workspace(slug).documents) == 8
-    ours = [d for d in api.list_documents() if (d.doc_source or "").startswith("anythingllm-bridge:")]
+    ours = [d for d in api.list_documents() if Marker.parse(d.doc_source) is not None]
     notes = sorted(d.title or "" for d in ours if (d.title or "").startswith("note-"))
     assert notes == sorted(f"note-{n}.md" for n in range(8))  # each file once: nothing sent twice

@@ -33,8 +33,8 @@ from hardening_support import SUMMARY, FastSleep
 
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import AnythingLLMCircuitOpenError, AnythingLLMError
-from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, SyncReport, sync
-from anythingllm_bridge.ingest.pipeline import MARKER_PREFIX, MAX_PASSES
+from anythingllm_bridge.ingest import FileManifestStore, FolderSource, Marker, NullProgress, SyncReport, sync
+from anythingllm_bridge.ingest.run import MAX_PASSES
 from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitState
 from anythingllm_bridge.testing import run_emulator
 from anythingllm_bridge.testing.faults import FaultInjector
@@ -187,7 +187,7 @@ async def test_a_fault_storm_sync_ends_with_every_document_exactly_once(tmp_path
         after = [doc.docpath for doc in (await patiently(lambda: client.get_workspace(slug))).documents]
         assert sorted(after) == sorted(docpaths)
         listed = await patiently(client.list_documents)
-        ours = [d for d in listed if (d.doc_source or "").startswith(MARKER_PREFIX)]
+        ours = [d for d in listed if Marker.parse(d.doc_source) is not None]
         assert sorted(d.location or "" for d in ours) == sorted(docpaths)
         assert Counter(d.title for d in ours) == Counter(Path(k).name for k in keys)
         assert {second.outcomes[k].location for k in keys} == set(docpaths)  # the manifest agrees

@@ -1,4 +1,5 @@
-"""The manifest survives crashes: journal lines are durable, torn lines are ignored, writes are atomic."""
+"""The sync's cache survives crashes (journal lines are durable, torn lines are ignored, writes are
+atomic), and a cache that is not one, or is another source's, only costs reading the files again."""
 
 from __future__ import annotations
 
@@ -13,67 +14,63 @@ from typing import Any
 
 import pytest
 
-from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest.manifest import FileManifestStore, ManifestEntry
 
 
 def _entry(key: str, n: int) -> ManifestEntry:
-    return ManifestEntry(
-        key=key, sha256=f"{n:064x}", size=n, mtime_ns=n * 10, location=f"custom-documents/{key}-{n}.json"
-    )
+    return ManifestEntry(key=key, sha256=f"{n:064x}", size=n, mtime_ns=n * 10)
 
 
-async def test_a_new_manifest_is_empty_and_belongs_to_its_workspace(tmp_path: Path) -> None:
+async def test_a_new_cache_is_empty_and_belongs_to_its_source(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     assert manifest.entries == {}
-    assert manifest.workspace == "docs"
+    assert manifest.source == "/src"
     assert not (tmp_path / "m.json").exists()
 
 
 async def test_every_recorded_change_survives_a_crash_before_flush(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     for n, key in enumerate(["a.txt", "b.txt", "c.txt"], start=1):
         manifest.entries[key] = _entry(key, n)
         await store.record(manifest, key)
     del manifest.entries["b.txt"]
     await store.record(manifest, "b.txt")
     await store.close()  # the process "dies" here: no flush (dying releases the lock too)
-    reloaded = await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
+    reloaded = await FileManifestStore(tmp_path / "m.json").load(source="/src")
     assert sorted(reloaded.entries) == ["a.txt", "c.txt"]
-    assert reloaded.entries["c.txt"].location == "custom-documents/c.txt-3.json"
-    assert reloaded.sync_id == manifest.sync_id
+    assert reloaded.entries["c.txt"].sha256 == f"{3:064x}"
 
 
 async def test_a_torn_last_journal_line_is_ignored(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     manifest.entries["a.txt"] = _entry("a.txt", 1)
     await store.record(manifest, "a.txt")
     await store.close()
     journal = tmp_path / "m.json.journal"
-    torn = b'{"sync_id":"' + manifest.sync_id.encode() + b'","key":"b.txt","entry":{"sha2'
+    torn = b'{"source":"/src","key":"b.txt","entry":{"sha2'
     journal.write_bytes(journal.read_bytes() + torn)
-    reloaded = await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
+    reloaded = await FileManifestStore(tmp_path / "m.json").load(source="/src")
     assert list(reloaded.entries) == ["a.txt"]
 
 
 async def test_flush_folds_the_journal_into_one_atomic_file(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     manifest.entries["a.txt"] = _entry("a.txt", 1)
     await store.record(manifest, "a.txt")
     await store.flush(manifest)
     assert not (tmp_path / "m.json.journal").exists()
     assert sorted(os.listdir(tmp_path)) == ["m.json", "m.json.lock"]  # no temporary file
     data = json.loads((tmp_path / "m.json").read_text())
-    assert data["entries"]["a.txt"]["location"] == "custom-documents/a.txt-1.json"
+    assert data["entries"]["a.txt"]["sha256"] == f"{1:064x}"
 
 
 async def test_the_journal_is_compacted_when_it_grows(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json", compact_every=5)
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     for n in range(12):
         manifest.entries[f"f{n}"] = _entry(f"f{n}", n + 1)
         await store.record(manifest, f"f{n}")
@@ -81,54 +78,67 @@ async def test_the_journal_is_compacted_when_it_grows(tmp_path: Path) -> None:
     journal = tmp_path / "m.json.journal"
     lines = journal.read_bytes().count(b"\n") if journal.exists() else 0
     assert lines < 12
-    reloaded = await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
+    reloaded = await FileManifestStore(tmp_path / "m.json").load(source="/src")
     assert len(reloaded.entries) == 12
 
 
-async def test_a_manifest_of_another_workspace_is_refused(tmp_path: Path) -> None:
+async def test_a_cache_of_another_source_or_no_cache_at_all_starts_afresh(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
+    manifest.entries["a.txt"] = _entry("a.txt", 1)
+    await store.record(manifest, "a.txt")
     await store.flush(manifest)
     await store.close()
-    with pytest.raises(IngestError, match="belongs to workspace 'docs'"):
-        await FileManifestStore(tmp_path / "m.json").load(workspace="other", source="/src")
+    assert (await FileManifestStore(tmp_path / "m.json").load(source="/other")).entries == {}
+    for text in ("{not json", '{"some": "thing"}', '{"format": "anythingllm-bridge-manifest", "version": 1}'):
+        (tmp_path / "m.json").write_text(text)
+        assert (await FileManifestStore(tmp_path / "m.json").load(source="/src")).entries == {}
 
 
-async def test_a_corrupt_manifest_gives_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "m.json").write_text("{not json")
-    with pytest.raises(IngestError, match="not valid JSON"):
-        await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
-    (tmp_path / "m.json").write_text('{"some": "thing"}')
-    with pytest.raises(IngestError, match="not an anythingllm-bridge manifest"):
-        await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
-
-
-async def test_two_syncs_cannot_use_one_manifest_at_once(tmp_path: Path) -> None:
+async def test_a_second_sync_on_one_cache_reads_it_and_writes_nothing(tmp_path: Path) -> None:
     first = FileManifestStore(tmp_path / "m.json")
-    await first.load(workspace="docs", source="/src")
-    with pytest.raises(IngestError, match="another sync is using the manifest"):
-        await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
+    mine = await first.load(source="/src")
+    mine.entries["a.txt"] = _entry("a.txt", 1)
+    await first.record(mine, "a.txt")
+    second = FileManifestStore(tmp_path / "m.json")
+    theirs = await second.load(source="/src")
+    assert second.read_only
+    assert list(theirs.entries) == ["a.txt"]  # it reads what the first has written so far
+    theirs.entries["b.txt"] = _entry("b.txt", 2)
+    await second.record(theirs, "b.txt")
+    await second.flush(theirs)
+    await second.close()
+    await first.flush(mine)
     await first.close()
-    await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")  # free again
+    assert list((await FileManifestStore(tmp_path / "m.json").load(source="/src")).entries) == ["a.txt"]
 
 
-async def test_a_manifest_and_journal_written_earlier_load_and_keep_their_format(tmp_path: Path) -> None:
-    a = {"sha256": "a" * 64, "size": 3, "mtime_ns": 30, "location": "custom-documents/a.json", "stale": ["x"]}
-    b = {
-        "sha256": "b" * 64,
-        "size": 4,
-        "etag": '"e"',
-        "location": "custom-documents/b.json",
-        "uploaded_at": 1.5,
-    }
-    base = {"format": "anythingllm-bridge-manifest", "version": 1, "workspace": "docs", "source": "/src"}
-    base |= {"sync_id": "0123456789ab", "entries": {"a.txt": a}}
+async def test_keys_that_are_not_utf8_round_trip(tmp_path: Path) -> None:
+    odd = os.fsdecode(b"caf\xe9/na\xefve.txt")
+    store = FileManifestStore(tmp_path / "m.json")
+    manifest = await store.load(source="/src")
+    manifest.entries[odd] = _entry(odd, 1)
+    await store.record(manifest, odd)
+    await store.close()  # from the journal ...
+    assert list((await FileManifestStore(tmp_path / "m.json").load(source="/src")).entries) == [odd]
+    store = FileManifestStore(tmp_path / "m.json")
+    manifest = await store.load(source="/src")
+    await store.flush(manifest)
+    await store.close()  # ... and from the compacted file
+    json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert list((await FileManifestStore(tmp_path / "m.json").load(source="/src")).entries) == [odd]
+
+
+async def test_a_cache_and_journal_written_earlier_load_and_keep_their_format(tmp_path: Path) -> None:
+    a = {"sha256": "a" * 64, "size": 3, "mtime_ns": 30}
+    b = {"sha256": "b" * 64, "size": 4, "etag": '"e"', "pending": "c" * 64}
+    base = {"format": "anythingllm-bridge-manifest", "version": 2, "source": "/src", "entries": {"a.txt": a}}
     (tmp_path / "m.json").write_text(json.dumps(base, indent=1))
-    line = {"sync_id": "0123456789ab", "key": "b.txt", "entry": b}
+    line = {"source": "/src", "key": "b.txt", "entry": b}
     (tmp_path / "m.json.journal").write_text(json.dumps(line, separators=(",", ":")) + "\n")
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
-    assert (manifest.entries["a.txt"].stale, manifest.entries["b.txt"].etag) == (["x"], '"e"')
+    manifest = await store.load(source="/src")
+    assert (manifest.entries["a.txt"].mtime_ns, manifest.entries["b.txt"].etag) == (30, '"e"')
     await store.flush(manifest)
     await store.close()
     assert json.loads((tmp_path / "m.json").read_text()) == {**base, "entries": {"a.txt": a, "b.txt": b}}
@@ -141,7 +151,7 @@ def journal_lines(path: Path) -> list[dict[str, Any]]:
 
 async def test_changes_recorded_at_once_land_in_the_order_they_were_recorded(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     await store.flush(manifest)  # the base exists: each record below is one journal line
 
     async def change(version: int) -> None:
@@ -153,7 +163,7 @@ async def test_changes_recorded_at_once_land_in_the_order_they_were_recorded(tmp
     assert [line["entry"]["size"] for line in journal_lines(tmp_path / "m.json.journal")] == list(
         range(1, 61)
     )
-    reloaded = await FileManifestStore(tmp_path / "m.json").load(workspace="docs", source="/src")
+    reloaded = await FileManifestStore(tmp_path / "m.json").load(source="/src")
     assert reloaded.entries["a.txt"].size == 60  # the last change recorded wins
 
 
@@ -209,7 +219,7 @@ async def slow_journal(store: FileManifestStore) -> AsyncIterator[Callable[[], A
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 async def test_a_slow_journal_write_leaves_the_event_loop_free(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     await store.flush(manifest)
     async with slow_journal(store) as drain:
         manifest.entries["a.txt"] = _entry("a.txt", 1)
@@ -226,7 +236,7 @@ async def test_a_slow_journal_write_leaves_the_event_loop_free(tmp_path: Path) -
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 async def test_a_cancelled_record_still_lands_before_the_next_one(tmp_path: Path) -> None:
     store = FileManifestStore(tmp_path / "m.json")
-    manifest = await store.load(workspace="docs", source="/src")
+    manifest = await store.load(source="/src")
     await store.flush(manifest)
     async with slow_journal(store) as drain:
         manifest.entries["a.txt"] = _entry("a.txt", 1)

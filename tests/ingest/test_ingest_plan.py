@@ -1,125 +1,91 @@
-"""The planner: unchanged files are never read; changes, new files and removals are classified."""
+"""The planner (pure): what each key needs, decided from our copies in the workspace and the files'
+hashes; and the prune guard."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import pytest
 
-from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry
-from anythingllm_bridge.ingest.plan import Action, make_plan
-from anythingllm_bridge.ingest.source import FolderSource, SourceFile, sha256_file
+from anythingllm_bridge.ingest import Action, Copy, SourceFile, make_plan, prune_refusal
 
-
-def _write(root: Path, key: str, text: str) -> Path:
-    path = root / key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    return path
+A, B, C = "a" * 64, "b" * 64, "c" * 64
 
 
-def _record(manifest: Manifest, root: Path, key: str, location: str) -> None:
-    path = root / key
-    st = path.stat()
-    manifest.entries[key] = ManifestEntry(
-        key=key, sha256=sha256_file(path), size=st.st_size, mtime_ns=st.st_mtime_ns, location=location
+def file(key: str, size: int = 10) -> SourceFile:
+    return SourceFile(key=key, size=size, mtime_ns=1)
+
+
+def test_each_key_gets_the_action_its_copies_call_for() -> None:
+    files = [file("new.md"), file("same.md"), file("changed.md"), file("stale.md")]
+    hashes = {"same.md": A, "changed.md": B, "stale.md": A}
+    ours = {
+        "same.md": [Copy("d/same-1.json", A, 1.0)],
+        "changed.md": [Copy("d/changed-1.json", A, 1.0)],
+        # a slower sync left an older version that entered the workspace after ours
+        "stale.md": [Copy("d/stale-1.json", A, 1.0), Copy("d/stale-2.json", C, 2.0)],
+        "gone.md": [Copy("d/gone-1.json", A, 1.0)],
+    }
+    plan = make_plan(files, hashes, ours)
+    actions = {item.key: (item.action, item.reason) for item in plan.items}
+    assert actions == {
+        "new.md": (Action.UPLOAD, "new"),
+        "same.md": (Action.UNCHANGED, "unchanged"),
+        "changed.md": (Action.REPLACE, "content changed"),
+        "stale.md": (Action.REPLACE, "another version is newer in the workspace"),
+    }
+    assert plan.gone == ["gone.md"]
+    assert [item.key for item in plan.to_send] == ["changed.md", "new.md", "stale.md"]
+
+
+def test_prune_removes_gone_and_no_longer_allowed_keys_but_never_unknown_ones() -> None:
+    ours = {
+        "gone.md": [Copy("d/gone.json", A)],
+        "big.csv": [Copy("d/big.json", A)],
+        "hidden/x.md": [Copy("d/x.json", A)],
+    }
+    plan = make_plan(
+        [],
+        {},
+        ours,
+        prune=True,
+        rejected={"big.csv": "is a .csv file, a type not allowed here"},
+        unknown=lambda key: key.startswith("hidden/"),
     )
-
-
-class CountingSource(FolderSource):
-    hashed: list[str]
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.hashed = []
-
-    async def sha256(self, file: SourceFile) -> str:
-        self.hashed.append(file.key)
-        return await super().sha256(file)
-
-
-async def test_new_files_are_uploaded(tmp_path: Path) -> None:
-    _write(tmp_path, "a.csv", "x,y\n1,2\n")
-    _write(tmp_path, "sub/b.json", "{}")
-    source = CountingSource(tmp_path)
-    plan = await make_plan(await source.scan(), Manifest("ws", "src"), source.sha256)
-    assert [(i.action, i.key) for i in plan.items] == [
-        (Action.UPLOAD, "a.csv"),
-        (Action.UPLOAD, "sub/b.json"),
+    assert [(i.key, i.action, i.reason) for i in plan.items] == [
+        ("big.csv", Action.REMOVE, "no longer allowed: is a .csv file, a type not allowed here"),
+        ("gone.md", Action.REMOVE, "file removed from the source"),
     ]
-    assert source.hashed == []
+    assert plan.gone == []
+    assert make_plan([], {}, ours, unknown=lambda key: key.startswith("hidden/")).gone == [
+        "big.csv",
+        "gone.md",
+    ]
 
 
-async def test_unchanged_files_are_not_read(tmp_path: Path) -> None:
-    manifest = Manifest("ws", "src")
-    for n in range(20):
-        _write(tmp_path, f"f{n}.txt", f"text {n}")
-        _record(manifest, tmp_path, f"f{n}.txt", f"custom-documents/f{n}.json")
-    source = CountingSource(tmp_path)
-    plan = await make_plan(await source.scan(), manifest, source.sha256)
-    assert plan.counts()["unchanged"] == 20
-    assert source.hashed == []
+def test_a_key_with_copies_needs_its_hash() -> None:
+    with pytest.raises(ValueError, match="no content hash"):
+        make_plan([file("x.md")], {}, {"x.md": [Copy("d/x.json", A)]})
 
 
-async def test_a_touched_file_is_hashed_and_stays_unchanged(tmp_path: Path) -> None:
-    manifest = Manifest("ws", "src")
-    path = _write(tmp_path, "a.txt", "same")
-    _record(manifest, tmp_path, "a.txt", "custom-documents/a.json")
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
-    source = CountingSource(tmp_path)
-    plan = await make_plan(await source.scan(), manifest, source.sha256)
-    (item,) = plan.items
-    assert (item.action, item.reason, item.sha256) == (
-        Action.UNCHANGED,
-        "touched",
-        manifest.entries["a.txt"].sha256,
-    )
-    assert source.hashed == ["a.txt"]
+def removals(n: int, held: int, *, empty: bool = False, max_delete: int | None = None) -> str | None:
+    ours = {f"k{i}": [Copy(f"d/{i}.json", A)] for i in range(n)}
+    plan = make_plan([], {}, ours, prune=True)
+    return prune_refusal(plan, held, source_empty=empty, max_delete=max_delete, where="workspace 'w'")
 
 
-async def test_a_changed_file_is_replaced(tmp_path: Path) -> None:
-    manifest = Manifest("ws", "src")
-    _write(tmp_path, "a.txt", "old")
-    _record(manifest, tmp_path, "a.txt", "custom-documents/a.json")
-    _write(tmp_path, "a.txt", "new and longer")
-    source = CountingSource(tmp_path)
-    plan = await make_plan(await source.scan(), manifest, source.sha256)
-    (item,) = plan.items
-    assert item.action is Action.REPLACE
-    assert item.entry is not None
-    assert item.entry.location == "custom-documents/a.json"
-
-
-async def test_removed_files_are_pruned_only_when_asked(tmp_path: Path) -> None:
-    manifest = Manifest("ws", "src")
-    _write(tmp_path, "keep.txt", "k")
-    _record(manifest, tmp_path, "keep.txt", "custom-documents/keep.json")
-    _write(tmp_path, "gone.txt", "g")
-    _record(manifest, tmp_path, "gone.txt", "custom-documents/gone.json")
-    (tmp_path / "gone.txt").unlink()
-    source = FolderSource(tmp_path)
-    plan = await make_plan(await source.scan(), manifest, source.sha256)
-    assert plan.of(Action.REMOVE) == []
-    assert plan.gone == ["gone.txt"]
-    plan = await make_plan(await source.scan(), manifest, source.sha256, prune=True)
-    (removal,) = plan.of(Action.REMOVE)
-    assert removal.key == "gone.txt"
-    assert removal.entry is not None
-    assert removal.entry.location == "custom-documents/gone.json"
-
-
-async def test_a_document_missing_from_the_workspace_is_sent_again(tmp_path: Path) -> None:
-    manifest = Manifest("ws", "src")
-    _write(tmp_path, "a.txt", "a")
-    _record(manifest, tmp_path, "a.txt", "custom-documents/a.json")
-    source = FolderSource(tmp_path)
-    plan = await make_plan(await source.scan(), manifest, source.sha256, workspace_docpaths=set())
-    (item,) = plan.items
-    assert (item.action, item.reason) == (Action.REPLACE, "missing from the workspace")
-
-
-async def test_hidden_files_and_folders_are_skipped(tmp_path: Path) -> None:
-    _write(tmp_path, ".DS_Store", "x")
-    _write(tmp_path, ".git/config", "x")
-    _write(tmp_path, "doc.md", "# hi")
-    assert [f.key for f in await FolderSource(tmp_path).scan()] == ["doc.md"]
+def test_the_prune_guard() -> None:
+    assert removals(0, 80, empty=True) is None  # nothing to remove: nothing to refuse
+    assert removals(40, 80) is None  # half may go
+    refusal = removals(41, 80)
+    assert refusal is not None
+    assert "41 of the 80 file(s)" in refusal
+    assert "more than half" in refusal
+    assert "--max-delete 41" in refusal
+    assert "nothing was sent or removed" in refusal
+    refusal = removals(1, 80, empty=True)  # an unmounted disk: the source lists nothing at all
+    assert refusal is not None
+    assert "the source lists no file at all" in refusal
+    assert removals(41, 80, max_delete=41) is None
+    assert removals(80, 80, empty=True, max_delete=80) is None
+    refusal = removals(42, 80, max_delete=41)
+    assert refusal is not None
+    assert "more than --max-delete 41" in refusal

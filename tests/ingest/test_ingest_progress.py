@@ -1,11 +1,16 @@
-"""Progress output: bars on a terminal, plain lines elsewhere."""
+"""Progress output: bars on a terminal, plain lines elsewhere; what a sync waits for; one set of bars
+whatever the passes."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.ingest import FolderSource, sync
 from anythingllm_bridge.ingest.progress import LineProgress, RichProgress, make_progress
 
 
@@ -46,3 +51,92 @@ def test_bars_on_a_terminal_show_uploads_with_bytes_and_embedding() -> None:
 def test_make_progress_picks_lines_for_a_pipe_and_nothing_when_quiet() -> None:
     assert isinstance(make_progress(stream=io.StringIO()), LineProgress)
     assert not isinstance(make_progress(quiet=True), LineProgress | RichProgress)
+
+
+class EndsTheOutageWhenWaiting(LineProgress):
+    """Plain lines, and the outage ends once the sync says what it waits for."""
+
+    def __init__(self, faults: Any, stream: io.StringIO) -> None:
+        super().__init__(stream)
+        self.faults = faults
+
+    def waiting(self, what: str, seconds: float) -> None:
+        super().waiting(what, seconds)
+        self.faults.outage(0)
+
+
+async def test_a_sync_waiting_out_an_outage_says_so(emulator: Any, workspace: str, tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.md").write_text("# a\n")
+    faults = emulator.emulator.faults
+    faults.outage(3600)  # until the sync says it waits
+    stream = io.StringIO()
+    async with AnythingLLMClient(
+        emulator.url, emulator.api_key, max_retries=0, failure_threshold=1, recovery_timeout=0.2
+    ) as client:
+        report = await sync(
+            client, FolderSource(root), workspace=workspace, progress=EndsTheOutageWhenWaiting(faults, stream)
+        )
+    assert report.uploaded == ["a.md"]
+    waits = [line for line in stream.getvalue().splitlines() if line.startswith("waiting")]
+    assert waits
+    assert "circuit breaker open" in waits[0]
+    assert "GET /v1/workspace/" in waits[0]
+
+
+def test_a_wait_shows_on_the_bars_and_as_a_line_before_them() -> None:
+    stream = io.StringIO()
+    progress = RichProgress(Console(file=stream, force_terminal=True, width=160))
+    progress.waiting("the server is failing (circuit breaker open); trying GET /x again", 12.0)
+    progress.start(2, 2000)
+    progress.waiting("POST /v1/document/upload failed (503); trying again", 4.0)
+    upload = progress.bars.tasks[0]
+    assert upload.fields["extra"] == "waiting 4 s: POST /v1/document/upload failed (503); trying again"
+    progress.file_done("a.md", 1000, "uploaded")  # work goes on: the bar shows the bytes again
+    assert upload.fields["extra"].startswith("1.0 kB/2.0 kB")
+    progress.finish()
+    assert "waiting 12 s: the server is failing" in stream.getvalue()
+
+
+async def test_after_a_second_pass_the_bars_are_one_set_and_never_overrun(
+    emulator: Any, workspace: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for n in range(4):
+        (root / f"n{n}.md").write_text(f"# note {n}\n" + "words " * 100)
+    faults = emulator.emulator.faults
+    faults.add("POST", "/api/v1/document/upload", drop="after_headers", times=1)  # landed, answer lost
+    faults.add("POST", "/api/v1/document/upload", status=503, times=1)  # refused
+    stream = io.StringIO()
+    progress = RichProgress(Console(file=stream, force_terminal=True, width=160))
+    async with AnythingLLMClient(emulator.url, emulator.api_key, max_retries=0) as client:
+        report = await sync(client, FolderSource(root), workspace=workspace, progress=progress, concurrency=1)
+    assert report.passes == 2
+    assert report.uploaded == ["n0.md", "n1.md", "n2.md", "n3.md"]
+    assert progress.state() == {"upload": (4, 4), "embed": (4, 4)}  # one set of bars, each file once
+    assert len(progress.bars.tasks) == 2
+    assert progress.done_bytes == progress.total_bytes == sum(f.stat().st_size for f in root.iterdir())
+    text = stream.getvalue()
+    assert "failed" not in text  # the files a later pass settled were never shown as failed
+    assert "outcome is unknown" not in text
+
+
+async def test_plain_lines_say_a_file_is_retried_not_that_it_failed(
+    emulator: Any, workspace: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.md").write_text("# a\n")
+    emulator.emulator.faults.add("POST", "/api/v1/document/upload", status=503, times=1)
+    stream = io.StringIO()
+    async with AnythingLLMClient(emulator.url, emulator.api_key, max_retries=0) as client:
+        report = await sync(client, FolderSource(root), workspace=workspace, progress=LineProgress(stream))
+    assert report.uploaded == ["a.md"]
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sending 1 file(s), 4 B"
+    assert lines[1].startswith("retrying  a.md: server error 503")
+    assert lines[2] == "pass 2: trying 1 file(s) again"
+    assert lines[3] == "uploaded  a.md (4 B)"
+    assert not any(line.startswith("failed") for line in lines)

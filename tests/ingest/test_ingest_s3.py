@@ -1,8 +1,9 @@
-"""Sync from an S3 prefix (moto's server on 127.0.0.1), with the manifest kept in the bucket,
-and archiving of sent files into a storage."""
+"""Sync from an S3 prefix (moto's server on 127.0.0.1), which the sync only ever reads, and
+archiving of sent files into a storage."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,11 @@ import pytest
 from ingest_support import PDF, PNG, TYPES
 
 from anythingllm_bridge.client import AnythingLLMClient
-from anythingllm_bridge.ingest import (
-    FileManifestStore,
-    FolderSource,
-    StorageManifestStore,
-    StorageSource,
-    sync,
-)
+from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.ingest import FileManifestStore, FolderSource, StorageSource, sync
 from anythingllm_bridge.storage import LocalStorageClient, S3StorageClient
 from anythingllm_bridge.validation import FileValidator
 from support import S3Server, mark, requests_since, uploads
-
-MANIFEST_KEY = ".anythingllm-bridge/manifests/target.json"
 
 
 @pytest.fixture
@@ -42,35 +36,55 @@ async def s3(s3_server: S3Server, bucket: str) -> AsyncIterator[S3StorageClient]
         yield client
 
 
-async def run(client: AnythingLLMClient, s3: S3StorageClient, workspace: str, **options: Any) -> Any:
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "cache.json"
+
+
+async def run(
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, cache: Path, **options: Any
+) -> Any:
     return await sync(
         client,
         StorageSource(s3, "incoming"),
-        StorageManifestStore(s3, MANIFEST_KEY),
+        FileManifestStore(cache),
         workspace=workspace,
         validator=FileValidator(allowed_file_types=TYPES),
         **options,
     )
 
 
-async def test_sync_from_an_s3_prefix(
-    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server, emulator: Any
+def bucket_keys(s3_server: S3Server, bucket: str) -> list[str]:
+    listed = s3_server.admin().list_objects_v2(Bucket=bucket)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+async def test_sync_from_an_s3_prefix_never_writes_into_the_bucket(
+    client: AnythingLLMClient,
+    s3: S3StorageClient,
+    workspace: str,
+    s3_server: S3Server,
+    emulator: Any,
+    cache: Path,
 ) -> None:
-    first = await run(client, s3, workspace)
+    before = bucket_keys(s3_server, s3.bucket)
+    first = await run(client, s3, workspace, cache)
     assert first.uploaded == ["cities.csv", "deep/kittens.pdf"]
+    assert first.source_id == f"s3://{s3.bucket}/incoming"
     assert list(first.rejected) == ["chart.pdf"]
     in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
     assert in_workspace == {first.outcomes[k].location for k in first.uploaded}
-    assert await s3.file_exists(MANIFEST_KEY)  # the manifest lives in the bucket
+    assert bucket_keys(s3_server, s3.bucket) == before  # the source is only read
+    assert await asyncio.to_thread(cache.exists)  # the cache is local
 
     start = mark(emulator)
-    second = await run(client, s3, workspace)
+    second = await run(client, s3, workspace, cache)
     assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
     assert uploads(requests_since(emulator, start)) == 0
 
     edited = b"city,country\nLima,Peru\n"
     s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
-    third = await run(client, s3, workspace)
+    third = await run(client, s3, workspace, cache)
     assert third.replaced == ["cities.csv"]
     in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
     assert first.outcomes["cities.csv"].location not in in_workspace
@@ -89,7 +103,7 @@ class ReadCountingS3(S3StorageClient):
 
 
 async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_still_seen(
-    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server
+    client: AnythingLLMClient, s3: S3StorageClient, workspace: str, s3_server: S3Server, cache: Path
 ) -> None:
     counting = ReadCountingS3(
         s3.bucket, "us-east-1", endpoint_url=s3_server.endpoint_url, access_key_id="testing",
@@ -97,14 +111,14 @@ async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_st
     )  # fmt: skip
     counting.reads = []
     async with counting:
-        first = await run(client, counting, workspace)
+        first = await run(client, counting, workspace, cache)
         assert first.uploaded == ["cities.csv", "deep/kittens.pdf"]
 
         counting.reads.clear()
-        second = await run(client, counting, workspace)
+        second = await run(client, counting, workspace, cache)
         assert second.unchanged == ["cities.csv", "deep/kittens.pdf"]
         # size + ETag sufficed for both sent objects; only the file validation refused is read again,
-        # since a rejection is judged (and reported) anew on every run
+        # since its content is judged (and reported) anew on every run
         assert [key for key in counting.reads if key.startswith("incoming/")] == ["incoming/chart.pdf"]
         assert list(second.rejected) == ["chart.pdf"]
 
@@ -112,13 +126,13 @@ async def test_an_unchanged_s3_resync_reads_no_object_and_a_same_size_edit_is_st
         edited = b"city,country\nOslo,Sweden\n"
         assert len(edited) == len(b"city,country\nOslo,Norway\n")
         s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
-        third = await run(client, counting, workspace)
+        third = await run(client, counting, workspace, cache)
         assert third.replaced == ["cities.csv"]
         assert third.unchanged == ["deep/kittens.pdf"]
 
         # written again with the same bytes: a new upload, the same ETag (S3's is the MD5): nothing sent
         s3_server.admin().put_object(Bucket=s3.bucket, Key="incoming/cities.csv", Body=edited)
-        fourth = await run(client, counting, workspace)
+        fourth = await run(client, counting, workspace, cache)
         assert fourth.unchanged == ["cities.csv", "deep/kittens.pdf"]
         assert fourth.uploaded == fourth.replaced == []
 
@@ -141,3 +155,31 @@ async def test_sent_files_are_archived_under_processed_type(
         "processed/json/sub/product.json",
         "processed/pdf/kittens.pdf",
     ]
+
+
+async def test_a_bucket_that_cannot_be_listed_stops_the_sync_and_prunes_nothing(
+    client: AnythingLLMClient,
+    s3: S3StorageClient,
+    workspace: str,
+    s3_server: S3Server,
+    emulator: Any,
+    cache: Path,
+) -> None:
+    first = await run(client, s3, workspace, cache)
+    assert len(first.uploaded) == 2
+    async with S3StorageClient(
+        "no-such-bucket-here", "us-east-1", endpoint_url=s3_server.endpoint_url,
+        access_key_id="testing", secret_access_key="testing",
+    ) as missing:  # fmt: skip
+        start = mark(emulator)
+        with pytest.raises(IngestError, match="cannot list s3://no-such-bucket-here/incoming"):
+            await sync(
+                client,
+                StorageSource(missing, "incoming"),
+                workspace=workspace,
+                source_id=f"s3://{s3.bucket}/incoming",  # the same source, as far as markers go
+                prune=True,
+            )
+    assert [r for r in requests_since(emulator, start) if r.method != "GET"] == []
+    in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
+    assert in_workspace == {first.outcomes[k].location for k in first.uploaded}

@@ -69,29 +69,34 @@ def breaker_text(breaker: BreakerInfo) -> str:
 
 
 def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
-    from anythingllm_bridge.ingest.pipeline import STATUSES  # loaded already: report is a SyncReport
+    """The sync report as text: counts per outcome, the files rejected or failed and why."""
+    from anythingllm_bridge.ingest.report import Status, display_key  # loaded: report is a SyncReport
 
     title = "plan (dry run, nothing sent)" if report.dry_run else "sync"
-    out.print(f"{indent}{title}: {escape(report.source)} -> workspace {escape(report.workspace)}")
+    shard = f" (shard {report.shard})" if report.shard else ""
+    source = escape(display_key(report.source))
+    out.print(f"{indent}{title}: {source}{shard} -> workspace {escape(report.workspace)}")
     counts = report.counts()
     verbs = (
         {"uploaded": "to upload", "replaced": "to replace", "removed": "to remove"} if report.dry_run else {}
     )
-    for status in STATUSES:
-        keys = report.keys(status)
-        label = verbs.get(status, status)
+    for status in Status:
+        keys = [display_key(key) for key in report.keys(status)]
+        label = verbs.get(status.value, status.value)
         listed = ""
-        if keys and status in ("uploaded", "replaced", "removed"):
+        if keys and status in (Status.UPLOADED, Status.REPLACED, Status.REMOVED):
             listed = "  " + ", ".join(keys[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-        out.print(f"{indent}  {label:<10} {counts[status]:>5}{escape(listed)}")
-        if status in ("rejected", "failed"):
-            for key in keys:
-                out.print(f"{indent}      {escape(key)}: {escape(report.outcomes[key].detail)}")
+        out.print(f"{indent}  {label:<10} {counts[status.value]:>5}{escape(listed)}")
+        if status in (Status.REJECTED, Status.FAILED):
+            for key in report.keys(status):
+                detail = report.outcomes[key].detail
+                out.print(f"{indent}      {escape(display_key(key))}: {escape(detail)}")
     if report.gone:
         out.print(
             f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"
         )
-    out.print(f"{indent}  manifest   {escape(report.manifest)}")
+    out.print(f"{indent}  source id  {escape(display_key(report.source_id))}")
+    out.print(f"{indent}  cache      {escape(display_key(report.manifest))}")
     passes = (
         f" in {report.passes} passes (files that failed transiently were tried again)"
         if report.passes > 1

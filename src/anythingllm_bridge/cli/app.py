@@ -10,7 +10,6 @@ logs (with trace ids) and the traceback, ``--quiet`` only errors and the data a 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -741,21 +740,25 @@ def docs_remove(
 # --------------------------------------------------------------------------- sync
 
 
-def manifest_name(conf: Settings, source: str, workspace: str) -> str:
-    """``<workspace>-<hash>.json``: one manifest per (server, workspace, source)."""
-    import hashlib
+def _shard(value: str | None) -> str | None:
+    if value is not None:
+        from anythingllm_bridge.ingest.shard import Shard
 
-    digest = hashlib.sha256(f"{conf.anythingllm_url}\0{workspace}\0{source}".encode()).hexdigest()[:12]
-    return f"{workspace}-{digest}.json"
+        try:
+            Shard.parse(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
 
 
-def default_manifest(conf: Settings, source: str, workspace: str) -> Path:
-    """``$XDG_STATE_HOME/anythingllm-bridge/manifests/<workspace>-<hash>.json``: one per
-    (server, workspace, source), outside the synced folder."""
-    if conf.manifest_path is not None:
-        return conf.manifest_path
-    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "anythingllm-bridge" / "manifests" / manifest_name(conf, source, workspace)
+def _max_delete(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "all":
+        return sys.maxsize
+    if not value.strip().isdigit():
+        raise typer.BadParameter(f"is a number of files or 'all', got {value!r}")
+    return int(value)
 
 
 @app.command()
@@ -778,18 +781,59 @@ def sync(
             callback=_not_blank,
         ),
     ],
-    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose file is gone.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove documents whose file is gone or no longer allowed.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; send nothing.")] = False,
     concurrency: Annotated[
         int | None,
         typer.Option(
-            "--concurrency", "-c", metavar="N", min=1, help="Files at once (default 4).", show_default=False
+            "--concurrency",
+            "-c",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Files at once, 1-64 (default 4).",
+            show_default=False,
         ),
     ] = None,
     manifest: Annotated[
         Path | None,
         typer.Option(
-            "--manifest", metavar="PATH", help="Manifest file (default: per source in the state dir)."
+            "--manifest",
+            metavar="PATH",
+            help="The cache of file hashes (default: one per source in the state folder).",
+        ),
+    ] = None,
+    source_id: Annotated[
+        str | None,
+        typer.Option(
+            "--source-id",
+            metavar="NAME",
+            help="Name the source (default: its absolute path, or s3://bucket/prefix); give the same "
+            "name on every machine that syncs the same files from another path.",
+            show_default=False,
+            callback=_not_blank,
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Take only share I of N of the files (0 <= I < N), to spread a source over N runs.",
+            show_default=False,
+            callback=_shard,
+        ),
+    ] = None,
+    max_delete: Annotated[
+        str | None,
+        typer.Option(
+            "--max-delete",
+            metavar="N|all",
+            help="Let --prune remove up to N files' documents, past the guard (none when the source "
+            "is empty, at most half otherwise).",
+            show_default=False,
         ),
     ] = None,
     max_passes: Annotated[
@@ -821,93 +865,62 @@ def sync(
 ) -> None:
     """Make a workspace hold exactly the valid files of a source.
 
-    The source is a folder or an s3://bucket/prefix. A second run sends nothing unchanged; changed
-    files replace their old version.
+    The source is a folder or an s3://bucket/prefix; each valid file ends up in
+    the workspace once. The workspace says what is synced (each
+    document is marked with its source, path and content hash), so a second run, from here or any
+    machine, sends nothing unchanged; changed files replace their old version.
     """
     state = invocation(ctx)
     conf = state.settings()
     validator = make_validator(conf, types)
-    workers = concurrency or conf.ingest_concurrency
-    is_s3 = source.startswith("s3://")
-    folder = Path(source).expanduser().resolve()
-    if not is_s3 and not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
-        fail(f"source folder {source} {what}")
+    try:
+        allowed_deletes = _max_delete(max_delete)
+    except typer.BadParameter as exc:
+        raise usage_error(ctx, f"--max-delete {exc.message}") from None
 
     async def work() -> SyncReport:
-        from anythingllm_bridge.ingest import (
-            FileManifestStore,
-            FolderSource,
-            StorageManifestStore,
-            make_progress,
-        )
-        from anythingllm_bridge.ingest import sync as run_sync
+        from anythingllm_bridge.ingest import make_progress, run_sync
 
-        storage = None
-        if is_s3:
-            from anythingllm_bridge.ingest import StorageSource
-            from anythingllm_bridge.storage import StorageFactory
-
-            bucket, _, prefix = source[len("s3://") :].partition("/")
-            if not bucket:
-                raise CliError(f"{source!r} names no bucket: use s3://bucket/prefix")
-            storage = StorageFactory.create_storage_client(
-                conf.model_copy(update={"storage_type": "s3", "s3_bucket": bucket})
-            )
-            src: Any = StorageSource(storage, prefix, description=source)
-            name = manifest_name(conf, source, workspace)
-            store: Any = (
-                FileManifestStore(manifest)
-                if manifest
-                else StorageManifestStore(storage, f".anythingllm-bridge/manifests/{name}")
-            )
-        else:
-            manifest_path = (manifest or default_manifest(conf, str(folder), workspace)).resolve()
-            src = FolderSource(folder, exclude=[manifest_path])
-            store = FileManifestStore(manifest_path)
-        archive_to = None
-        if archive:
-            from anythingllm_bridge.storage import StorageFactory
-
-            archive_to = StorageFactory.create_storage_client(conf)
-        client = make_client(
+        return await run_sync(
             conf,
-            max_concurrency=max(conf.max_concurrency, workers + 2),
-            max_connections_per_host=max(conf.max_connections_per_host, workers + 2),
+            source,
+            workspace=workspace,
+            prune=prune,
+            dry_run=dry_run,
+            concurrency=concurrency,
+            manifest=manifest,
+            source_id=source_id,
+            shard=shard,
+            max_delete=allowed_deletes,
+            max_passes=max_passes,
+            max_wait=max_wait,
+            validator=validator,
+            archive=archive,
+            progress=make_progress(quiet=as_json or state.quiet),
         )
-        try:
-            async with client:
-                return await run_sync(
-                    client,
-                    src,
-                    store,
-                    workspace=workspace,
-                    validator=validator,
-                    prune=prune,
-                    dry_run=dry_run,
-                    concurrency=workers,
-                    max_passes=max_passes or conf.ingest_max_passes,
-                    max_wait=conf.ingest_max_wait if max_wait is None else max_wait,
-                    archive=archive_to,
-                    progress=make_progress(quiet=as_json or state.quiet),
-                )
-        finally:
-            if storage is not None:
-                await storage.close()
-            if archive_to is not None:
-                await archive_to.close()
 
-    report = run(
-        state, work, interrupted="interrupted; the manifest is saved: run the same command again to resume"
-    )
+    report = run(state, work, interrupted="interrupted; run the same command again to resume")
     if as_json:
         emit_json(report.to_json())
     elif not state.quiet:
         print_report(out, report)
-    if report.failed:
-        failed = sorted(report.failed)
-        names = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
-        fail(f"{len(failed)} file(s) could not be synced ({names}); run the same command again to retry them")
+    if report.failed or report.rejected:
+        from anythingllm_bridge.ingest import display_key
+
+        def named(keys: list[str]) -> str:
+            shown = ", ".join(display_key(k) for k in keys[:3])
+            return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+        failed, rejected = sorted(report.failed), sorted(report.rejected)
+        parts = []
+        if len(failed) == 1:
+            parts.append(f"{display_key(failed[0])} could not be synced: {report.failed[failed[0]]}")
+        elif failed:
+            parts.append(f"{len(failed)} file(s) could not be synced ({named(failed)})")
+        if rejected:
+            parts.append(f"{len(rejected)} file(s) rejected ({named(rejected)})")
+        advice = "run the same command again to retry them" if failed else "see the report for why"
+        fail(f"{'; '.join(parts)}; {advice}")
 
 
 # --------------------------------------------------------------------------- search and chat

@@ -85,7 +85,7 @@ class _Demo:
                 await self._steps(client, samples, Path(tmp) / "manifest.json")
 
     async def _steps(self, client: AnythingLLMClient, samples: Path, manifest: Path) -> None:
-        from anythingllm_bridge.ingest import FileManifestStore, FolderSource, sync
+        from anythingllm_bridge.ingest import run_sync
         from anythingllm_bridge.validation import FileValidator
 
         out = self.out
@@ -102,14 +102,13 @@ class _Demo:
         validator = FileValidator(allowed_file_types=DEMO_TYPES)
         names = ", ".join(SAMPLE_NAMES)
         self.step(f"sync the bundled samples ({escape(names)})")
-        source = FolderSource(samples)
 
         async def sync_samples() -> SyncReport:
-            report = await sync(
-                client,
-                source,
-                FileManifestStore(manifest),
+            report = await run_sync(
+                self.settings,
+                samples,
                 workspace=workspace.slug,
+                manifest=manifest,
                 validator=validator,
                 progress=self._progress(),
             )

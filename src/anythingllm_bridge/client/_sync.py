@@ -249,6 +249,7 @@ class AnythingLLM:
     accepted_file_types = _blocking(AnythingLLMClient.accepted_file_types)
     metadata_schema = _blocking(AnythingLLMClient.metadata_schema)
     update_embeddings = _blocking(AnythingLLMClient.update_embeddings)
+    ensure_embedded = _blocking(AnythingLLMClient.ensure_embedded)
     delete_document = _blocking(AnythingLLMClient.delete_document)
 
     @overload

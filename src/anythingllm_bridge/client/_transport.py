@@ -203,7 +203,8 @@ class Transport:
         its request was sent (default: by the HTTP method). ``subject``: what the call names, so the
         server's ways of saying it does not exist raise ``AnythingLLMNotFoundError`` naming it.
         ``breaker_wait``: when the breaker is open, wait it out within that budget instead of
-        failing with ``AnythingLLMCircuitOpenError``.
+        failing with ``AnythingLLMCircuitOpenError``; it is also told of each backoff wait
+        between attempts (``BreakerWait.retrying``), for a progress display.
         """
         method = method.upper()
         if self._session is None or path[:1] != "/":
@@ -407,7 +408,10 @@ class Transport:
                 if attempt > 1:
                     outcome = dataclasses.replace(outcome, attempts=attempt)
                 return outcome
-            await self._sleep(self._retry_wait(outcome, method, path, tid, attempt, idempotent, deadline))
+            wait = self._retry_wait(outcome, method, path, tid, attempt, idempotent, deadline)
+            if breaker_wait is not None:
+                breaker_wait.retrying(f"{method} {path}", wait, describe(outcome.error))
+            await self._sleep(wait)
             attempt += 1
 
     async def _wait_out(

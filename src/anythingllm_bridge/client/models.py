@@ -46,6 +46,7 @@ __all__ = [
     "Document",
     "DocumentChunk",
     "DocumentUploadReport",
+    "EmbeddingCheck",
     "EmbeddingUpdate",
     "FileUploadResult",
     "FolderListing",
@@ -470,6 +471,29 @@ class EmbeddingUpdate(ApiModel):
                 missing=list(self.missing),
             )
         return self
+
+
+class EmbeddingCheck(ApiModel):
+    """What ``ensure_embedded`` found and did: which of the asked-for documents are in the
+    workspace, which it had to embed, which are still missing and why.
+
+    * ``present`` — asked-for locations the workspace holds now (``repaired`` ones included);
+    * ``repaired`` — those that were missing and are in after one ``update-embeddings`` call;
+    * ``missing`` — location → why it is still not in the workspace;
+    * ``workspace`` — the last listing read, every document with its metadata (so a caller can
+      look at what else the workspace holds without reading it again).
+    """
+
+    workspace_slug: str
+    present: list[str] = Field(default_factory=list)
+    repaired: list[str] = Field(default_factory=list)
+    missing: dict[str, str] = Field(default_factory=dict)
+    workspace: Workspace | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every asked-for document is in the workspace."""
+        return not self.missing
 
 
 class FileUploadResult(ApiModel):

@@ -1,67 +1,78 @@
-"""The sync manifest: what was sent to which workspace, so a second run sends nothing new.
+"""The sync's cache: the content hash of each file it has seen, so an unchanged re-sync reads nothing.
 
-One manifest belongs to one (source, workspace) pair. Per source key it records the content hash,
-size, mtime (or the storage's checksum), and the document's ``location`` in AnythingLLM.
+The workspace, not this file, says what is synced (every document carries a marker naming its
+source, key and content hash; see :mod:`.marker`). The cache only spares the reading: per key of
+one source it records size, mtime (or the storage's ETag) and SHA-256, and a file whose size and
+mtime (or ETag) are as recorded is taken to have that hash without being read. A lost, deleted,
+foreign or corrupt cache only costs reading the files again: the sync hashes them and compares
+with the markers, and sends nothing for unchanged files. The hash of a file does not depend on the
+server or the workspace, so the cache belongs to the source alone (and to its shard).
+
+It also remembers the ids of the uploads of each file whose documents may be on the server (the one
+confirmed in the workspace, and any since), and whether the last was confirmed at all (``pending``):
+the next run then looks for the documents such uploads may have left outside the workspace (by the
+id in their marker) before sending the file again.
 
 Writes are crash-safe and cheap, and none is made on the event loop: every change is one JSON line
-appended to a journal next to the manifest (``<manifest>.journal``) before the pipeline moves on,
-and the journal is folded into the manifest with an atomic rename (write a temporary file, ``fsync``,
-``os.replace``) at the end of a run and whenever it grows large. A torn last journal line (a crash
-mid-write) is ignored on load. So an interrupted run loses at most the change it was writing, and
-the next run resumes.
-While a sync holds a manifest it keeps an exclusive lock on ``<manifest>.lock``: a second sync of
-the same source into the same workspace is refused instead of sending the same files twice.
-
-Where there is no local file system for the manifest (a bucket source), :class:`StorageManifestStore`
-keeps it as one object in the storage and rewrites it after every change.
+appended to a journal next to the cache (``<cache>.journal``), folded into the file with an atomic
+rename (write a temporary file, ``fsync``, ``os.replace``) at the end of a run and whenever it
+grows large. A torn last journal line (a crash mid-write) is ignored on load. While a sync holds a
+cache it keeps an exclusive lock on ``<cache>.lock``; a second sync of the same source on the same
+machine meanwhile reads the cache but does not write it (that is what the lock is for: two writers
+would each drop the other's lines; the workspace keeps the syncs themselves consistent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
-import secrets
+import re
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from anythingllm_bridge.errors import IngestError, StorageFileNotFoundError
+from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.ingest.source import SourceFile
+from anythingllm_bridge.tracing import get_logger
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no lock, one sync at a time is up to the user
     fcntl = None  # type: ignore[assignment]
 
-if TYPE_CHECKING:
-    from anythingllm_bridge.storage import StorageClient
-
 __all__ = [
     "FileManifestStore",
     "Manifest",
     "ManifestEntry",
     "ManifestStore",
-    "StorageManifestStore",
+    "default_manifest_path",
+    "stamp_matches",
 ]
 
+logger = get_logger("anythingllm_bridge.ingest")
+
 FORMAT = "anythingllm-bridge-manifest"
-VERSION = 1
+VERSION = 2
 
 _T = TypeVar("_T")
 
 
 @dataclass(slots=True)
 class ManifestEntry:
-    """What the manifest knows about one source file.
+    """What the cache knows about one source file.
 
-    ``sha256``/``size``/``mtime_ns``/``etag`` describe the version that is in AnythingLLM at
-    ``location``. ``pending`` is the hash of an upload that was started but not confirmed (its
-    document may or may not exist on the server); ``stale`` lists older locations of this file
-    that still have to be removed from the workspace and the server.
+    ``sha256`` is the content hash of the file as it was when it had this ``size`` and
+    ``mtime_ns`` (or ``etag``). ``uploads`` are the ids (in their markers) of this file's uploads
+    from this cache that may have left a document: the last one confirmed in the workspace and
+    every one since; ``pending`` is the hash of the last upload when it was started but got no
+    answer (its document may or may not exist on the server).
     """
 
     key: str
@@ -69,90 +80,85 @@ class ManifestEntry:
     size: int = 0
     mtime_ns: int | None = None
     etag: str | None = None
-    location: str | None = None
-    uploaded_at: float | None = None
+    uploads: list[str] = field(default_factory=list)
     pending: str | None = None
-    stale: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The entry as the manifest stores it (a new dict, empty fields left out)."""
+        """The entry as the cache stores it (a new dict, empty fields left out)."""
         data = {
             "sha256": self.sha256,
             "size": self.size,
             "mtime_ns": self.mtime_ns,
             "etag": self.etag,
-            "location": self.location,
-            "uploaded_at": self.uploaded_at,
+            "uploads": list(self.uploads),
             "pending": self.pending,
-            "stale": list(self.stale),
         }
-        return {k: v for k, v in data.items() if v not in (None, [], "")}
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
 
     @classmethod
     def from_json(cls, key: str, data: dict[str, Any]) -> ManifestEntry:
+        """An entry from what :meth:`to_json` wrote."""
         return cls(
             key=key,
             sha256=str(data.get("sha256", "")),
             size=int(data.get("size", 0)),
             mtime_ns=_opt_int(data.get("mtime_ns")),
             etag=_opt_str(data.get("etag")),
-            location=_opt_str(data.get("location")),
-            uploaded_at=_opt_float(data.get("uploaded_at")),
+            uploads=[str(u) for u in data.get("uploads") or []],
             pending=_opt_str(data.get("pending")),
-            stale=[str(s) for s in data.get("stale", [])],
         )
+
+
+def stamp_matches(file: SourceFile, entry: ManifestEntry) -> bool:
+    """True when the listed ``file`` is certainly the recorded version, without reading it."""
+    if file.size != entry.size or not entry.sha256 or file.size < 0:
+        return False
+    if file.mtime_ns is not None and file.mtime_ns == entry.mtime_ns:
+        return True
+    return file.etag is not None and file.etag == entry.etag
 
 
 @dataclass(slots=True)
 class Manifest:
-    """Every entry of one (source, workspace) pair, plus the ``sync_id`` that marks our uploads."""
+    """Every entry of one source (``source`` is its identity)."""
 
-    workspace: str
     source: str
-    sync_id: str = field(default_factory=lambda: secrets.token_hex(6))
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "workspace": self.workspace,
-            "source": self.source,
-            "sync_id": self.sync_id,
-            "entries": {key: e.to_json() for key, e in sorted(self.entries.items())},
-        }
+        """The whole cache as stored (keys kept as the file system gave them, losslessly)."""
+        entries: dict[str, Any] = {}
+        for key, entry in sorted(self.entries.items()):
+            stored, as_bytes = _store_key(key)
+            entries[stored] = {**entry.to_json(), "key_bytes": True} if as_bytes else entry.to_json()
+        return {"format": FORMAT, "version": VERSION, "source": self.source, "entries": entries}
 
     @classmethod
-    def from_json(cls, data: Any, *, where: str) -> Manifest:
+    def from_json(cls, data: Any, *, source: str, where: str) -> Manifest:
+        """The cache ``data`` holds for ``source``; an empty one (with a warning) when ``data`` is
+        not a cache of this format and source — it is only a cache."""
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise IngestError(f"{where} is not an anythingllm-bridge manifest")
-        if data.get("version") != VERSION:
-            raise IngestError(f"{where} has manifest version {data.get('version')!r}; expected {VERSION}")
+            logger.warning("%s is not an anythingllm-bridge sync cache; starting a new one", where)
+            return cls(source=source)
+        if data.get("version") != VERSION or data.get("source") != source:
+            logger.warning("%s is a cache of another source or version; starting a new one", where)
+            return cls(source=source)
         entries = data.get("entries") or {}
-        return cls(
-            workspace=str(data["workspace"]),
-            source=str(data.get("source", "")),
-            sync_id=str(data["sync_id"]),
-            entries={str(k): ManifestEntry.from_json(str(k), v) for k, v in entries.items()},
-        )
-
-    def locations(self) -> set[str]:
-        """Every server location this manifest owns (current and stale)."""
-        owned: set[str] = set()
-        for entry in self.entries.values():
-            if entry.location:
-                owned.add(entry.location)
-            owned.update(entry.stale)
-        return owned
+        manifest = cls(source=source)
+        for stored, value in entries.items():
+            if isinstance(value, dict):
+                key = _load_key(str(stored), value.get("key_bytes"))
+                manifest.entries[key] = ManifestEntry.from_json(key, value)
+        return manifest
 
 
 class ManifestStore(Protocol):
-    """Loads a manifest and records every change to it durably."""
+    """Loads a cache and records every change to it durably."""
 
     description: str
 
-    async def load(self, *, workspace: str, source: str) -> Manifest:
-        """The stored manifest, or a new empty one; refuses one made for another workspace."""
+    async def load(self, *, source: str) -> Manifest:
+        """The stored cache of ``source``, or a new empty one."""
         ...
 
     async def record(self, manifest: Manifest, key: str) -> None:
@@ -160,25 +166,27 @@ class ManifestStore(Protocol):
         ...
 
     async def flush(self, manifest: Manifest) -> None:
-        """Write the whole manifest in its compact form (end of a run)."""
+        """Write the whole cache in its compact form (end of a run)."""
         ...
 
     async def close(self) -> None:
-        """Release what ``load`` took (the lock that keeps two syncs off one manifest)."""
+        """Release what ``load`` took (the lock)."""
         ...
 
 
-def _check_identity(manifest: Manifest, *, workspace: str, where: str) -> Manifest:
-    if manifest.workspace != workspace:
-        raise IngestError(
-            f"{where} belongs to workspace {manifest.workspace!r}, not {workspace!r}; "
-            "use another manifest path for this workspace"
-        )
-    return manifest
+def default_manifest_path(source: str, shard: str | None = None) -> Path:
+    """``$XDG_STATE_HOME/anythingllm-bridge/manifests/<name>-<hash>.json`` (``~/.local/state``
+    when unset): one per source identity (and shard), outside any synced folder. It does not
+    depend on the server or the workspace: the hash of a file does not either."""
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    tail = source.rstrip("/").rsplit("/", 1)[-1] or "source"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", tail).strip("-.")[:40] or "source"
+    digest = hashlib.sha256(f"{source}\0{shard or ''}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return state / "anythingllm-bridge" / "manifests" / f"{name}-{digest}.json"
 
 
 class FileManifestStore:
-    """A manifest in a local JSON file with an append-only journal beside it.
+    """A cache in a local JSON file with an append-only journal beside it.
 
     Every file-system call (the lock, reads, journal appends, the atomic rewrite) runs in one worker
     thread owned by the store, never on the event loop. The thread runs the calls one at a time in
@@ -197,30 +205,39 @@ class FileManifestStore:
         self._journal: BinaryIO | None = None
         self._lock_file: BinaryIO | None = None
         # Event-loop state: what the files will hold once every queued call has run.
-        self._has_base = False  # the manifest file exists (else the first change writes it)
-        self._journal_lines = 0  # journal lines not yet folded into the manifest file
+        self._has_base = False  # the cache file exists (else the first change writes it)
+        self._journal_lines = 0  # journal lines not yet folded into the cache file
+        self.read_only = False  # another sync holds the lock: read the cache, write nothing
 
     def __repr__(self) -> str:
         return f"FileManifestStore({str(self.path)!r})"
 
-    async def load(self, *, workspace: str, source: str) -> Manifest:
+    async def load(self, *, source: str) -> Manifest:
+        """The cache of ``source`` (locked while this store holds it; read-only when another sync
+        holds it)."""
         try:
-            manifest, self._has_base, self._journal_lines = await self._in_worker(
-                self._load, workspace, source
-            )
+            manifest, self._has_base, self._journal_lines = await self._in_worker(self._load, source)
         except BaseException:
             self._stop_worker()
             raise
         return manifest
 
     async def record(self, manifest: Manifest, key: str) -> None:
+        """Append the change of ``key`` to the journal (nothing when read-only)."""
+        if self.read_only:
+            return
         # Everything taken from ``manifest`` is copied here, on the event loop, at the call: the
-        # worker thread never reads the manifest the pipeline keeps changing.
+        # worker thread never reads the manifest the sync keeps changing.
         entry = manifest.entries.get(key)
-        line = json.dumps(
-            {"sync_id": manifest.sync_id, "key": key, "entry": entry.to_json() if entry else None},
-            separators=(",", ":"),
-        ).encode("utf-8")
+        stored, as_bytes = _store_key(key)
+        change: dict[str, Any] = {
+            "source": manifest.source,
+            "key": stored,
+            "entry": entry.to_json() if entry else None,
+        }
+        if as_bytes:
+            change["key_bytes"] = True
+        line = json.dumps(change, separators=(",", ":")).encode("utf-8")
         # A brand-new manifest: write the base first so the journal has something to belong to.
         base = None if self._has_base else manifest.to_json()
         self._has_base = True
@@ -232,13 +249,15 @@ class FileManifestStore:
         await self._in_worker(self._write_record, base, line + b"\n", compacted)
 
     async def flush(self, manifest: Manifest) -> None:
-        if self._has_base and not self._journal_lines:
+        """Fold the journal into the cache file (nothing when read-only or nothing changed)."""
+        if self.read_only or (self._has_base and not self._journal_lines):
             return  # the manifest file already holds every change
         data = manifest.to_json()
         self._has_base, self._journal_lines = True, 0
         await self._in_worker(self._replace, data)
 
     async def close(self) -> None:
+        """Release the lock and stop the worker thread."""
         if self._worker is None:
             return
         try:
@@ -273,29 +292,29 @@ class FileManifestStore:
 
     # ------------------------------------------------------------------ worker thread
 
-    def _load(self, workspace: str, source: str) -> tuple[Manifest, bool, int]:
+    def _load(self, source: str) -> tuple[Manifest, bool, int]:
         self._lock()
         try:
-            manifest = self._read_base(workspace=workspace, source=source)
+            manifest = self._read_base(source)
             lines = self._apply_journal(manifest)
-            has_base = self.path.exists()
-            return _check_identity(manifest, workspace=workspace, where=str(self.path)), has_base, lines
+            return manifest, self.path.exists(), lines
         except BaseException:
-            self._close_files()  # a refused manifest gives its lock back at once, not when collected
+            self._close_files()  # a refused cache gives its lock back at once, not when collected
             raise
 
-    def _read_base(self, *, workspace: str, source: str) -> Manifest:
+    def _read_base(self, source: str) -> Manifest:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return Manifest(workspace=workspace, source=source)
+            return Manifest(source=source)
         except OSError as exc:
-            raise IngestError(f"cannot read the manifest {self.path}: {exc.strerror or exc}") from exc
+            raise IngestError(f"cannot read the sync cache {self.path}: {exc.strerror or exc}") from exc
         try:
             data = json.loads(text)
-        except ValueError as exc:
-            raise IngestError(f"the manifest {self.path} is not valid JSON ({exc}); move it away") from exc
-        return Manifest.from_json(data, where=str(self.path))
+        except ValueError:
+            logger.warning("the sync cache %s is not valid JSON; starting a new one", self.path)
+            return Manifest(source=source)
+        return Manifest.from_json(data, source=source, where=str(self.path))
 
     def _apply_journal(self, manifest: Manifest) -> int:
         """Apply the journal's changes to ``manifest``; the number of lines applied."""
@@ -313,9 +332,9 @@ class FileManifestStore:
                 record = json.loads(line)
             except ValueError:
                 continue  # a line torn by a crash: that change was never confirmed
-            if not isinstance(record, dict) or record.get("sync_id") not in (None, manifest.sync_id):
+            if not isinstance(record, dict) or record.get("source") != manifest.source:
                 continue
-            key = str(record.get("key", ""))
+            key = _load_key(str(record.get("key", "")), record.get("key_bytes"))
             if record.get("entry") is None:
                 manifest.entries.pop(key, None)
             else:
@@ -334,12 +353,12 @@ class FileManifestStore:
             # One write() of one line on an O_APPEND file: it lands whole or (after a crash) torn.
             self._journal.write(line)
         except OSError as exc:
-            raise IngestError(f"cannot write the manifest journal {self.journal_path}: {exc}") from exc
+            raise IngestError(f"cannot write the sync cache journal {self.journal_path}: {exc}") from exc
         if compacted is not None:
             self._replace(compacted)
 
     def _replace(self, data: dict[str, Any]) -> None:
-        """Write ``data`` (from :meth:`Manifest.to_json`) as the manifest file, atomically, then drop
+        """Write ``data`` (from :meth:`Manifest.to_json`) as the cache file, atomically, then drop
         the journal it now contains."""
         payload = _encode(data)
         try:
@@ -351,7 +370,7 @@ class FileManifestStore:
             with contextlib.suppress(FileNotFoundError):
                 self.journal_path.unlink()
         except OSError as exc:
-            raise IngestError(f"cannot write the manifest {self.path}: {exc.strerror or exc}") from exc
+            raise IngestError(f"cannot write the sync cache {self.path}: {exc.strerror or exc}") from exc
 
     def _close_files(self) -> None:
         if self._journal is not None:
@@ -362,9 +381,9 @@ class FileManifestStore:
             self._lock_file = None
 
     def _lock(self) -> None:
-        """Hold an exclusive lock on ``<manifest>.lock`` until :meth:`close`: two syncs working on
-        one manifest at once would both send the same new files."""
-        if self._lock_file is not None or fcntl is None:
+        """Hold an exclusive lock on ``<cache>.lock`` until :meth:`close`; when another sync holds
+        it, go on read-only (see the module documentation)."""
+        if self._lock_file is not None or fcntl is None or self.read_only:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -375,9 +394,9 @@ class FileManifestStore:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
-            raise IngestError(
-                f"another sync is using the manifest {self.path}; wait for it to finish"
-            ) from None
+            logger.warning("another sync is using the cache %s: this one reads it, writes nothing", self.path)
+            self.read_only = True
+            return
         self._lock_file = handle
 
 
@@ -406,74 +425,25 @@ def _atomic_write(path: Path, payload: bytes) -> None:
             os.close(dir_fd)
 
 
-class StorageManifestStore:
-    """A manifest kept as one JSON object in a :class:`StorageClient` (for bucket sources).
-
-    Every change rewrites the object (an S3 PUT and the local storage's rename are atomic);
-    concurrent changes share one write.
-    """
-
-    def __init__(self, storage: StorageClient, key: str) -> None:
-        self.storage = storage
-        self.key = key
-        self.description = f"{key} (in {type(storage).__name__})"
-        self._lock = asyncio.Lock()
-        self._version = 0
-        self._written = 0
-        self._exists = False
-
-    async def load(self, *, workspace: str, source: str) -> Manifest:
-        chunks: list[bytes] = []
-        try:
-            async for chunk in self.storage.open_read(self.key):
-                chunks.append(chunk)
-        except (StorageFileNotFoundError, FileNotFoundError):
-            return Manifest(workspace=workspace, source=source)
-        self._exists = True
-        try:
-            data = json.loads(b"".join(chunks))
-        except ValueError as exc:
-            raise IngestError(f"the manifest {self.description} is not valid JSON ({exc})") from exc
-        manifest = Manifest.from_json(data, where=self.description)
-        return _check_identity(manifest, workspace=workspace, where=self.description)
-
-    async def record(self, manifest: Manifest, key: str) -> None:
-        self._version += 1
-        wanted = self._version
-        async with self._lock:
-            if self._written >= wanted:
-                return  # a write that started after our change already contains it
-            await self._write(manifest)
-
-    async def flush(self, manifest: Manifest) -> None:
-        if self._exists and self._written == self._version:
-            return  # every change is already stored
-        self._version += 1
-        async with self._lock:
-            await self._write(manifest)
-
-    async def close(self) -> None:
-        pass
-
-    async def _write(self, manifest: Manifest) -> None:
-        version = self._version
-        payload = await asyncio.to_thread(_encode, manifest.to_json())
-
-        async def chunks() -> AsyncIterator[bytes]:
-            yield payload
-
-        await self.storage.put_stream(self.key, chunks())
-        self._written = version
-        self._exists = True
-
-
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _store_key(key: str) -> tuple[str, bool]:
+    """A key as JSON can hold it, and whether it was turned into bytes: a file name that is not
+    UTF-8 is stored as its bytes, percent-encoded (its entry says so, so no name is mistaken for
+    another)."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return quote_from_bytes(key.encode("utf-8", "surrogateescape"), safe="/"), True
+    return key, False
+
+
+def _load_key(stored: str, as_bytes: object) -> str:
+    """The key :func:`_store_key` stored."""
+    return unquote_to_bytes(stored).decode("utf-8", "surrogateescape") if as_bytes is True else stored

@@ -1,25 +1,35 @@
-"""Decide what a sync has to do: compare the source with the manifest (pure logic, no network).
+"""Decide what a sync has to do (pure logic, no network, no file reading).
 
-A file whose size and mtime (or storage checksum) match the manifest is unchanged and is not read
-at all. Otherwise its content hash decides: same hash → unchanged (only the manifest's stamp is
-refreshed), different → replace. Files the manifest does not know are uploaded; manifest entries
-whose file is gone are removed with ``prune`` and otherwise only reported.
+The input is what the workspace holds (our documents, by key: :func:`.copies.copies_in`), the
+files of the source that this run's rules allow, and their content hashes where a decision needs
+them. Per key:
+
+* no copy in the workspace → :attr:`Action.UPLOAD`;
+* the newest copy has the file's content → :attr:`Action.UNCHANGED` (older copies, duplicates
+  a race left, are removed after the run's uploads: see :mod:`.copies`);
+* otherwise → :attr:`Action.REPLACE` (upload, then remove the older copies);
+* copies whose key left the source, or is no longer allowed by this run's rules →
+  :attr:`Action.REMOVE` with ``prune``, otherwise only reported (``gone``). A key the source
+  could not say anything about (an unreadable folder or file) is neither.
+
+:func:`prune_refusal` is the guard that keeps a prune from mistaking absence for deletion.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry
+from anythingllm_bridge.ingest.copies import Copy, newest
 from anythingllm_bridge.ingest.source import SourceFile
 
-__all__ = ["Action", "PlanItem", "SyncPlan", "make_plan"]
+__all__ = ["Action", "PlanItem", "SyncPlan", "make_plan", "prune_refusal"]
 
 
 class Action(StrEnum):
+    """What a sync does with one key."""
+
     UPLOAD = "upload"
     REPLACE = "replace"
     UNCHANGED = "unchanged"
@@ -28,36 +38,41 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PlanItem:
-    """One thing to do. ``sha256`` is the content hash when planning had to compute it."""
+    """One thing to do: ``action`` for ``key`` (why: ``reason``), with the file (none for a
+    removal), its content hash when planning knew it, and our copies of it in the workspace."""
 
     action: Action
     key: str
     reason: str
     file: SourceFile | None = None
-    entry: ManifestEntry | None = None
     sha256: str | None = None
+    copies: tuple[Copy, ...] = ()
 
     @property
     def size(self) -> int:
-        return self.file.size if self.file else 0
+        """The file's size in bytes (0 for a removal or an unknown size)."""
+        return max(self.file.size, 0) if self.file else 0
 
 
 @dataclass(slots=True)
 class SyncPlan:
+    """Every decision of a run, sorted by key, and the keys it only reports."""
+
     items: list[PlanItem] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
-    """Keys whose file left the source; kept in the workspace because ``prune`` was off."""
-    cleanup: list[ManifestEntry] = field(default_factory=list)
-    """Entries with older locations still to be removed (left over from an interrupted run)."""
+    """Keys whose copies stay although their file left the source (or this run's rules): no prune."""
 
     def of(self, action: Action) -> list[PlanItem]:
+        """The items with this action."""
         return [item for item in self.items if item.action is action]
 
     @property
     def to_send(self) -> list[PlanItem]:
+        """The items whose file is sent (uploads and replacements)."""
         return [i for i in self.items if i.action in (Action.UPLOAD, Action.REPLACE)]
 
     def counts(self) -> dict[str, int]:
+        """How many items of each action, and how many gone."""
         counts = {action.value: 0 for action in Action}
         for item in self.items:
             counts[item.action.value] += 1
@@ -65,78 +80,79 @@ class SyncPlan:
         return counts
 
 
-def stamp_matches(file: SourceFile, entry: ManifestEntry) -> bool:
-    """True when the file is certainly the recorded version without reading it."""
-    if file.size != entry.size or not entry.sha256:
-        return False
-    if file.mtime_ns is not None and file.mtime_ns == entry.mtime_ns:
-        return True
-    return file.etag is not None and file.etag == entry.etag
-
-
-async def make_plan(
+def make_plan(
     files: Sequence[SourceFile],
-    manifest: Manifest,
-    hasher: Callable[[SourceFile], Awaitable[str]],
+    hashes: Mapping[str, str],
+    ours: Mapping[str, Sequence[Copy]],
     *,
     prune: bool = False,
-    workspace_docpaths: Collection[str] | None = None,
-    hash_concurrency: int = 8,
+    rejected: Mapping[str, str] | None = None,
+    unknown: Callable[[str], bool] = lambda key: False,
 ) -> SyncPlan:
-    """Compare ``files`` with ``manifest``.
+    """Decide, per key (see the module documentation).
 
-    ``hasher`` is called only for files whose stamp differs from the manifest's. When
-    ``workspace_docpaths`` (the workspace's current documents) is given, a recorded document that
-    is no longer in the workspace is sent again.
+    ``files`` are the files this run's rules allow; ``hashes`` the content hash of each of them
+    that has copies in the workspace (``ValueError`` when one is missing: the decision needs it);
+    ``ours`` our copies by key; ``rejected`` the listed files this run's rules refuse (key →
+    reason); ``unknown(key)`` says the source could not tell whether ``key`` is gone.
     """
+    rejected = rejected or {}
     plan = SyncPlan()
-    to_hash: list[tuple[SourceFile, ManifestEntry]] = []
-    present = set()
+    listed = set()
     for file in files:
-        present.add(file.key)
-        entry = manifest.entries.get(file.key)
-        if entry is None or entry.location is None:
-            reason = "interrupted upload, resumed" if entry is not None and entry.pending else "new"
-            plan.items.append(PlanItem(Action.UPLOAD, file.key, reason, file=file, entry=entry))
-        elif workspace_docpaths is not None and entry.location not in workspace_docpaths:
-            plan.items.append(
-                PlanItem(Action.REPLACE, file.key, "missing from the workspace", file=file, entry=entry)
-            )
-        elif entry.pending:
-            plan.items.append(
-                PlanItem(Action.REPLACE, file.key, "interrupted replace, resumed", file=file, entry=entry)
-            )
-        elif stamp_matches(file, entry):
-            plan.items.append(PlanItem(Action.UNCHANGED, file.key, "unchanged", file=file, entry=entry))
-        else:
-            to_hash.append((file, entry))
-
-    gate = asyncio.Semaphore(hash_concurrency)
-
-    async def hashed(file: SourceFile) -> str:
-        async with gate:
-            return await hasher(file)
-
-    digests = await asyncio.gather(*(hashed(file) for file, _ in to_hash))
-    for (file, entry), digest in zip(to_hash, digests, strict=True):
-        if digest == entry.sha256:
-            plan.items.append(
-                PlanItem(Action.UNCHANGED, file.key, "touched", file=file, entry=entry, sha256=digest)
-            )
-        else:
-            plan.items.append(
-                PlanItem(Action.REPLACE, file.key, "content changed", file=file, entry=entry, sha256=digest)
-            )
-
-    for key, entry in manifest.entries.items():
-        if entry.stale:
-            plan.cleanup.append(entry)
-        if key in present:
+        listed.add(file.key)
+        copies = tuple(ours.get(file.key, ()))
+        sha = hashes.get(file.key)
+        if not copies:
+            plan.items.append(PlanItem(Action.UPLOAD, file.key, "new", file, sha))
             continue
+        if sha is None:
+            raise ValueError(f"{file.key!r} has copies in the workspace but no content hash to compare")
+        latest = newest(copies)
+        if latest is not None and latest.sha256 == sha:
+            plan.items.append(PlanItem(Action.UNCHANGED, file.key, "unchanged", file, sha, copies))
+        else:
+            why = "another version is newer in the workspace" if any(c.sha256 == sha for c in copies) else ""
+            reason = why or "content changed"
+            plan.items.append(PlanItem(Action.REPLACE, file.key, reason, file, sha, copies))
+    for key, held in ours.items():
+        if key in listed or unknown(key) or not held:
+            continue
+        reason = f"no longer allowed: {rejected[key]}" if key in rejected else "file removed from the source"
         if prune:
-            plan.items.append(PlanItem(Action.REMOVE, key, "file removed from the source", entry=entry))
-        elif entry.location or entry.pending:
+            plan.items.append(PlanItem(Action.REMOVE, key, reason, copies=tuple(held)))
+        else:
             plan.gone.append(key)
     plan.items.sort(key=lambda item: item.key)
     plan.gone.sort()
     return plan
+
+
+def prune_refusal(
+    plan: SyncPlan, held: int, *, source_empty: bool, max_delete: int | None, where: str
+) -> str | None:
+    """Why the plan's removals must not go ahead, or ``None`` when they may.
+
+    ``held``: how many keys the sync has documents for (in its shard); ``source_empty``: the
+    source listed no file at all; ``max_delete``: how many removals the user allows (``None``:
+    any number up to half of ``held``, and none when the source is empty). ``where`` names the
+    workspace in the message.
+    """
+    removing = len(plan.of(Action.REMOVE))
+    if removing == 0:
+        return None
+    if max_delete is not None:
+        if removing <= max_delete:
+            return None
+        limit = f"more than --max-delete {max_delete}"
+    elif source_empty:
+        limit = "the source lists no file at all"
+    elif removing * 2 > held:
+        limit = "more than half of them"
+    else:
+        return None
+    return (
+        f"prune would remove the documents of {removing} of the {held} file(s) this sync has in "
+        f"{where} ({limit}); nothing was sent or removed. If the files are really gone, run again "
+        f"with --max-delete {removing} (max_delete={removing})"
+    )

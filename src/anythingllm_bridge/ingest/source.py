@@ -1,7 +1,19 @@
-"""Where sync reads documents from: a local folder or a prefix in a :class:`StorageClient`.
+"""Where a sync reads documents from: a local folder or a prefix in a :class:`StorageClient`.
 
 A source lists its files with what can be known without reading them (size, and mtime or the
-storage's ETag), hashes one on request, and hands the pipeline a local path to validate and upload.
+storage's ETag), hashes one on request, and hands the sync a local path to validate and upload.
+A sync only ever reads its source (a bucket may well be read-only to it).
+
+Listing is where "the files are gone" could be mistaken for "the files could not be seen", so a
+source that cannot be listed at all raises :class:`IngestError` (the sync does not start), and a
+folder inside it that cannot be listed is named in :attr:`Listing.unlisted`: what the workspace
+holds from there is neither pruned nor reported gone. Entries that are not regular files (FIFOs,
+sockets, devices) are listed in :attr:`Listing.refused` with the reason, never opened.
+
+Each source has an :attr:`~Source.identity` that the markers on its documents carry: the
+``file://`` URI of a folder's absolute, resolved path, or ``s3://bucket/prefix``. It names the
+source, not the machine or the server: a sync can give its own (``source_id``) when the same
+content lives at different paths on different machines.
 """
 
 from __future__ import annotations
@@ -12,17 +24,17 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from anythingllm_bridge.checksum import Checksum, sha256_file
-from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.errors import IngestError, StorageError
 
 if TYPE_CHECKING:
     from anythingllm_bridge.storage import StorageClient
 
-__all__ = ["FolderSource", "Source", "SourceFile", "StorageSource", "sha256_file"]
+__all__ = ["FolderSource", "Listing", "Source", "SourceFile", "StorageSource", "sha256_file"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +42,7 @@ class SourceFile:
     """One file of a source. ``key`` is its ``/``-separated path relative to the source root.
 
     ``size`` is in bytes; -1 means unknown (a source that cannot tell without reading): the
-    planner then compares content hashes, and the pipeline takes the size from the local copy.
+    sync then hashes it, and takes the size from the local copy.
     """
 
     key: str
@@ -40,16 +52,41 @@ class SourceFile:
 
     @property
     def name(self) -> str:
+        """The last part of the key (the file's own name)."""
         return self.key.rsplit("/", 1)[-1]
+
+
+@dataclass(slots=True)
+class Listing:
+    """What a source lists: its files, sorted by key, and what it could not list or will not send.
+
+    ``refused``: key → why it is not a file the sync can send (a pipe, socket or device).
+    ``unreadable``: key → why it could not be examined. ``unlisted``: key prefixes (``"sub/"``)
+    of folders that could not be listed → why. Nothing unreadable or unlisted counts as gone.
+    """
+
+    files: list[SourceFile] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    unlisted: dict[str, str] = field(default_factory=dict)
+
+    def hides(self, key: str) -> bool:
+        """True when the listing cannot say whether ``key`` is gone: it could not be examined, or
+        it lies under a folder that could not be listed."""
+        return key in self.unreadable or any(key.startswith(prefix) for prefix in self.unlisted)
 
 
 class Source(Protocol):
     """A set of files to sync."""
 
     description: str
+    """How the source is shown to people (a path, ``s3://bucket/prefix``)."""
+    identity: str
+    """What the markers on its documents call it by default (see the module documentation)."""
 
-    async def scan(self) -> list[SourceFile]:
-        """Every file, sorted by key, without reading any content."""
+    async def scan(self) -> Listing:
+        """Every file, sorted by key, without reading any content; raises :class:`IngestError`
+        when the source cannot be listed at all."""
         ...
 
     async def sha256(self, file: SourceFile) -> str:
@@ -60,6 +97,10 @@ class Source(Protocol):
         """A local path holding the file's content for as long as the context is open."""
         ...
 
+    def changed(self, file: SourceFile, path: Path) -> bool:
+        """True when the file at ``path`` is no longer the one listed (it changed during the sync)."""
+        ...
+
 
 class FolderSource:
     """Every regular file under a local folder (recursively).
@@ -67,7 +108,8 @@ class FolderSource:
     Names starting with ``.`` (files and folders) are skipped: they are editor, VCS and OS
     droppings such as ``.git`` or ``.DS_Store``. Symbolic links are listed without being followed,
     so validation can refuse them with a reason. ``exclude`` names absolute paths to leave out
-    (the manifest, when it lives inside the folder).
+    (the sync's cache, when it lives inside the folder). File names that are not valid UTF-8 are
+    listed as Python gives them (with surrogate escapes).
     """
 
     def __init__(
@@ -75,53 +117,84 @@ class FolderSource:
     ) -> None:
         self.root = Path(root).expanduser()
         self.description = str(self.root)
+        self.identity = self.root.resolve().as_uri()
         self._exclude = {os.path.abspath(p) for p in exclude}
 
     def __repr__(self) -> str:
         return f"FolderSource({str(self.root)!r})"
 
-    async def scan(self) -> list[SourceFile]:
+    async def scan(self) -> Listing:
+        """Every file under the folder (see the class documentation)."""
         return await asyncio.to_thread(self.scan_sync)
 
-    def scan_sync(self) -> list[SourceFile]:
+    def scan_sync(self) -> Listing:
+        """:meth:`scan`, blocking."""
         if not self.root.exists():
             raise IngestError(f"source folder {self.root} does not exist")
         if not self.root.is_dir():
             raise IngestError(f"source {self.root} is not a folder")
-        files: list[SourceFile] = []
-        self._walk(os.path.abspath(self.root), "", files)
-        files.sort(key=lambda f: f.key)
-        return files
-
-    def _walk(self, directory: str, prefix: str, out: list[SourceFile]) -> None:
+        listing = Listing()
         try:
-            entries = list(os.scandir(directory))
+            entries = list(os.scandir(os.path.abspath(self.root)))
         except OSError as exc:
-            raise IngestError(f"cannot list {directory}: {exc.strerror or exc}") from exc
+            raise IngestError(f"cannot list the source folder {self.root}: {exc.strerror or exc}") from exc
+        self._walk(entries, "", listing)
+        listing.files.sort(key=lambda f: f.key)
+        return listing
+
+    def _walk(self, entries: list[os.DirEntry[str]], prefix: str, listing: Listing) -> None:
         for entry in entries:
             if entry.name.startswith(".") or entry.path in self._exclude:
                 continue
-            st = entry.stat(follow_symlinks=False)
+            key = prefix + entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone between the listing and the look at it
+            except OSError as exc:
+                listing.unreadable[key] = f"cannot be examined: {exc.strerror or exc}"
+                continue
             if stat.S_ISDIR(st.st_mode):
-                self._walk(entry.path, f"{prefix}{entry.name}/", out)
+                try:
+                    below = list(os.scandir(entry.path))
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    listing.unlisted[key + "/"] = f"cannot list this folder: {exc.strerror or exc}"
+                    continue
+                self._walk(below, key + "/", listing)
             elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                out.append(SourceFile(key=prefix + entry.name, size=st.st_size, mtime_ns=st.st_mtime_ns))
+                listing.files.append(SourceFile(key=key, size=st.st_size, mtime_ns=st.st_mtime_ns))
+            else:
+                listing.refused[key] = "is not a regular file (a pipe, socket or device)"
 
     def path_of(self, file: SourceFile) -> Path:
+        """Where the file is on disk."""
         return self.root.joinpath(*file.key.split("/"))
 
     async def sha256(self, file: SourceFile) -> str:
+        """The file's SHA-256, read in a worker thread."""
         return await asyncio.to_thread(sha256_file, self.path_of(file))
 
     @asynccontextmanager
     async def local_path(self, file: SourceFile) -> AsyncIterator[Path]:
+        """The file itself."""
         yield self.path_of(file)
+
+    def changed(self, file: SourceFile, path: Path) -> bool:
+        """Its size or mtime is no longer what the listing saw (or it is gone)."""
+        try:
+            st = path.lstat()
+        except OSError:
+            return True
+        return st.st_size != file.size or st.st_mtime_ns != file.mtime_ns
 
 
 class StorageSource:
     """Every object under ``prefix`` in a storage (local or S3). Keys are relative to the prefix.
 
-    ``exclude_prefix`` hides the manifest objects this package keeps in the same storage.
+    Keys with a part starting with ``.`` are skipped, as in a folder. ``identity`` defaults to
+    ``s3://bucket/prefix`` for an S3 storage and to ``description`` otherwise.
     """
 
     def __init__(
@@ -130,40 +203,47 @@ class StorageSource:
         prefix: str = "",
         *,
         description: str | None = None,
-        exclude_prefix: str | None = ".anythingllm-bridge/",
+        identity: str | None = None,
     ) -> None:
         self.storage = storage
         # A prefix names a folder: "docs" and "docs/" both mean everything under "docs/".
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.description = description or f"{type(storage).__name__}:{prefix}"
-        self._exclude = exclude_prefix
+        bucket = getattr(storage, "bucket", None)
+        where = f"s3://{bucket}/{self.prefix}".rstrip("/") if isinstance(bucket, str) else None
+        self.description = description or where or f"{type(storage).__name__}:{self.prefix}"
+        self.identity = identity or where or self.description
 
     def __repr__(self) -> str:
         return f"StorageSource({self.description!r})"
 
-    async def scan(self) -> list[SourceFile]:
-        files: list[SourceFile] = []
-        for listed in await self.storage.list_objects(self.prefix):
+    async def scan(self) -> Listing:
+        """Every object under the prefix; a listing that fails (access denied, cut short) raises."""
+        try:
+            objects = await self.storage.list_objects(self.prefix)
+        except StorageError as exc:
+            raise IngestError(f"cannot list {self.description}: {exc}") from exc
+        listing = Listing()
+        for listed in objects:
             object_key = listed.key
             if not object_key.startswith(self.prefix):
                 continue
             key = object_key[len(self.prefix) :]
             if not key or key.endswith("/"):
                 continue
-            if self._exclude and object_key.startswith(self._exclude):
-                continue
             if any(part.startswith(".") for part in key.split("/")):
                 continue
-            # The listing's size and ETag (S3) or mtime (local) let the planner skip reading
-            # objects that are as recorded.
-            files.append(SourceFile(key, listed.size, mtime_ns=listed.mtime_ns, etag=listed.etag))
-        files.sort(key=lambda f: f.key)
-        return files
+            # The listing's size and ETag (S3) or mtime (local) let the sync skip reading objects
+            # that are as recorded.
+            listing.files.append(SourceFile(key, listed.size, mtime_ns=listed.mtime_ns, etag=listed.etag))
+        listing.files.sort(key=lambda f: f.key)
+        return listing
 
     def object_key(self, file: SourceFile) -> str:
+        """The object's key in the storage."""
         return self.prefix + file.key
 
     async def sha256(self, file: SourceFile) -> str:
+        """The object's SHA-256, streamed from the storage."""
         checksum = Checksum()
         async for chunk in self.storage.open_read(self.object_key(file)):
             await checksum.update_async(chunk)
@@ -171,8 +251,13 @@ class StorageSource:
 
     @asynccontextmanager
     async def local_path(self, file: SourceFile) -> AsyncIterator[Path]:
+        """A downloaded copy in a temporary folder, under the object's own name."""
         with tempfile.TemporaryDirectory(prefix="allm-sync-") as tmp:
             # Keep the file's own name: AnythingLLM derives the document title from it.
             target = Path(tmp) / file.name
             await self.storage.download_file(self.object_key(file), target)
             yield target
+
+    def changed(self, file: SourceFile, path: Path) -> bool:
+        """Never: the local copy is a snapshot, hashed and sent as it is."""
+        return False

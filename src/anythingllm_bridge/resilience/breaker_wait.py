@@ -26,6 +26,11 @@ class BreakerWait:
     ``sleep`` is what waits (the breaker runs on its own clock, so a sleep that does not really
     wait would only spin until the breaker recovers); ``on_wait(what, seconds)`` is told before
     each wait (e.g. for a progress display: "server unavailable, trying again in 12 s").
+
+    ``on_retry(what, seconds, reason)`` is told, before the client's backoff between two attempts
+    of a call carrying this object, why the attempt failed and how long the client waits before
+    the next one (those waits do not spend the budget): with ``on_wait`` it lets a progress
+    display say what a call is waiting for whenever it waits.
     """
 
     def __init__(
@@ -34,6 +39,7 @@ class BreakerWait:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_wait: Callable[[str, float], None] | None = None,
+        on_retry: Callable[[str, float, str], None] | None = None,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget >= 0:
             raise ValueError(f"the breaker wait budget must be a number of seconds >= 0, got {budget!r}")
@@ -41,6 +47,7 @@ class BreakerWait:
         self.spent = 0.0
         self._sleep = sleep
         self._on_wait = on_wait
+        self._on_retry = on_retry
         self._gate: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -50,6 +57,12 @@ class BreakerWait:
     def left(self) -> float:
         """Seconds of the budget not yet spent."""
         return max(0.0, self.budget - self.spent)
+
+    def retrying(self, what: str, seconds: float, reason: str) -> None:
+        """The transport is about to wait ``seconds`` before attempting ``what`` again, after a
+        failure described by ``reason``: tell ``on_retry``."""
+        if self._on_retry is not None:
+            self._on_retry(what, seconds, reason)
 
     async def wait(self, breaker: CircuitBreaker, what: str) -> float | None:
         """Wait until ``breaker`` may let a call through; the seconds waited (charged to the

@@ -195,21 +195,35 @@ class FileValidator:
             return refuse("is a folder, not a file")
         if not stat.S_ISREG(info.st_mode):
             return refuse("is not a regular file (a device, pipe or socket)")
-        if info.st_size == 0:
-            return refuse("is empty (0 bytes)")
-        if check_size and info.st_size > self.max_file_size:
-            return refuse(
-                f"is {info.st_size:,} bytes ({_size(info.st_size)}), more than the limit of "
+        reason = self._listed_reason(file_type, info.st_size, check_size=check_size, check_type=check_type)
+        if reason is not None:
+            return refuse(reason)
+        if not check_type:
+            return FileVerdict(path, file_type, None)
+        return self._inspect_content(path, file_type)
+
+    def check_listed(self, name: str, size: int) -> str | None:
+        """Why a file of this name and size is refused, judged without touching it (empty, too
+        large, a type not allowed), or ``None`` when only its content is left to check. For
+        callers that know names and sizes from a listing (a folder scan, a bucket listing)."""
+        return self._listed_reason(self.detect_type(name), size, check_size=True, check_type=True)
+
+    def _listed_reason(self, file_type: str, size: int, *, check_size: bool, check_type: bool) -> str | None:
+        if size == 0:
+            return "is empty (0 bytes)"
+        if check_size and size > self.max_file_size:
+            return (
+                f"is {size:,} bytes ({_size(size)}), more than the limit of "
                 f"{self.max_file_size:,} bytes ({_size(self.max_file_size)})"
             )
         if not check_type:
-            return FileVerdict(path, file_type, None)
+            return None
         allowed = ", ".join(self.allowed_file_types)
         if file_type == "other":
-            return refuse(f"has no file extension, so its type is unknown (allowed: {allowed})")
+            return f"has no file extension, so its type is unknown (allowed: {allowed})"
         if file_type not in self.allowed_file_types:
-            return refuse(f"is a .{file_type} file, a type not allowed here (allowed: {allowed})")
-        return self._inspect_content(path, file_type)
+            return f"is a .{file_type} file, a type not allowed here (allowed: {allowed})"
+        return None
 
     def _inspect_content(self, path: Path, file_type: str) -> FileVerdict:
         try:

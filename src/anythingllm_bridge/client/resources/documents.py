@@ -96,15 +96,19 @@ class DocumentsMixin(Resource):
         metadata: Mapping[str, Any] | str | None = None,
         folder: str | None = None,
         filename: str | None = None,
+        verify: bool = True,
     ) -> UploadResult:
         """Upload one file; above 1 MiB streamed from disk (never read whole into memory).
 
         * ``workspaces``: workspace(s) (slug or id) to embed the document into; afterwards the
-          client checks each really holds it and lists those that do not in ``result.missing_from``.
+          client checks each really holds it and lists those that do not in ``result.missing_from``
+          (``verify=False`` skips that check, for callers that check many uploads at once with
+          ``ensure_embedded``).
         * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
           (the keys the server honours for files).
         * ``folder``: store the document in this folder instead of ``custom-documents``.
-        * ``filename``: the name the server sees (default: the file's own name, sent as raw UTF-8).
+        * ``filename``: the name the server sees (default: the file's own name, sent as raw UTF-8;
+          bytes of a name that are not UTF-8 are sent as U+FFFD).
 
         A missing, directory or unreadable path raises ``FileValidationError`` before any request.
         ``result.location`` is the handle for ``update_embeddings`` / ``remove_documents``.
@@ -112,14 +116,16 @@ class DocumentsMixin(Resource):
         file_path = check_upload_file(path)
         slugs = await self._slugs(workspaces)
         data = await self._send_file(file_path, slugs, metadata_field(metadata), folder, filename)
-        return await self._upload_result(data, slugs)
+        return await self._upload_result(data, slugs if verify else None)
 
     async def _send_file(
         self, file_path: Path, slugs: str | None, meta: str | None, folder: str | None, filename: str | None
     ) -> dict[str, Any]:
         """POST one file as multipart; the answer's JSON object (no embedding check)."""
         route = "/v1/document/upload" if folder is None else f"/v1/document/upload/{folder_segment(folder)}"
-        name = filename or file_path.name
+        # a file name that is not UTF-8 (bytes Python holds as surrogate escapes) cannot be sent as
+        # it is: its undecodable bytes become U+FFFD
+        name = os.fsencode(filename or file_path.name).decode("utf-8", "replace")
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
 
         def build_form() -> aiohttp.FormData:

@@ -1,48 +1,48 @@
 """Embedding documents into workspaces, verified: the server answers 200 whether or not it
 embedded anything, so every call here reads the workspace back and reports what is missing.
 
-``upload_documents`` and ``upload_document`` also repair: documents the server dropped are
-embedded again with ``update-embeddings`` (only those not present: adding a document twice
-duplicates its vectors), then checked once more.
+``ensure_embedded`` is the one check-and-repair: documents the server dropped are embedded again
+with ``update-embeddings`` (only those not present: adding a document twice duplicates its
+vectors), then checked once more. ``upload_documents``, ``upload_document`` and the sync
+(``anythingllm_bridge.ingest``) upload with ``addToWorkspaces`` and end with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
     ChunkMetadata,
     DocumentChunk,
     DocumentUploadReport,
+    EmbeddingCheck,
     EmbeddingUpdate,
     FileUploadResult,
     ProcessedDocument,
     UploadResult,
+    Workspace,
 )
 from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segment, workspace_subject
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 
-__all__ = ["CHUNK_CONCURRENCY", "EMBED_BATCH_BYTES", "EMBED_BATCH_FILES", "EmbeddingsMixin"]
+__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
 
 log = logging.getLogger("anythingllm_bridge.client")
 
 CHUNK_CONCURRENCY = 5
-#: ``upload_documents`` embeds at most this many files, and about this many bytes of them, per
-#: ``update-embeddings`` call (the server embeds them one after another before it answers).
-EMBED_BATCH_FILES = 50
-EMBED_BATCH_BYTES = 4 << 20
 # The metadata keys the raw-text route keeps (everything else is dropped by the server).
 RAW_TEXT_KEYS = ("url", "title", "docAuthor", "description", "docSource", "chunkSource", "published")
 
 FileMetadata = Mapping[str, Any] | Callable[[Path], Mapping[str, Any] | None] | None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class EmbeddingsMixin(DocumentsMixin):
@@ -70,9 +70,8 @@ class EmbeddingsMixin(DocumentsMixin):
         before = (await self._fetch_workspace(slug)).docpaths
         skipped = [loc for loc in add_list if skip_existing and loc in before and loc not in delete_list]
         to_add = [loc for loc in add_list if loc not in skipped]
-        if to_add or delete_list:
-            await self._post_embeddings(slug, to_add, delete_list)
-        after = (await self._fetch_workspace(slug)).docpaths
+        answered = await self._post_embeddings(slug, to_add, delete_list) if to_add or delete_list else None
+        after = (answered or await self._fetch_workspace(slug)).docpaths
         update = EmbeddingUpdate(
             workspace_slug=slug,
             added=[loc for loc in to_add if loc in after],
@@ -116,6 +115,53 @@ class EmbeddingsMixin(DocumentsMixin):
             return EmbeddingUpdate(workspace_slug=slug)
         return await self.update_embeddings(slug, deletes=locations)
 
+    async def ensure_embedded(
+        self, slug: WorkspaceRef, locations: Iterable[str], *, listing: Workspace | None = None
+    ) -> EmbeddingCheck:
+        """Make sure uploaded documents are in the workspace: read it once (or use ``listing``, a
+        ``Workspace`` read just now), embed only the missing ones with one ``update-embeddings``
+        call, and check again. Never embeds a document that is already in (that would duplicate
+        its vectors), and never repeats an embedding request that got no answer (the server may
+        still be doing it).
+
+        The one check-and-repair behind ``upload_documents``, ``upload_document`` and ``allm
+        sync``. A read of the workspace that fails raises; a repair that fails is reported, per
+        location, in ``missing``.
+        """
+        wanted = list(dict.fromkeys([locations] if isinstance(locations, str) else locations))
+        slug = await self._slug(slug)
+        workspace = listing if listing is not None else await self._fetch_workspace(slug)
+        check = EmbeddingCheck(workspace_slug=slug, workspace=workspace)
+        absent = [location for location in wanted if location not in workspace.docpaths]
+        if absent:
+            log.warning(
+                "%d of %d document(s) missing from workspace %r; embedding them again",
+                len(absent),
+                len(wanted),
+                slug,
+            )
+            why = "not in the workspace after upload, nor after one repair with update-embeddings"
+            try:
+                answered = await self._post_embeddings(slug, absent, [])
+            except AnythingLLMOutcomeUnknownError as exc:
+                answered = None
+                why = (
+                    f"not in the workspace after upload; the repair got no answer ({exc.message}), so "
+                    "it was not sent again (the server may still be embedding it; sending it twice "
+                    "would embed it twice) — ensure_embedded later finishes it"
+                )
+            except AnythingLLMError as exc:
+                answered = None
+                why = f"not in the workspace after upload; the repair failed: {exc}"
+            workspace = answered if answered is not None else await self._fetch_workspace(slug)
+            check.workspace = workspace
+            check.repaired = [location for location in absent if location in workspace.docpaths]
+            check.missing = {location: why for location in absent if location not in workspace.docpaths}
+            if check.missing:
+                log.warning("%d document(s) still missing from workspace %r", len(check.missing), slug)
+        check.present = [location for location in wanted if location in workspace.docpaths]
+        return check
+
     @_deprecated.renamed_keywords(workspace_slug="slug")
     async def upload_documents(
         self,
@@ -125,7 +171,7 @@ class EmbeddingsMixin(DocumentsMixin):
         concurrency: int = 4,
         metadata: FileMetadata = None,
         folder: str | None = None,
-        embed_batch: int = EMBED_BATCH_FILES,
+        embed_batch: int | None = None,
     ) -> list[FileUploadResult]:
         """Upload many files into a workspace, at most ``concurrency`` at a time, and make sure
         each ends up embedded. One result per file, in input order (see ``FileUploadResult``).
@@ -134,45 +180,36 @@ class EmbeddingsMixin(DocumentsMixin):
         do not exist or cannot be read are reported as ``failed`` without a request. An unknown
         workspace raises ``AnythingLLMNotFoundError`` before anything is uploaded.
 
-        How: the files are uploaded without ``addToWorkspaces`` and embedded meanwhile by
-        ``update-embeddings`` calls of at most ``embed_batch`` files (and about 4 MiB of files),
-        one call at a time, while the next uploads go on. Each answer lists the workspace's
-        documents, so the check costs no extra request. A document that is not there after its
-        batch is embedded again once (only those missing: adding one twice duplicates it), then
-        reported ``repaired`` or ``not_embedded``.
+        How: each file is uploaded with ``addToWorkspaces``, so the server embeds it in the same
+        request; then one ``ensure_embedded`` checks them all against one read of the workspace
+        and embeds again only those the server left out (it answers 200 either way, and does
+        leave a few out under concurrent uploads), reported ``repaired``, or ``not_embedded``
+        with the reason. Measured on a real AnythingLLM this is the fastest way that loses
+        nothing: embedding inside the upload costs less than a separate ``update-embeddings``
+        call per document, and that call gains nothing from batching (it embeds one document
+        after another).
 
-        Why, for a real AnythingLLM (1.16): embedding happens inside whichever request carries
-        it, so its total cost is the same either way. But ``addToWorkspaces`` on concurrent
-        uploads makes the server embed into one workspace concurrently — which is when it was
-        seen to drop 1–3 of 60 documents while answering 200 (whether batches, embedded one
-        after another, avoid that there is not measured; the check and repair hold either way)
-        — and costs a workspace lookup and write per upload (the emulator: ~1,050 against
-        ~800 µs of server CPU per upload). One
-        call for everything would be one long request: ``update-embeddings`` embeds its files
-        one after another and answers only at the end, so 200 files could outlast the read
-        timeout, and it would start only after the last upload. Bounded batches keep each call
-        about as long as an upload of a large file, start embedding while uploads go on, and
-        leave at most one batch plus the uploads in flight uploaded but not yet embedded.
+        At most ``min(concurrency, max_concurrency, max_connections_per_host)`` uploads are in
+        flight: the client's own limits (5 connections by default) bound every call, so for more
+        create the client with a larger ``max_connections_per_host`` (a warning says so).
+        ``embed_batch`` is deprecated and ignored (there are no batches any more).
 
-        Failures: a batch that gets an error answer is over on the server, so what is missing
-        afterwards is embedded again once, as above. A batch that gets no answer (timeout,
-        dropped connection: ``AnythingLLMOutcomeUnknownError``) may still be running there, so
-        its documents are never sent again; those not in the workspace when checked are
-        ``not_embedded`` with that reason, and ``update_embeddings`` later (it skips documents
-        already there) finishes them. If this call is cancelled or the process stops between
-        an upload and its batch, that document stays in storage (``list_documents``) but not
-        in the workspace; a cancellation logs a warning naming those locations.
+        An upload whose answer was lost (``AnythingLLMOutcomeUnknownError``) is ``failed``: the
+        server may have stored and embedded it, and it is not sent again.
         """
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        if embed_batch < 1:
-            raise ValueError(f"embed_batch must be at least 1, got {embed_batch}")
+        if embed_batch is not None:
+            _deprecated.warn(
+                "upload_documents(embed_batch=...)",
+                "upload_documents(...) without it: each document is embedded with its upload",
+            )
+        self._warn_if_throttled("upload_documents", concurrency)
         paths = [Path(item) for item in files]
         slug = await self._slug(slug)
-        await self._fetch_workspace(slug)
+        fresh = not (await self._fetch_workspace(slug)).documents
         slug = slug.strip().lower()
         limit = asyncio.Semaphore(concurrency)
-        embedder = _BatchEmbedder(self, slug, embed_batch, EMBED_BATCH_BYTES)
 
         async def upload_one(path: Path) -> FileUploadResult:
             try:
@@ -183,51 +220,41 @@ class EmbeddingsMixin(DocumentsMixin):
                 return FileUploadResult(path=str(path), status="failed", error=str(exc))
             async with limit:
                 try:
-                    data = await self._send_file(path, None, meta_field, folder, None)
+                    data = await self._send_file(path, slug, meta_field, folder, None)
                     result = parse(UploadResult, data)
                     location = result.location
                 except (AnythingLLMError, ValueError, OSError) as exc:  # OSError: gone since checked
                     return FileUploadResult(path=str(path), status="failed", error=str(exc))
-            embedder.add(location, _size(path))
             return FileUploadResult(
                 path=str(path), status="embedded", location=location, document=result.document
             )
 
-        embedding = asyncio.create_task(embedder.run())
-        try:
-            try:
-                results = list(await asyncio.gather(*(upload_one(path) for path in paths)))
-            finally:
-                embedder.close()
-            await embedding
-        except BaseException:
-            embedding.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await embedding
-            left = embedder.unconfirmed()
-            if left:
-                log.warning(
-                    "upload_documents into %r stopped: %d uploaded document(s) may not be embedded: %s",
-                    slug,
-                    len(left),
-                    ", ".join(left),
-                )
-            raise
+        results = await first_alone(paths, upload_one, fresh, lambda result: result.location is not None)
         uploaded = {r.location: r for r in results if r.location}
-        present, reason = await embedder.settle(list(uploaded))
-        for location, result in uploaded.items():
-            if location in embedder.repaired:
-                result.status = "repaired"
-            elif location not in present:
+        if not uploaded:
+            return results
+        try:
+            check = await self.ensure_embedded(slug, list(uploaded))
+        except AnythingLLMError as exc:
+            for result in uploaded.values():
                 result.status = "not_embedded"
-                result.error = reason.get(location, "not in the workspace after embedding")
+                result.error = f"uploaded; could not check the workspace: {exc}"
+            return results
+        repaired = set(check.repaired)
+        for location, result in uploaded.items():
+            if location in check.missing:
+                result.status = "not_embedded"
+                result.error = check.missing[location]
+            elif location in repaired:
+                result.status = "repaired"
         return results
 
     @_deprecated.renamed_keywords(workspace_slug="slug")
     async def upload_document(self, slug: WorkspaceRef, document: ProcessedDocument) -> DocumentUploadReport:
         """Send a pre-chunked document: each ``DocumentChunk`` becomes one raw-text document in
-        the workspace, at most 5 at a time; then every chunk is checked (and repaired) in the
-        workspace. The report counts chunks by the caller's ``chunk.id``, under ``document.id``.
+        the workspace (embedded with its upload), at most 5 at a time; then every chunk is checked
+        (and repaired) in the workspace with ``ensure_embedded``. The report counts chunks by the
+        caller's ``chunk.id``, under ``document.id``.
 
         Each chunk carries ``document.title`` (its title is "<title> part <n> of <total>", which
         the server turns into a file name), ``document.source_url`` (as ``url``), the metadata
@@ -249,7 +276,7 @@ class EmbeddingsMixin(DocumentsMixin):
                     "ids; put that value in technology or description instead"
                 )
         slug = await self._slug(slug)
-        await self._fetch_workspace(slug)
+        fresh = not (await self._fetch_workspace(slug)).documents
         target = slug.strip().lower()
         limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
         total = len(document.chunks)
@@ -263,7 +290,7 @@ class EmbeddingsMixin(DocumentsMixin):
                 except (AnythingLLMError, ValueError) as exc:
                     return chunk.id, None, f"chunk {chunk.id}: {exc}"
 
-        outcomes = await asyncio.gather(*(send(chunk) for chunk in document.chunks))
+        outcomes = await first_alone(document.chunks, send, fresh, lambda outcome: outcome[1] is not None)
         report = DocumentUploadReport(document_id=document.id, workspace_slug=slug, total_chunks=total)
         by_location: dict[str, str] = {}
         for chunk_id, location, error in outcomes:
@@ -273,11 +300,12 @@ class EmbeddingsMixin(DocumentsMixin):
             else:
                 report.failed_chunk_ids.append(chunk_id)
                 report.errors.append(error or f"chunk {chunk_id}: upload failed")
-        _, still_missing, reason = await self._ensure_embedded(slug, list(by_location))
-        for location in still_missing:
-            chunk_id = by_location[location]
-            report.failed_chunk_ids.append(chunk_id)
-            report.errors.append(f"chunk {chunk_id}: {reason}")
+        if by_location:
+            check = await self.ensure_embedded(target, list(by_location))
+            for location, reason in check.missing.items():
+                chunk_id = by_location[location]
+                report.failed_chunk_ids.append(chunk_id)
+                report.errors.append(f"chunk {chunk_id}: {reason}")
         failed = set(report.failed_chunk_ids)
         report.uploaded_chunk_ids = [cid for cid in ids if cid not in failed]
         report.failed_chunk_ids = [cid for cid in ids if cid in failed]
@@ -285,8 +313,25 @@ class EmbeddingsMixin(DocumentsMixin):
         report.failed_uploads = len(report.failed_chunk_ids)
         return report
 
-    async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> set[str] | None:
-        """``update-embeddings``; the workspace's docpaths from its answer (``None``: not in it).
+    def _warn_if_throttled(self, caller: str, concurrency: int) -> None:
+        """Log when the client's limits allow fewer calls at once than ``concurrency`` asks for."""
+        config = getattr(self, "config", None)
+        if config is None:
+            return
+        allowed = min(config.max_concurrency, config.max_connections_per_host)
+        if concurrency > allowed:
+            log.warning(
+                "%s(concurrency=%d) runs at most %d call(s) at once: the client allows "
+                "min(max_concurrency=%d, max_connections_per_host=%d); create it with larger ones",
+                caller,
+                concurrency,
+                allowed,
+                config.max_concurrency,
+                config.max_connections_per_host,
+            )
+
+    async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> Workspace | None:
+        """``update-embeddings``; the workspace as its answer shows it (``None``: not in it).
 
         Only deleting is safe to repeat: a document added twice has its vectors twice."""
         path = f"/v1/workspace/{segment(slug)}/update-embeddings"
@@ -297,168 +342,44 @@ class EmbeddingsMixin(DocumentsMixin):
             idempotent=not adds,
             subject=workspace_subject(slug),
         )
-        return _answer_docpaths(response.data)
-
-    async def _ensure_embedded(self, slug: str, locations: list[str]) -> tuple[list[str], list[str], str]:
-        """Check ``locations`` are in the workspace; embed the missing ones once, check again.
-
-        Returns (repaired, still missing, reason for the still missing).
-        """
-        if not locations:
-            return [], [], ""
-        present = (await self._fetch_workspace(slug)).docpaths
-        missing = [loc for loc in locations if loc not in present]
-        if not missing:
-            return [], [], ""
-        log.warning(
-            "%d of %d document(s) missing from workspace %r; embedding them again",
-            len(missing),
-            len(locations),
-            slug,
-        )
-        reason = "not in the workspace after upload and one repair with update-embeddings"
-        try:
-            await self._post_embeddings(slug, missing, [])
-        except AnythingLLMError as exc:
-            reason = f"not in the workspace after upload; the repair failed: {exc}"
-        present = (await self._fetch_workspace(slug)).docpaths
-        repaired = [loc for loc in missing if loc in present]
-        still = [loc for loc in missing if loc not in present]
-        if still:
-            log.warning("%d document(s) still missing from workspace %r", len(still), slug)
-        return repaired, still, reason
+        return _answer_workspace(response.data)
 
 
-class _BatchEmbedder:
-    """The embedding half of ``upload_documents``: locations come in as their uploads finish and
-    go out in ``update-embeddings`` batches, one call at a time; then ``settle`` checks and repairs."""
+async def first_alone(
+    items: Sequence[T],
+    send: Callable[[T], Awaitable[R]],
+    fresh: bool,
+    landed: Callable[[R], bool],
+) -> list[R]:
+    """``send`` every item, all at once (the caller bounds the concurrency), in input order —
+    but into a ``fresh`` workspace (no documents yet) one at a time until one ``landed``.
 
-    def __init__(self, owner: EmbeddingsMixin, slug: str, max_files: int, max_bytes: int) -> None:
-        self._owner, self._slug = owner, slug
-        self._max_files, self._max_bytes = max_files, max_bytes
-        self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
-        self._added: list[str] = []
-        self._confirmed: set[str] = set()
-        self._state: set[str] | None = None  # docpaths per the last call's answer; None: unknown
-        self._unknown: dict[str, str] = {}  # sent in a batch that got no answer: why
-        self._failed: dict[str, str] = {}  # sent in a batch answered with an error: the error
-        self.repaired: set[str] = set()
-
-    def add(self, location: str, size: int) -> None:
-        self._added.append(location)
-        self._queue.put_nowait((location, size))
-
-    def close(self) -> None:
-        """No more locations: ``run`` sends what it holds and returns."""
-        self._queue.put_nowait(None)
-
-    def unconfirmed(self) -> list[str]:
-        """Uploaded locations no answer has shown in the workspace yet."""
-        return [location for location in self._added if location not in self._confirmed]
-
-    async def run(self) -> None:
-        batch: list[str] = []
-        size = 0
-        while (item := await self._queue.get()) is not None:
-            location, item_size = item
-            if batch and size + item_size > self._max_bytes:
-                await self._send(batch)
-                batch, size = [], 0
-            batch.append(location)
-            size += item_size
-            if len(batch) >= self._max_files or size >= self._max_bytes:
-                await self._send(batch)
-                batch, size = [], 0
-        if batch:
-            await self._send(batch)
-
-    async def _send(self, batch: list[str]) -> None:
-        try:
-            self._state = await self._owner._post_embeddings(self._slug, batch, [])
-        except AnythingLLMOutcomeUnknownError as exc:
-            self._state = None
-            why = (
-                f"the embedding request got no answer ({exc.message}); the server may still be "
-                "embedding it, so it was not sent again (that could embed it twice) — check later "
-                "with update_embeddings, which skips documents already in the workspace"
-            )
-            self._unknown.update(dict.fromkeys(batch, why))
-            log.warning("update-embeddings of %d document(s) into %r got no answer", len(batch), self._slug)
-        except AnythingLLMError as exc:
-            self._state = None
-            self._failed.update(dict.fromkeys(batch, str(exc)))
-            log.warning("update-embeddings of %d document(s) into %r failed: %s", len(batch), self._slug, exc)
-        else:
-            if self._state is not None:
-                self._confirmed.update(self._state.intersection(self._added))
-
-    async def _read(self) -> tuple[set[str] | None, str]:
-        try:
-            return (await self._owner._fetch_workspace(self._slug)).docpaths, ""
-        except AnythingLLMError as exc:
-            return None, str(exc)
-
-    async def settle(self, locations: list[str]) -> tuple[set[str], dict[str, str]]:
-        """Check ``locations`` are in the workspace; embed the missing ones once (not those whose
-        batch got no answer), check again. Returns the docpaths seen and why each missing one is."""
-        if not locations:
-            return set(), {}
-        present, error = (self._state, "") if self._state is not None else await self._read()
-        if present is None:
-            return set(), dict.fromkeys(locations, f"uploaded; could not check the workspace: {error}")
-        missing = [location for location in locations if location not in present]
-        reasons = {location: self._unknown[location] for location in missing if location in self._unknown}
-        retry = [location for location in missing if location not in self._unknown]
-        if not retry:
-            return present, reasons
-        log.warning(
-            "%d of %d document(s) missing from workspace %r; embedding them again",
-            len(retry),
-            len(locations),
-            self._slug,
-        )
-        after: set[str] | None = None
-        repair_error = ""
-        try:
-            after = await self._owner._post_embeddings(self._slug, retry, [])
-        except AnythingLLMError as exc:
-            repair_error = str(exc)
-        if after is None:
-            after, _ = await self._read()
-        present = present | (after or set())
-        self.repaired = {location for location in retry if location in present}
-        still = [location for location in retry if location not in present]
-        for location in still:
-            first = "not in the workspace after upload"
-            if location in self._failed:
-                first = f"not embedded: update-embeddings failed ({self._failed[location]})"
-            if repair_error:
-                reasons[location] = f"{first}; the repair failed: {repair_error}"
-            else:
-                reasons[location] = f"{first}, nor after one repair with update-embeddings"
-        if still:
-            log.warning("%d document(s) still missing from workspace %r", len(still), self._slug)
-        return present, reasons
+    AnythingLLM (1.16, LanceDB) creates a workspace's vector table with its first embedding;
+    concurrent first embeddings race to create it, and the losers fail while the upload still
+    answers 200 (the server logs "Table ... already exists"): with the first upload alone, that
+    race is gone (``bench/README.md`` has the measurement).
+    """
+    results: list[R] = []
+    rest = list(items)
+    while fresh and rest:
+        result = await send(rest.pop(0))
+        results.append(result)
+        fresh = not landed(result)
+    return results + list(await asyncio.gather(*(send(item) for item in rest)))
 
 
-def _answer_docpaths(data: Any) -> set[str] | None:
-    """The ``documents[].docpath`` of an ``update-embeddings`` answer, ``None`` if it has none."""
+def _answer_workspace(data: Any) -> Workspace | None:
+    """The workspace an ``update-embeddings`` answer carries (with its documents), ``None`` if it
+    carries none or one that does not parse (the caller reads the workspace instead)."""
     workspace = data.get("workspace") if isinstance(data, dict) else None
     if isinstance(workspace, list):
         workspace = workspace[0] if len(workspace) == 1 else None
-    documents = workspace.get("documents") if isinstance(workspace, dict) else None
-    if not isinstance(documents, list):
+    if not isinstance(workspace, dict) or not isinstance(workspace.get("documents"), list):
         return None
-    return {
-        doc["docpath"] for doc in documents if isinstance(doc, dict) and isinstance(doc.get("docpath"), str)
-    }
-
-
-def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        return Workspace.model_validate(workspace)
+    except ValueError:  # pydantic's ValidationError
+        return None
 
 
 def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: int) -> dict[str, Any]:

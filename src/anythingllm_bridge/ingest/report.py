@@ -1,0 +1,144 @@
+"""What a sync did: one outcome per file, and the report that gathers them.
+
+Keys are shown as text: a file name that is not valid UTF-8 (held with surrogate escapes) is shown
+with backslash escapes (``caf\\xe9.txt``), in the text report and in ``to_json`` alike, so both
+can always be printed and the JSON is always valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["FileOutcome", "Status", "SyncReport", "display_key"]
+
+
+class Status(StrEnum):
+    """What became of one file."""
+
+    UPLOADED = "uploaded"
+    """New: its document was uploaded and is in the workspace."""
+    REPLACED = "replaced"
+    """Changed: its new version is in the workspace, the old one removed."""
+    UNCHANGED = "unchanged"
+    """The workspace already holds this version."""
+    REMOVED = "removed"
+    """Gone from the source (``prune``): its document was removed."""
+    REJECTED = "rejected"
+    """Not a valid file under this run's rules (type, size, content, not a regular file)."""
+    FAILED = "failed"
+    """Something went wrong (the detail says what); the next run tries again."""
+
+
+def display_key(key: str) -> str:
+    """``key`` as printable text: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """One file's final outcome: ``status``, why (``detail``), its document's ``location``."""
+
+    key: str
+    status: Status
+    detail: str = ""
+    location: str | None = None
+    size: int = 0
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What a sync did (or, with ``dry_run``, would do): one outcome per file."""
+
+    workspace: str
+    source: str
+    source_id: str
+    manifest: str
+    shard: str | None = None
+    dry_run: bool = False
+    outcomes: dict[str, FileOutcome] = field(default_factory=dict)
+    gone: list[str] = field(default_factory=list)
+    """Files that left the source (or this run's rules) whose documents were kept (no ``prune``)."""
+    elapsed: float = 0.0
+    passes: int = 1
+    """How many passes the run took (1 when nothing had to be tried again)."""
+
+    def keys(self, status: Status | str) -> list[str]:
+        """The keys with this outcome, sorted."""
+        return sorted(k for k, o in self.outcomes.items() if o.status == status)
+
+    def details(self, status: Status | str) -> dict[str, str]:
+        """Key → detail for the files with this outcome."""
+        return {k: self.outcomes[k].detail for k in self.keys(status)}
+
+    @property
+    def uploaded(self) -> list[str]:
+        """Keys of new files, uploaded."""
+        return self.keys(Status.UPLOADED)
+
+    @property
+    def replaced(self) -> list[str]:
+        """Keys of changed files, replaced."""
+        return self.keys(Status.REPLACED)
+
+    @property
+    def unchanged(self) -> list[str]:
+        """Keys of files the workspace already held."""
+        return self.keys(Status.UNCHANGED)
+
+    @property
+    def removed(self) -> list[str]:
+        """Keys whose documents were removed (``prune``)."""
+        return self.keys(Status.REMOVED)
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        """Key → why the file is not valid."""
+        return self.details(Status.REJECTED)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Key → what went wrong."""
+        return self.details(Status.FAILED)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and nothing was rejected (the CLI exits 1 otherwise)."""
+        return not self.failed and not self.rejected
+
+    def counts(self) -> dict[str, int]:
+        """How many files had each outcome (every status, zeros included)."""
+        counts = {status.value: 0 for status in Status}
+        for outcome in self.outcomes.values():
+            counts[outcome.status.value] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data (keys shown with :func:`display_key`)."""
+
+        def shown(keys: list[str]) -> list[str]:
+            return [display_key(k) for k in keys]
+
+        def shown_details(details: dict[str, str]) -> dict[str, str]:
+            return {display_key(k): v for k, v in details.items()}
+
+        return {
+            "workspace": self.workspace,
+            "source": display_key(self.source),
+            "source_id": display_key(self.source_id),
+            "shard": self.shard,
+            "manifest": display_key(self.manifest),
+            "dry_run": self.dry_run,
+            "uploaded": shown(self.uploaded),
+            "replaced": shown(self.replaced),
+            "unchanged": shown(self.unchanged),
+            "removed": shown(self.removed),
+            "rejected": shown_details(self.rejected),
+            "failed": shown_details(self.failed),
+            "gone": shown(self.gone),
+            "counts": self.counts(),
+            "locations": {display_key(k): o.location for k, o in sorted(self.outcomes.items()) if o.location},
+            "elapsed": round(self.elapsed, 3),
+            "passes": self.passes,
+        }

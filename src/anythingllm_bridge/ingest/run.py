@@ -1,0 +1,836 @@
+"""Running a sync: make a workspace hold exactly the valid files of a source, each once.
+
+The workspace is the truth: every document a sync uploads carries a marker (:mod:`.marker`)
+naming the source, the file's key and its content hash, and a sync starts from the workspace's
+listing. One run:
+
+1. reads the workspace (one request) and lists the source; files this run's rules refuse
+   (type, size, not a regular file) are reported ``rejected`` without being read;
+2. plans (:mod:`.plan`): a file whose newest copy in the workspace has its content is unchanged.
+   The content hash comes from the cache (:mod:`.manifest`) when the file's size and mtime (or
+   ETag) are as recorded, else from reading the file — and only for files that have a copy to
+   compare with. So an unchanged re-sync reads nothing, and one without its cache (a new machine,
+   a lost state folder) reads the files but sends nothing for unchanged ones;
+3. refuses a prune that looks like absence, not deletion (:func:`.plan.prune_refusal`);
+4. sends, at most ``concurrency`` files at once: validate the content (a refused file is
+   reported with its reason, never sent), hash it, upload it with ``addToWorkspaces`` and its
+   marker; then one ``ensure_embedded`` checks every upload against one read of the workspace and
+   embeds again only what the server left out;
+5. cleans up on the listing taken after its uploads: per key, copies older than the newest copy
+   of the content this run holds are removed (old versions, duplicates a concurrent sync left:
+   :mod:`.copies` says why every run agrees and the last copy always stays), and with ``prune``
+   the copies of keys that left the source (or this run's rules).
+
+Transient failures (``resilience.is_transient``) are tried again within the run, in passes: a call
+the open breaker refuses waits it out (within ``max_wait`` seconds in all); a file that failed
+transiently — a lost answer, retries spent, left out of the workspace, a copy not removed — is
+re-planned against a fresh listing in a further pass, at most ``max_passes`` passes in all. An
+upload whose outcome is unknown, or that the workspace does not show, may have left a document on
+the server: before sending such a file again the run looks for it (``GET /v1/documents``, by its
+marker) and embeds it instead. Permanent failures (validation, other 4xx, file errors) are
+reported at once. One bad file never stops the others.
+
+A sync with a :class:`.shard.Shard` handles only the keys of its share, and cleans up only
+among their documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import stat
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from anythingllm_bridge.client.resources.embeddings import first_alone
+from anythingllm_bridge.config import Settings
+from anythingllm_bridge.errors import (
+    AnythingLLMConnectionError,
+    AnythingLLMError,
+    AnythingLLMNotFoundError,
+    FileValidationError,
+    IngestError,
+    StorageError,
+)
+from anythingllm_bridge.ingest.copies import Copy, copies_in, newest, surplus
+from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore, stamp_matches
+from anythingllm_bridge.ingest.marker import Marker
+from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
+from anythingllm_bridge.ingest.progress import NullProgress, Progress
+from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
+from anythingllm_bridge.ingest.shard import Shard
+from anythingllm_bridge.ingest.source import Listing, Source, SourceFile, sha256_file
+from anythingllm_bridge.resilience.breaker import CircuitState
+from anythingllm_bridge.resilience.breaker_wait import BreakerWait
+from anythingllm_bridge.resilience.transient import is_transient
+from anythingllm_bridge.tracing import get_logger
+
+if TYPE_CHECKING:
+    from anythingllm_bridge.client import AnythingLLMClient
+    from anythingllm_bridge.client.models import Workspace
+    from anythingllm_bridge.storage import StorageClient
+    from anythingllm_bridge.validation import FileValidator
+
+__all__ = ["MAX_CONCURRENCY", "MAX_PASSES", "MAX_WAIT", "PruneRefusedError", "sync"]
+
+logger = get_logger("anythingllm_bridge.ingest")
+
+MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_MAX_PASSES, --max-passes
+MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
+#: The most files a sync works on at once (each may hold an open file and a connection).
+MAX_CONCURRENCY = 64
+#: How many unconfirmed uploads of one file the cache remembers, to look for what they left.
+MAX_UPLOADS = 20
+
+
+class PruneRefusedError(IngestError):
+    """A prune would remove what looks like absence rather than deletion (the source lists no
+    file, or more than half of the sync's documents would go): nothing was sent or removed.
+    ``count`` is how many files' documents it would have removed."""
+
+    def __init__(self, message: str, *, count: int) -> None:
+        super().__init__(message)
+        self.count = count
+
+
+async def sync(
+    client: AnythingLLMClient,
+    source: Source,
+    store: ManifestStore | None = None,
+    *,
+    workspace: str,
+    validator: FileValidator | None = None,
+    prune: bool = False,
+    dry_run: bool = False,
+    concurrency: int = 4,
+    archive: StorageClient | None = None,
+    progress: Progress | None = None,
+    source_id: str | None = None,
+    shard: Shard | str | None = None,
+    max_delete: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    max_passes: int = MAX_PASSES,
+    max_wait: float = MAX_WAIT,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> SyncReport:
+    """Make ``workspace`` hold exactly the valid files of ``source``, each once (see the module
+    documentation); ``anythingllm_bridge.ingest.run_sync`` does the same from settings.
+
+    ``store`` is the cache that spares reading unchanged files (``None``: every file with a copy
+    in the workspace is read and hashed). ``source_id`` names the source in the markers instead of
+    ``source.identity`` (the same content at different paths on different machines).
+    ``shard`` (``Shard`` or ``"I/N"``) limits the run to its share of the keys. ``max_delete``
+    allows a prune to remove up to that many files' documents, past the guard. ``max_passes``
+    bounds the passes (1 = no second pass), ``max_wait`` the seconds spent in all waiting for an
+    open circuit breaker; ``sleep`` is what waits (the breaker runs on the real clock, so a sleep
+    that does not really wait would spin until it recovers). ``validator`` judges each file (its
+    name and size when listed, its content when read); without one every regular file is sent.
+
+    Raises :class:`IngestError` when the sync cannot start (unknown workspace, a source that
+    cannot be listed, bad arguments) and :class:`PruneRefusedError` when the prune guard stops it;
+    everything about single files is in the returned :class:`SyncReport`.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int):
+        raise IngestError(f"concurrency must be a whole number, got {concurrency!r}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise IngestError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, got {concurrency}")
+    if max_passes < 1:
+        raise IngestError(f"max_passes must be at least 1, got {max_passes}")
+    if not max_wait >= 0:
+        raise IngestError(f"max_wait must be at least 0 seconds, got {max_wait}")
+    if max_delete is not None and max_delete < 0:
+        raise IngestError(f"max_delete must be at least 0, got {max_delete}")
+    try:
+        share = Shard.parse(shard) if isinstance(shard, str) else shard or Shard(0, 1)
+    except ValueError as exc:
+        raise IngestError(str(exc)) from None
+    identity = source_id if source_id is not None else source.identity
+    if not identity.strip():
+        raise IngestError("source_id must not be empty")
+    started = clock()
+    run = _Run(
+        client=client,
+        source=source,
+        store=store,
+        workspace=workspace,
+        identity=identity,
+        shard=share,
+        validator=validator,
+        archive=archive,
+        progress=progress or NullProgress(),
+        concurrency=concurrency,
+        prune=prune,
+        max_delete=max_delete,
+        max_passes=max_passes,
+        max_wait=max_wait,
+        sleep=sleep,
+    )
+    try:
+        return await run.execute(dry_run=dry_run)
+    finally:
+        run.report.elapsed = clock() - started
+
+
+_Stored = dict[tuple[str, str], list[tuple[str, str]]]
+"""(key, sha256) → (location, upload id) of documents our uploads left outside the workspace."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A file this pass put on the server (uploaded or found there): where, what content, size."""
+
+    item: PlanItem
+    location: str
+    sha256: str
+    size: int
+    upload: str = ""
+    adopted: bool = False
+    resumed: bool = False
+    """Its earlier upload was unaccounted for (what was adopted finishes that upload)."""
+
+
+@dataclass
+class _Run:
+    client: AnythingLLMClient
+    source: Source
+    store: ManifestStore | None
+    workspace: str
+    identity: str
+    shard: Shard
+    validator: FileValidator | None
+    archive: StorageClient | None
+    progress: Progress
+    concurrency: int
+    prune: bool
+    max_delete: int | None
+    max_passes: int
+    max_wait: float
+    sleep: Callable[[float], Awaitable[None]]
+    cache: Manifest = field(init=False)
+    listing: Listing = field(init=False)
+
+    def __post_init__(self) -> None:
+        manifest = self.store.description if self.store is not None else "(none)"
+        self.report = SyncReport(
+            workspace=self.workspace,
+            source=self.source.description,
+            source_id=self.identity,
+            manifest=manifest,
+            shard=str(self.shard) if self.shard.count > 1 else None,
+        )
+        self.cache = Manifest(source=self.identity)
+        self.gate = asyncio.Semaphore(self.concurrency)  # files read or sent at once
+        self.files: dict[str, SourceFile] = {}
+        self.held: dict[str, str] = {}  # key -> the content this run holds (confirmed in the workspace)
+        self.intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
+        self.transient: set[str] = set()  # keys worth another pass
+        self.unaccounted: set[str] = set()  # keys whose upload may have left a document on the server
+        self.settled: set[str] = set()  # keys whose progress line is printed
+        self.sent_ids: dict[str, set[str]] = {}  # key -> ids of the uploads this run made
+        self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
+        # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
+        # and whose waits the progress display shows
+        waiting = BreakerWait(
+            self.max_wait, sleep=self.sleep, on_wait=self._breaker_wait, on_retry=self._retry_wait
+        )
+        self.patient = self.client.with_options(breaker_wait=waiting)
+
+    # ------------------------------------------------------------------ top level
+
+    async def execute(self, *, dry_run: bool) -> SyncReport:
+        self.report.dry_run = dry_run
+        self._say_if_throttled()
+        listing = await self._first_read()
+        self.workspace = listing.slug
+        self.report.workspace = listing.slug
+        if self.store is not None:
+            self.cache = await self.store.load(source=self.identity)
+        try:
+            self.listing = await self.source.scan()
+            self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
+            self._report_listing_problems()
+            plan = await self._plan(listing, scope=None)
+            held = len(self._ours(listing))
+            refusal = prune_refusal(
+                plan,
+                held,
+                source_empty=not self.listing.files,
+                max_delete=self.max_delete,
+                where=f"workspace {self.workspace!r}",
+            )
+            if refusal is not None:
+                raise PruneRefusedError(refusal, count=len(plan.of(Action.REMOVE)))
+            self.report.gone = list(plan.gone)
+            if dry_run:
+                await self._dry_run(plan)
+                return self.report
+            try:
+                if plan.to_send:
+                    self.progress.start(len(plan.to_send), sum(item.size for item in plan.to_send))
+                await self._apply(plan, listing)
+                await self._further_passes()
+            finally:
+                self.progress.finish()
+        finally:
+            if self.store is not None:
+                try:
+                    if not dry_run:
+                        await self.store.flush(self.cache)
+                finally:
+                    await self.store.close()
+        return self.report
+
+    async def _further_passes(self) -> None:
+        """Try the files that failed transiently again, re-planned against a fresh listing.
+
+        A pass that cannot even read the workspace (the server failing) is not counted: the run
+        tries to start it again — the client's retries and the breaker's wait pace those tries —
+        up to ``max_passes`` times in a row, so an outage longer than a pass does not use up the
+        passes the files need."""
+        starts_failed = 0
+        while self.transient and self.report.passes < self.max_passes:
+            retry = set(self.transient)
+            try:
+                listing = await self._read()
+                plan = await self._plan(listing, scope=retry)
+            except (AnythingLLMError, StorageError, OSError) as exc:
+                starts_failed += 1
+                logger.warning("pass %d could not start: %s", self.report.passes + 1, _describe(exc))
+                if starts_failed >= self.max_passes or not is_transient(exc):
+                    break
+                continue
+            starts_failed = 0
+            self.report.passes += 1
+            self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
+            await self._apply(plan, listing)
+        for key in sorted(self.transient - self.settled):  # what no pass settled is final now
+            outcome = self.report.outcomes[key]
+            self._settle(key, outcome.size, Status.FAILED, outcome.detail)
+
+    # ------------------------------------------------------------------ reading
+
+    async def _first_read(self) -> Workspace:
+        """The workspace before anything is planned. An error answer worth another try (429, 5xx)
+        is tried up to ``max_passes`` times. A connection failure may mean no server at all: it is
+        tried once more, only while the breaker is still closed and without waiting for it, so an
+        unreachable server fails the sync within the client's own retries."""
+        connection_failed = False
+        for attempt in range(1, self.max_passes + 1):
+            try:
+                return await self._read(patient=not connection_failed)
+            except AnythingLLMConnectionError:
+                closed = self.client.breaker.state is CircuitState.CLOSED
+                if connection_failed or not closed or attempt == self.max_passes:
+                    raise
+                connection_failed = True
+            except AnythingLLMError as exc:
+                if connection_failed or attempt == self.max_passes or not is_transient(exc):
+                    raise
+            logger.warning("reading workspace %r failed; trying again", self.workspace)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read(self, *, patient: bool = True) -> Workspace:
+        try:
+            return await (self.patient if patient else self.client).get_workspace(self.workspace)
+        except AnythingLLMNotFoundError as exc:
+            raise IngestError(
+                f"workspace {self.workspace!r} does not exist: create it first "
+                "(allm workspaces create NAME) and pass its slug"
+            ) from exc
+
+    def _report_listing_problems(self) -> None:
+        for key, reason in self.listing.refused.items():
+            if key in self.shard:
+                self._outcome(key, Status.REJECTED, reason)
+        for key, reason in self.listing.unreadable.items():
+            if key in self.shard:
+                self._outcome(key, Status.FAILED, f"{reason}; its documents are kept")
+        for prefix, reason in self.listing.unlisted.items():  # every shard is blind there
+            self._outcome(prefix, Status.FAILED, f"{reason}; the documents of its files are kept")
+
+    # ------------------------------------------------------------------ planning
+
+    def _ours(self, listing: Workspace) -> dict[str, list[Copy]]:
+        """Our copies in ``listing``, by key, in this run's shard (parsed once per listing)."""
+        if self._parsed is None or self._parsed[0] is not listing:
+            copies = copies_in(
+                listing.documents,
+                source=self.identity,
+                workspace=self.workspace,
+                wanted=self.shard.__contains__,
+            )
+            self._parsed = (listing, copies)
+        return self._parsed[1]
+
+    async def _plan(self, listing: Workspace, *, scope: set[str] | None) -> SyncPlan:
+        """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``."""
+
+        ours = self._ours(listing)
+        if scope is not None:
+            ours = {key: copies for key, copies in ours.items() if key in scope}
+        files = [f for f in self.files.values() if scope is None or f.key in scope]
+        rejected: dict[str, str] = {}
+        allowed: list[SourceFile] = []
+        for file in files:
+            reason = self.validator.check_listed(file.name, file.size) if self.validator else None
+            if reason is not None and file.size >= 0:
+                rejected[file.key] = reason
+            else:
+                allowed.append(file)
+        hashes: dict[str, str] = {}
+        to_hash: list[SourceFile] = []
+        for file in allowed:
+            entry = self.cache.entries.get(file.key)
+            if entry is not None and stamp_matches(file, entry):
+                hashes[file.key] = entry.sha256
+            elif file.key in ours:
+                to_hash.append(file)
+        unreadable = await self._hash_all(to_hash, hashes)
+        allowed = [file for file in allowed if file.key not in unreadable]
+        plan = make_plan(
+            allowed,
+            hashes,
+            ours,
+            prune=self.prune,
+            rejected=rejected,
+            unknown=lambda key: self.listing.hides(key) or key in unreadable,
+        )
+        removing = {item.key for item in plan.of(Action.REMOVE)}
+        for key, reason in rejected.items():
+            if key in removing:
+                continue  # reported once its documents are removed
+            kept = "; its document stays (prune removes it)" if key in ours else ""
+            self._outcome(key, Status.REJECTED, reason + kept, size=self.files[key].size)
+        return plan
+
+    async def _hash_all(self, files: Sequence[SourceFile], hashes: dict[str, str]) -> set[str]:
+        """Hash ``files`` (at most ``concurrency`` at once) into ``hashes`` and the cache; the keys
+        that could not be read (each reported failed)."""
+        failed: set[str] = set()
+
+        async def hash_one(file: SourceFile) -> None:
+            try:
+                async with self.gate:
+                    digest = await self.source.sha256(file)
+            except (OSError, StorageError) as exc:
+                self._outcome(file.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=file.size)
+                failed.add(file.key)
+                return
+            hashes[file.key] = digest
+            await self._remember(file, digest)
+
+        await asyncio.gather(*(hash_one(file) for file in files))
+        return failed
+
+    async def _remember(
+        self,
+        file: SourceFile,
+        sha: str,
+        *,
+        upload: str | None = None,
+        pending: bool = False,
+        confirmed: bool = False,
+    ) -> None:
+        """Record in the cache that ``file`` (as listed) has content ``sha``; and, given ``upload``,
+        that this upload may have left a document (``pending``: no answer yet; ``confirmed``: it is
+        in the workspace, so earlier uploads' documents need not be looked for any more)."""
+        old = self.cache.entries.get(file.key)
+        uploads = list(old.uploads) if old is not None else []
+        still = old is not None and old.pending is not None
+        if upload is not None:
+            uploads = [upload] if confirmed else [*[u for u in uploads if u != upload], upload][-MAX_UPLOADS:]
+            still = pending
+        self.cache.entries[file.key] = ManifestEntry(
+            key=file.key,
+            sha256=sha,
+            size=file.size,
+            mtime_ns=file.mtime_ns,
+            etag=file.etag,
+            uploads=uploads,
+            pending=sha if still else None,
+        )
+        # a dry run writes nothing; without a size there is no stamp to know the file by
+        if self.store is not None and file.size >= 0 and not self.report.dry_run:
+            await self.store.record(self.cache, file.key)
+
+    # ------------------------------------------------------------------ one pass
+
+    async def _apply(self, plan: SyncPlan, listing: Workspace) -> None:
+        """Send what the plan sends, check it in the workspace, then clean up."""
+        first = self.report.passes == 1
+        for item in plan.items:
+            self.transient.discard(item.key)
+            if item.action is Action.UNCHANGED and item.sha256 is not None:
+                self.held[item.key] = item.sha256
+                if first or item.key not in self.intent:
+                    self._outcome(item.key, Status.UNCHANGED, "", location=_newest_location(item))
+                else:  # a later pass found what an earlier one sent (its answer had been lost)
+                    self._found(item)
+            elif item.action in (Action.UPLOAD, Action.REPLACE) and first:
+                status = Status.UPLOADED if item.action is Action.UPLOAD else Status.REPLACED
+                self.intent[item.key] = (status, item.reason)
+        sent = await self._send_all(plan.to_send, listing.docpaths, fresh=not listing.documents)
+        final: Workspace | None = listing
+        if sent:
+            final = await self._check(sent)
+        removals = plan.of(Action.REMOVE)
+        if final is not None:
+            await self._clean_up(final, {item.key for item in plan.items}, removals)
+        else:
+            for item in removals:
+                why = "could not read the workspace to remove its documents"
+                self._outcome(item.key, Status.FAILED, why, transient=True)
+
+    def _found(self, item: PlanItem) -> None:
+        status, detail = self.intent[item.key]
+        self._outcome(item.key, status, detail, location=_newest_location(item), size=item.size)
+        if item.key not in self.settled:
+            self.progress.embedded(1)
+        self._settle(item.key, item.size, status)
+
+    async def _check(self, sent: list[_Sent]) -> Workspace | None:
+        """Check every sent document against the workspace (and embed the missing once); the
+        listing the check ended with, ``None`` when the workspace could not be read."""
+        try:
+            check = await self.patient.ensure_embedded(self.workspace, [s.location for s in sent])
+        except AnythingLLMError as exc:
+            for done in sent:
+                why = f"uploaded as {done.location}; could not check the workspace: {_describe(exc)}"
+                self._failed(done.item.key, why, size=done.size, transient=is_transient(exc))
+                self.unaccounted.add(done.item.key)
+            return None
+        confirmed = 0
+        for done in sent:
+            key = done.item.key
+            if done.location in check.missing:
+                why = f"uploaded as {done.location} but not in the workspace: {check.missing[done.location]}"
+                self._failed(key, why, size=done.size, transient=True)
+                self.unaccounted.add(key)
+                continue
+            confirmed += 1
+            self.held[key] = done.sha256
+            self.unaccounted.discard(key)
+            if done.item.file is not None and done.upload:  # no earlier upload's document to look for
+                await self._remember(done.item.file, done.sha256, upload=done.upload, confirmed=True)
+            if done.adopted and not done.resumed:  # taken out of the workspace, not changed
+                status, detail = Status.UNCHANGED, "re-embedded (its document was on the server)"
+            else:
+                status, detail = self.intent.get(key, (Status.UPLOADED, done.item.reason))
+            self._outcome(key, status, detail, location=done.location, size=done.size)
+            self._settle(key, done.size, status)
+        self.progress.embedded(confirmed)
+        return check.workspace
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send_all(self, items: Sequence[PlanItem], embedded: set[str], *, fresh: bool) -> list[_Sent]:
+        """Send ``items`` (at most ``concurrency`` at once; into a ``fresh`` workspace the first
+        one alone, see ``first_alone``); what landed on the server."""
+        if not items:
+            return []
+        stored = await self._stored_copies(items, embedded)
+        if stored is None:  # could not look: what may be there already is not sent again now
+            items = [item for item in items if not self._maybe_stored(item)]
+
+        async def send(item: PlanItem) -> _Sent | None:
+            async with self.gate:
+                return await self._send_one(item, stored or {})
+
+        results = await first_alone(items, send, fresh, lambda result: result is not None)
+        sent = [result for result in results if result is not None]
+        adopted = {s.location for s in sent if s.adopted}
+        leftovers = [loc for copies in (stored or {}).values() for loc, _ in copies if loc not in adopted]
+        if leftovers:  # stored, never embedded, not needed: an interrupted upload's extra copies
+            try:
+                await self.patient.delete_documents_from_server(leftovers)
+            except AnythingLLMError as exc:
+                logger.warning("could not delete %d unused stored copies: %s", len(leftovers), exc)
+        return sent
+
+    def _uploads_of(self, key: str) -> set[str]:
+        """The ids of the uploads of ``key`` this run made or its cache remembers."""
+        entry = self.cache.entries.get(key)
+        return self.sent_ids.get(key, set()) | set(entry.uploads if entry is not None else ())
+
+    def _maybe_stored(self, item: PlanItem) -> bool:
+        """True when an earlier upload of this file may have left a document on the server."""
+        entry = self.cache.entries.get(item.key)
+        return item.key in self.unaccounted or (entry is not None and entry.pending is not None)
+
+    async def _stored_copies(self, items: Sequence[PlanItem], embedded: set[str]) -> _Stored | None:
+        """Documents our own uploads left on the server outside the workspace (``embedded``), by
+        (key, content): for the keys of ``items`` whose earlier upload is unaccounted for, or that
+        the cache knows (their document may have been taken out of the workspace). Only uploads
+        this run made or its cache remembers count (by the id in their marker): another sync's
+        document, perhaps being embedded right now, is never taken. Empty without a request when
+        there are none; ``None`` when the server could not be asked (each such file is reported)."""
+        keys: set[str] = set()
+        for item in items:
+            entry = self.cache.entries.get(item.key)
+            known = entry is not None and item.file is not None and stamp_matches(item.file, entry)
+            if self._maybe_stored(item) or (item.action is Action.UPLOAD and known):
+                keys.add(item.key)
+        if not keys:
+            return {}
+        try:
+            documents = await self.patient.list_documents()
+        except AnythingLLMError as exc:
+            for item in items:
+                if self._maybe_stored(item):
+                    why = f"could not look for the copy an earlier upload may have left: {_describe(exc)}"
+                    self._failed(item.key, why, size=item.size, transient=is_transient(exc))
+            return None
+        found: _Stored = {}
+        for document in documents:
+            marker = Marker.parse(document.doc_source)
+            if (
+                marker is not None
+                and document.location
+                and document.location not in embedded
+                and marker.source == self.identity
+                and marker.workspace == self.workspace
+                and marker.key in keys
+                and marker.upload in self._uploads_of(marker.key)
+            ):
+                found.setdefault((marker.key, marker.sha256), []).append((document.location, marker.upload))
+        for locations in found.values():
+            locations.sort()
+        return found
+
+    async def _send_one(self, item: PlanItem, stored: _Stored) -> _Sent | None:
+        file = item.file
+        assert file is not None
+        size = max(file.size, 0)
+        try:
+            async with self.source.local_path(file) as path:
+                found, reason = await asyncio.to_thread(self._examine, path)
+                size = found if file.size < 0 else size
+                if reason is not None:
+                    await self._refused(item, reason, size)
+                    return None
+                sha: str = await asyncio.to_thread(sha256_file, path)
+                copies = stored.get((item.key, sha))
+                if copies:
+                    location, upload = copies.pop(0)
+                    resumed = self._maybe_stored(item)
+                    sent = _Sent(item, location, sha, size, upload, adopted=True, resumed=resumed)
+                else:
+                    upload = secrets.token_hex(6)
+                    self.sent_ids.setdefault(item.key, set()).add(upload)
+                    await self._remember(file, sha, upload=upload, pending=True)
+                    await self._archive(path, item.key)
+                    sent = _Sent(item, await self._upload(path, item.key, sha, upload), sha, size, upload)
+                if self.source.changed(file, path):
+                    self.unaccounted.add(item.key)
+                    why = f"changed while it was being synced (sent as {sent.location}); it is sent again"
+                    self._failed(item.key, why, size=size, transient=True)
+                    return None
+                await self._remember(file, sha, upload=upload)
+                return sent
+        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError, ValueError) as exc:
+            if isinstance(exc, AnythingLLMError) and is_transient(exc):
+                self.unaccounted.add(item.key)
+            detail = _describe(exc)
+            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+                detail = f"cannot be read: {detail}"
+            self._failed(item.key, detail, size=size, transient=is_transient(exc))
+            return None
+
+    async def _upload(self, path: Path, key: str, sha: str, upload: str) -> str:
+        """Upload the file with its marker; its location.
+
+        The server stores an upload under the name it is sent with, in one folder for every upload
+        at once, so two uploads of the same name at the same time (two syncs of one source) would
+        take each other's file: each is sent under a name of its own (the upload id added), and
+        its title (what people see in citations) is the file's name. An upload the open breaker
+        refused was not sent, so the client sends it once the breaker lets it (an upload that may
+        have been processed is an outcome-unknown error instead)."""
+        name = Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        stem, dot, suffix = name.rpartition(".")
+        unique = f"{stem}-{upload}.{suffix}" if dot and stem else f"{name}-{upload}"
+        marker = Marker(self.identity, key, sha, self.workspace, upload)
+        result = await self.patient.upload_file(
+            path,
+            workspaces=self.workspace,
+            metadata={"title": name, "docSource": marker.to_doc_source()},
+            filename=unique,
+            verify=False,
+        )
+        return result.location
+
+    def _examine(self, path: Path) -> tuple[int, str | None]:
+        """(In a worker thread.) The file's size and why validation refuses it (``None``: valid).
+        Raises ``OSError`` when it cannot be read (gone, no permission): that is a failure to
+        report, not a file to refuse."""
+        info = path.lstat()
+        if stat.S_ISREG(info.st_mode):  # a symlink is left to validation, which refuses it
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+        return info.st_size, self.validator.inspect(path).reason if self.validator is not None else None
+
+    async def _refused(self, item: PlanItem, reason: str, size: int) -> None:
+        """A file whose content validation refuses: rejected; with prune its copies go too."""
+        if self.prune and item.copies:
+            try:
+                await self.patient.delete_documents_from_server([c.docpath for c in item.copies])
+            except AnythingLLMError as exc:
+                reason += f"; its document could not be removed: {_describe(exc)}"
+            else:
+                reason += "; its document was removed"
+        elif item.copies:
+            reason += "; its document stays (prune removes it)"
+        self._outcome(item.key, Status.REJECTED, reason, size=size)
+        self._settle(item.key, size, Status.REJECTED, reason)
+
+    async def _archive(self, path: Path, key: str) -> None:
+        if self.archive is None:
+            return
+        kind = self.validator.detect_type(path) if self.validator is not None else None
+        kind = kind if kind and kind != "other" else path.suffix.lower().lstrip(".") or "other"
+        await self.archive.upload_file(path, f"processed/{kind}/{key}")
+
+    # ------------------------------------------------------------------ cleaning up
+
+    async def _clean_up(self, listing: Workspace, keys: set[str], removals: Sequence[PlanItem]) -> None:
+        """On the listing taken after this pass's uploads: remove the copies older than the ones
+        this run holds, and (prune) the copies of removed keys."""
+        ours = self._ours(listing)
+        doomed: dict[str, str] = {}
+        older: dict[str, list[Copy]] = {}
+        for key, sha in self.held.items():
+            copies = ours.get(key, ())
+            if len(copies) > 1 and key in keys:  # one copy is its own keeper, or not ours to judge
+                older[key] = surplus(copies, sha)
+                doomed.update((copy.docpath, key) for copy in older[key])
+        for item in removals:
+            doomed.update((copy.docpath, item.key) for copy in ours.get(item.key, []))
+        if doomed:
+            try:
+                await self.patient.delete_documents_from_server(list(doomed))
+            except AnythingLLMError as exc:
+                for key in sorted(set(doomed.values())):
+                    outcome = self.report.outcomes.get(key)
+                    what = "its old copies are" if key in older else "its documents are"
+                    why = f"{what} still in the workspace, could not remove them: {_describe(exc)}"
+                    size, location = (outcome.size, outcome.location) if outcome else (0, None)
+                    self._failed(key, why, size=size, location=location, transient=is_transient(exc))
+                return
+        for item in removals:
+            file = self.files.get(item.key)
+            if item.reason.startswith("no longer allowed: ") and file is not None:
+                why = item.reason.removeprefix("no longer allowed: ") + "; its document was removed"
+                self._outcome(item.key, Status.REJECTED, why, size=file.size)
+            else:
+                self._outcome(item.key, Status.REMOVED, item.reason)
+        for key, copies in older.items():
+            outcome = self.report.outcomes.get(key)
+            if copies and outcome is not None and outcome.status is Status.UNCHANGED:
+                extra = f"{len(copies)} older cop{'y' if len(copies) == 1 else 'ies'} removed"
+                detail = f"{outcome.detail}; {extra}" if outcome.detail else extra
+                self.report.outcomes[key] = FileOutcome(
+                    key, outcome.status, detail, outcome.location, outcome.size
+                )
+        if doomed:
+            self.progress.note(f"removed {len(doomed)} document(s) from the workspace and the server")
+
+    # ------------------------------------------------------------------ dry run
+
+    async def _dry_run(self, plan: SyncPlan) -> None:
+        """Report the plan; files that would be sent are validated too (reads only their heads),
+        so the plan shows what would be rejected."""
+
+        async def would_send(item: PlanItem) -> None:
+            assert item.file is not None
+            try:
+                async with self.gate, self.source.local_path(item.file) as path:
+                    _, reason = await asyncio.to_thread(self._examine, path)
+            except (OSError, StorageError) as exc:
+                self._outcome(item.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=item.size)
+                return
+            if reason is not None:
+                self._outcome(item.key, Status.REJECTED, reason, size=item.size)
+            else:
+                status = Status.UPLOADED if item.action is Action.UPLOAD else Status.REPLACED
+                self._outcome(item.key, status, f"would send: {item.reason}", size=item.size)
+
+        for item in plan.items:
+            if item.action is Action.UNCHANGED:
+                self._outcome(item.key, Status.UNCHANGED, "", location=_newest_location(item))
+            elif item.action is Action.REMOVE:
+                self._outcome(item.key, Status.REMOVED, f"would remove: {item.reason}")
+        await asyncio.gather(*(would_send(item) for item in plan.to_send))
+
+    # ------------------------------------------------------------------ progress and report
+
+    def _breaker_wait(self, what: str, seconds: float) -> None:
+        self.progress.waiting(f"the server is failing (circuit breaker open); trying {what} again", seconds)
+
+    def _retry_wait(self, what: str, seconds: float, reason: str) -> None:
+        if seconds >= 1:  # shorter waits pass before anyone could read about them
+            self.progress.waiting(f"{what} failed ({reason}); trying again", seconds)
+
+    def _say_if_throttled(self) -> None:
+        config = getattr(self.client, "config", None)
+        allowed = min(config.max_concurrency, config.max_connections_per_host) if config else self.concurrency
+        if allowed < self.concurrency:
+            logger.warning(
+                "sync(concurrency=%d) sends at most %d file(s) at once: the client allows that many "
+                "calls in flight (max_concurrency, max_connections_per_host); run_sync sizes its client",
+                self.concurrency,
+                allowed,
+            )
+
+    def _settle(self, key: str, size: int, status: Status, detail: str = "") -> None:
+        """Tell the progress display a file's final outcome, once."""
+        if key not in self.settled:
+            self.settled.add(key)
+            self.progress.file_done(key, size, status.value, detail)
+
+    def _failed(
+        self, key: str, detail: str, *, size: int = 0, location: str | None = None, transient: bool = False
+    ) -> None:
+        """A failure: worth another pass (``transient``, and passes left) or final."""
+        self._outcome(key, Status.FAILED, detail, location=location, size=size, transient=transient)
+        if transient and self.report.passes < self.max_passes:
+            self.progress.retrying(key, detail)
+        else:
+            self._settle(key, size, Status.FAILED, detail)
+
+    def _outcome(
+        self,
+        key: str,
+        status: Status,
+        detail: str = "",
+        *,
+        location: str | None = None,
+        size: int = 0,
+        transient: bool = False,
+    ) -> None:
+        if status is Status.FAILED and transient:
+            self.transient.add(key)
+        else:
+            self.transient.discard(key)
+        self.report.outcomes[key] = FileOutcome(key, status, detail, location, max(size, 0))
+
+
+def _newest_location(item: PlanItem) -> str | None:
+    latest = newest(item.copies)
+    return latest.docpath if latest is not None else None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    known = AnythingLLMError | StorageError | IngestError | FileValidationError
+    return text if isinstance(exc, known) else _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error as one line for a person: an OS error by its reason (``permission denied``)."""
+    if isinstance(exc, FileNotFoundError):
+        return "it vanished during the sync"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[:1].lower() + exc.strerror[1:]
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,159 @@
+"""``upload_documents`` embeds each file with its upload (``addToWorkspaces``), then checks them all
+against one read of the workspace and repairs only what the server left out: how many calls, what
+an answer lost in transit means, and what the client's own limits allow."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anythingllm_bridge.client import AnythingLLMClient, Workspace
+from support import docpaths, make_client
+
+
+def make_files(folder: Path, count: int) -> list[Path]:
+    paths = []
+    for index in range(count):
+        path = folder / f"doc-{index:03d}.txt"
+        path.write_text(f"Document number {index} talks about topic {index * 7}.\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def requests_to(emulator: Any, method: str, suffix: str) -> list[Any]:
+    return [r for r in emulator.emulator.faults.requests if r.method == method and r.path.endswith(suffix)]
+
+
+async def test_each_file_is_embedded_with_its_upload_and_checked_once_at_the_end(
+    emulator: Any, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 120)
+    async with make_client(emulator.url, emulator.api_key, max_connections_per_host=8) as client:
+        results = await client.upload_documents(emu_workspace.slug, files, concurrency=8)
+        embedded = await docpaths(client, emu_workspace.slug)
+
+    assert [r.path for r in results] == [str(p) for p in files]
+    assert all(r.status == "embedded" and r.location for r in results)
+    uploads = requests_to(emulator, "POST", "/document/upload")
+    assert len(uploads) == 120
+    assert requests_to(emulator, "POST", "/update-embeddings") == []  # nothing was left out
+    # the workspace is read once before (does it exist?) and once after (the check)
+    assert len(requests_to(emulator, "GET", f"/workspace/{emu_workspace.slug}")) == 3  # + docpaths()
+    assert sorted(embedded) == sorted(r.location for r in results if r.location)  # each exactly once
+
+
+async def test_a_repair_done_but_its_answer_lost_is_found_embedded_not_sent_again(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    faults = emulator.emulator.faults
+    faults.lose_embeddings(next_n=2)
+    # the server embeds the repair, then the connection breaks in the middle of its answer
+    faults.add("POST", "/api/v1/workspace/*/update-embeddings", drop="after_headers")
+    results = await emu_client.upload_documents(emu_workspace.slug, make_files(tmp_path, 5))
+    assert sorted(r.status for r in results) == ["embedded"] * 3 + ["repaired"] * 2
+    assert len(requests_to(emulator, "POST", "/update-embeddings")) == 1
+    assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted(str(r.location) for r in results)
+
+
+async def test_a_repair_without_an_answer_is_reported_and_never_repeated(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    faults = emulator.emulator.faults
+    faults.lose_embeddings(next_n=4)
+    # no answer at all: the server may still be embedding, so sending it again could duplicate
+    faults.add("POST", "/api/v1/workspace/*/update-embeddings", drop="before_headers")
+    results = await emu_client.upload_documents(emu_workspace.slug, make_files(tmp_path, 4))
+
+    assert [r.status for r in results] == ["not_embedded"] * 4
+    for result in results:
+        assert result.location
+        assert "got no answer" in (result.error or "")
+        assert "not sent again" in (result.error or "")
+    assert len(requests_to(emulator, "POST", "/update-embeddings")) == 1
+    # what the error advises finishes the job, once each
+    locations = [str(r.location) for r in results]
+    check = await emu_client.ensure_embedded(emu_workspace.slug, locations)
+    assert check.ok
+    assert sorted(check.repaired) == sorted(locations)
+    assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted(locations)
+
+
+async def test_ensure_embedded_embeds_only_what_is_missing(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    first, second = make_files(tmp_path, 2)
+    inside = (await emu_client.upload_file(first, workspaces=emu_workspace.slug)).location
+    outside = (await emu_client.upload_file(second)).location
+    emulator.emulator.faults.clear_requests()
+    check = await emu_client.ensure_embedded(emu_workspace.slug, [inside, outside])
+    assert check.ok
+    assert check.repaired == [outside]
+    assert sorted(check.present) == sorted([inside, outside])
+    assert check.workspace is not None
+    assert check.workspace.docpaths == {inside, outside}
+    assert len(requests_to(emulator, "POST", "/update-embeddings")) == 1
+    # each once: embedding the one already in again would have duplicated its vectors
+    assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted([inside, outside])
+    # the repair's answer carries the workspace: read once before, not again after (+ docpaths())
+    assert len(requests_to(emulator, "GET", f"/workspace/{emu_workspace.slug}")) == 2
+    again = await emu_client.ensure_embedded(emu_workspace.slug, [inside, outside])
+    assert again.ok
+    assert again.repaired == []
+    assert len(requests_to(emulator, "POST", "/update-embeddings")) == 1
+
+
+async def test_more_concurrency_than_the_client_allows_is_said(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="anythingllm_bridge.client"):
+        files = make_files(tmp_path, 2)
+        results = await emu_client.upload_documents(emu_workspace.slug, files, concurrency=8)
+    assert all(r.ok for r in results)
+    (line,) = [r.getMessage() for r in caplog.records if "concurrency=8" in r.getMessage()]
+    assert "at most 5" in line
+    assert "max_connections_per_host=5" in line
+
+
+async def test_embed_batch_is_deprecated_and_ignored(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    from anythingllm_bridge.client import AnythingLLMDeprecationWarning
+
+    files = make_files(tmp_path, 2)
+    with pytest.warns(AnythingLLMDeprecationWarning, match="embed_batch"):
+        results = await emu_client.upload_documents(emu_workspace.slug, files, embed_batch=1)
+    assert [r.status for r in results] == ["embedded", "embedded"]
+
+
+async def test_a_file_that_vanishes_after_its_check_fails_alone(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 3)
+
+    def metadata(path: Path) -> dict[str, str]:  # called after the file was checked, before it is read
+        if path == files[1]:
+            path.unlink()
+        return {"docAuthor": "Batch"}
+
+    results = await emu_client.upload_documents(emu_workspace.slug, files, metadata=metadata)
+    assert [r.status for r in results] == ["embedded", "failed", "embedded"]
+    assert "doc-001.txt" in (results[1].error or "")
+    assert sorted(await docpaths(emu_client, emu_workspace.slug)) == sorted(
+        str(r.location) for r in results if r.ok
+    )
+
+
+async def test_into_a_fresh_workspace_the_first_upload_goes_alone(
+    emulator: Any, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    """A real AnythingLLM creates a workspace's vector table with its first embedding, and concurrent
+    first embeddings race to create it (the losers are dropped): the first upload is sent alone."""
+    emulator.emulator.faults.add("POST", "/api/v1/document/upload", latency=0.05, times=None)
+    async with make_client(emulator.url, emulator.api_key, max_connections_per_host=8) as client:
+        results = await client.upload_documents(emu_workspace.slug, make_files(tmp_path, 6), concurrency=4)
+    assert all(r.status == "embedded" for r in results)
+    first, *rest = sorted(r.at for r in requests_to(emulator, "POST", "/document/upload"))
+    assert all(at - first >= 0.05 for at in rest)  # the others only once the first was answered
