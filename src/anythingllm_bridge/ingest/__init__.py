@@ -22,7 +22,7 @@ from anythingllm_bridge.ingest.manifest import (
     ManifestStore,
     default_manifest_path,
 )
-from anythingllm_bridge.ingest.marker import Marker
+from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import (
     LineProgress,
@@ -43,6 +43,7 @@ __all__ = [
     "FileManifestStore",
     "FileOutcome",
     "FolderSource",
+    "LegacyMarker",
     "LineProgress",
     "Listing",
     "Manifest",
