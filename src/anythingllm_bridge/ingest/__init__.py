@@ -8,7 +8,8 @@ The workspace is the source of truth: every uploaded document carries a :class:`
 key, content hash) in its ``docSource``, so a new machine, a lost cache or another spelling of the
 server's address sends nothing for unchanged files, and syncs running at the same time clean up
 each other's duplicates (:mod:`.copies`). The local cache (:class:`FileManifestStore`) only spares
-reading unchanged files. ``shard="I/N"`` splits a source over N machines.
+reading unchanged files. ``shard="I/N"`` splits a source over N machines. Documents an older
+anythingllm-bridge synced (:class:`LegacyMarker`) are replaced by marked ones, once each.
 """
 
 from __future__ import annotations
