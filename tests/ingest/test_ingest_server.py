@@ -119,7 +119,7 @@ async def test_two_syncs_at_once_leave_one_document_per_file(server: Server, tmp
     assert stored == Counter(dict.fromkeys(keys, 1))  # no stray copy left on the server either
 
 
-async def test_documents_an_older_version_synced_are_replaced_once_each(
+async def test_documents_an_older_version_synced_are_replaced_once_each_by_two_syncs_at_once(
     server: Server, tmp_path: Path
 ) -> None:
     root = tmp_path / "docs"
@@ -135,20 +135,21 @@ async def test_documents_an_older_version_synced_are_replaced_once_each(
                 )
                 result = await client.upload_file(root / key, workspaces=slug, metadata={"docSource": legacy})
                 server.created_documents.append(result.location)
-            report = await sync(
-                client,
-                FolderSource(root),
-                workspace=slug,
-                source_id=source,
-                validator=FileValidator(allowed_file_types=["md"]),
-            )
+
+            async def machine() -> SyncReport:  # two syncs migrating the same documents at once
+                async with make_client(server.url, server.api_key, max_connections_per_host=8) as own:
+                    return await sync(
+                        own, FolderSource(root), workspace=slug, source_id=source, concurrency=4
+                    )
+
+            reports = await asyncio.gather(machine(), machine())
             again = await sync(client, FolderSource(root), workspace=slug, source_id=source)
             listing = await client.get_workspace(slug)
             stored = {d.location for d in await client.list_documents()}
         finally:
             await remember_ours(server, source)
-    assert report.failed == {}
-    assert report.replaced == keys
+    assert [report.failed for report in reports] == [{}, {}]
+    assert set(reports[0].replaced) | set(reports[1].replaced) == set(keys)
     assert again.unchanged == keys
     markers = [Marker.parse(d.metadata.get("docSource")) for d in listing.documents]
     assert Counter(m.key for m in markers if m is not None) == Counter(dict.fromkeys(keys, 1))
