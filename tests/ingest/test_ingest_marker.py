@@ -1,5 +1,6 @@
 """The marker in ``docSource`` (pure): it round-trips any key a file system gives, and anything else a
-``docSource`` may hold parses as no marker, without raising."""
+``docSource`` may hold parses as no marker, without raising; the marker of older versions is read
+as a legacy marker, and only that."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anythingllm_bridge.client.models import ChunkMetadata
-from anythingllm_bridge.ingest import Marker, Shard
+from anythingllm_bridge.ingest import LegacyMarker, Marker, Shard
 from anythingllm_bridge.ingest.shard import shard_of
 
 SHA = "0123456789abcdef" * 4
@@ -67,6 +68,38 @@ def test_foreign_doc_sources_are_no_marker() -> None:
         '{"anythingllm-bridge": 1',
     ]:
         assert Marker.parse(value) is None, value
+
+
+def test_the_marker_of_older_versions_is_a_legacy_marker() -> None:
+    key_hash = hashlib.sha256(b"guides/setup.md").hexdigest()[:16]
+    assert LegacyMarker.hash_key("guides/setup.md") == key_hash
+    for sync_id in ["3f2a9c41d0b7", "abcd1234", "odd:id"]:
+        legacy = f"anythingllm-bridge:{sync_id}:{key_hash}:{SHA}"
+        assert LegacyMarker.parse(legacy) == LegacyMarker(key_hash, SHA)
+        assert Marker.parse(legacy) is None  # Marker stays strict
+    chunk = ChunkMetadata(
+        chunk_id="c1", chunk_index=0, total_chunks=1, document_id="d", document_title="T"
+    ).to_doc_source()
+    for value in [
+        None,
+        17,
+        Marker("s", "guides/setup.md", SHA, "w").to_doc_source(),
+        chunk,
+        "a text file uploaded by the user.",
+        f"anythingllm-bridge::{key_hash}:{SHA}",  # no sync id
+        f"anythingllm-bridge:abcd:{key_hash[:15]}:{SHA}",  # a short key hash
+        f"anythingllm-bridge:abcd:{key_hash}:{SHA[:63]}",  # a short content hash
+        f"anythingllm-bridge:abcd:{key_hash}:{SHA.upper()}",
+        f"anythingllm-bridge:abcd:{key_hash}:{SHA}\n",
+        f"x-anythingllm-bridge:abcd:{key_hash}:{SHA}",
+    ]:
+        assert LegacyMarker.parse(value) is None, value
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(), st.binary().map(lambda b: b.decode("latin-1"))))
+def test_anything_else_is_no_legacy_marker(value: object) -> None:
+    found = LegacyMarker.parse(value)
+    assert found is None or (isinstance(value, str) and value.endswith(found.sha256))
 
 
 def test_shards_split_the_keys_stably_and_evenly() -> None:

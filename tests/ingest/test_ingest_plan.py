@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from anythingllm_bridge.ingest import Action, Copy, SourceFile, make_plan, prune_refusal
+from anythingllm_bridge.ingest.plan import REMARKED
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -59,6 +60,26 @@ def test_prune_removes_gone_and_no_longer_allowed_keys_but_never_unknown_ones() 
         "big.csv",
         "gone.md",
     ]
+
+
+def test_legacy_copies_are_replaced_and_never_pruned() -> None:
+    files = [file("same.md"), file("changed.md"), file("migrated.md")]
+    hashes = {"same.md": A, "changed.md": B, "migrated.md": A}
+    ours = {
+        "same.md": [Copy("d/same-old.json", A, 5.0, legacy=True)],
+        "changed.md": [Copy("d/changed-old.json", A, 5.0, legacy=True)],
+        # a run that was cut after its upload: the marked copy is there, the legacy one still too
+        "migrated.md": [Copy("d/migrated-old.json", A, 9.0, legacy=True), Copy("d/migrated.json", A, 1.0)],
+        "gone.md": [Copy("d/gone-old.json", A, 1.0, legacy=True)],
+    }
+    plan = make_plan(files, hashes, ours, prune=True)
+    actions = {item.key: (item.action, item.reason) for item in plan.items}
+    assert actions == {
+        "same.md": (Action.REPLACE, REMARKED),
+        "changed.md": (Action.REPLACE, "content changed"),
+        "migrated.md": (Action.UNCHANGED, "unchanged"),  # its legacy copy goes with the clean-up
+    }
+    assert plan.gone == []
 
 
 def test_a_key_with_copies_needs_its_hash() -> None:

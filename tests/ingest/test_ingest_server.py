@@ -1,6 +1,7 @@
 """The sync's two promises that rest on the server's own behaviour, on the emulator and (marked
 ``integration``, ``make test-real``) on a real AnythingLLM: the marker in ``docSource`` survives upload,
-embedding and both listings; and two syncs started together leave one document per file."""
+embedding and both listings; two syncs started together leave one document per file; and documents an
+older anythingllm-bridge synced are replaced by marked ones, once each."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from collections import Counter
 from pathlib import Path
 
 from anythingllm_bridge.checksum import sha256_file
-from anythingllm_bridge.ingest import FileManifestStore, FolderSource, Marker, SyncReport, sync
+from anythingllm_bridge.ingest import (
+    FileManifestStore,
+    FolderSource,
+    LegacyMarker,
+    Marker,
+    SyncReport,
+    sync,
+)
 from anythingllm_bridge.validation import FileValidator
 from support import Server, make_client
 
@@ -109,3 +117,41 @@ async def test_two_syncs_at_once_leave_one_document_per_file(server: Server, tmp
     seen = sorted((m.key, docpath, str(created)) for m, docpath, created in rows if m is not None)
     assert Counter(key for key, _, _ in seen) == Counter(dict.fromkeys(keys, 1)), seen
     assert stored == Counter(dict.fromkeys(keys, 1))  # no stray copy left on the server either
+
+
+async def test_documents_an_older_version_synced_are_replaced_once_each_by_two_syncs_at_once(
+    server: Server, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    keys = folder(root, 4)
+    source = f"allm-test-source-{uuid.uuid4().hex[:8]}"
+    async with make_client(server.url, server.api_key) as client:
+        slug = (await client.create_workspace(server.name("legacy"))).workspace.slug
+        server.created_workspaces.append(slug)
+        try:
+            for key in keys:  # as the older sync left them (the same content)
+                legacy = (
+                    f"anythingllm-bridge:3f2a9c41d0b7:{LegacyMarker.hash_key(key)}:{sha256_file(root / key)}"
+                )
+                result = await client.upload_file(root / key, workspaces=slug, metadata={"docSource": legacy})
+                server.created_documents.append(result.location)
+
+            async def machine() -> SyncReport:  # two syncs migrating the same documents at once
+                async with make_client(server.url, server.api_key, max_connections_per_host=8) as own:
+                    return await sync(
+                        own, FolderSource(root), workspace=slug, source_id=source, concurrency=4
+                    )
+
+            reports = await asyncio.gather(machine(), machine())
+            again = await sync(client, FolderSource(root), workspace=slug, source_id=source)
+            listing = await client.get_workspace(slug)
+            stored = {d.location for d in await client.list_documents()}
+        finally:
+            await remember_ours(server, source)
+    assert [report.failed for report in reports] == [{}, {}]
+    assert set(reports[0].replaced) | set(reports[1].replaced) == set(keys)
+    assert again.unchanged == keys
+    markers = [Marker.parse(d.metadata.get("docSource")) for d in listing.documents]
+    assert Counter(m.key for m in markers if m is not None) == Counter(dict.fromkeys(keys, 1))
+    assert len(listing.documents) == len(keys)  # no legacy document left in the workspace
+    assert not stored & set(server.created_documents[: len(keys)])  # nor on the server

@@ -95,6 +95,11 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
         out.print(
             f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"
         )
+    if report.legacy_kept:
+        out.print(
+            f"{indent}  {report.legacy_kept} document(s) synced by an older anythingllm-bridge match no file "
+            "this sync sends; left alone"
+        )
     out.print(f"{indent}  source id  {escape(display_key(report.source_id))}")
     out.print(f"{indent}  cache      {escape(display_key(report.manifest))}")
     passes = (

@@ -8,7 +8,8 @@ The workspace is the source of truth: every uploaded document carries a :class:`
 key, content hash) in its ``docSource``, so a new machine, a lost cache or another spelling of the
 server's address sends nothing for unchanged files, and syncs running at the same time clean up
 each other's duplicates (:mod:`.copies`). The local cache (:class:`FileManifestStore`) only spares
-reading unchanged files. ``shard="I/N"`` splits a source over N machines.
+reading unchanged files. ``shard="I/N"`` splits a source over N machines. Documents an older
+anythingllm-bridge synced (:class:`LegacyMarker`) are replaced by marked ones, once each.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from anythingllm_bridge.ingest.manifest import (
     ManifestStore,
     default_manifest_path,
 )
-from anythingllm_bridge.ingest.marker import Marker
+from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import (
     LineProgress,
@@ -43,6 +44,7 @@ __all__ = [
     "FileManifestStore",
     "FileOutcome",
     "FolderSource",
+    "LegacyMarker",
     "LineProgress",
     "Listing",
     "Manifest",

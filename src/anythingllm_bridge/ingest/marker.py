@@ -15,21 +15,30 @@ is not valid UTF-8 (a file name the file system gives as bytes, which Python hol
 escapes) travels as ``key_bytes``: its bytes, percent-encoded, so any key round-trips.
 :meth:`Marker.parse` returns ``None`` for anything else a ``docSource`` may hold (what the server
 writes by default, ``upload_document``'s chunk marker, garbage) and never raises.
+
+Documents synced by an older anythingllm-bridge carry another marker, a plain string
+``anythingllm-bridge:<sync id>:<key hash>:<sha256>``: :class:`LegacyMarker` reads it. It names
+neither the source nor the workspace, and the key only by a hash; its sync id was a random id kept
+in that version's local state, which nothing reads any more. So all it tells is which key (by
+:meth:`LegacyMarker.hash_key`) and which content a document is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-__all__ = ["MARKER_VERSION", "Marker"]
+__all__ = ["MARKER_VERSION", "LegacyMarker", "Marker"]
 
 #: The member that says "this docSource is a sync marker", and its format version.
 MARKER_FIELD = "anythingllm-bridge"
 MARKER_VERSION = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The older marker: ``anythingllm-bridge:<sync id>:<key hash>:<sha256>``.
+_LEGACY = re.compile(r"anythingllm-bridge:.+:([0-9a-f]{16}):([0-9a-f]{64})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +92,27 @@ class Marker:
         if not isinstance(upload, str):
             return None
         return cls(source=source, key=key, sha256=sha, workspace=workspace, upload=upload)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyMarker:
+    """The marker an older anythingllm-bridge's sync left in ``docSource``: which key (by its
+    hash) and which content a document is, without saying for which source or workspace."""
+
+    key_hash: str
+    sha256: str
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        """The hash that stands for ``key`` in a legacy marker (the first 16 hex digits of the
+        SHA-256 of its UTF-8 bytes)."""
+        return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+    @classmethod
+    def parse(cls, value: object) -> LegacyMarker | None:
+        """The legacy marker ``value`` (a ``docSource``) carries, or ``None`` when it carries none
+        (a :class:`Marker` included); never raises."""
+        if not isinstance(value, str):
+            return None
+        found = _LEGACY.fullmatch(value)
+        return cls(key_hash=found[1], sha256=found[2]) if found else None

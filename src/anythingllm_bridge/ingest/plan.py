@@ -7,10 +7,15 @@ them. Per key:
 * no copy in the workspace → :attr:`Action.UPLOAD`;
 * the newest copy has the file's content → :attr:`Action.UNCHANGED` (older copies, duplicates
   a race left, are removed after the run's uploads: see :mod:`.copies`);
-* otherwise → :attr:`Action.REPLACE` (upload, then remove the older copies);
+* otherwise → :attr:`Action.REPLACE` (upload, then remove the older copies). A key whose only
+  copies an older anythingllm-bridge synced (legacy copies, see :mod:`.copies`) is replaced even
+  when their content is the file's: the upload gives the workspace a copy with the marker every
+  later sync reads, and the legacy copies are removed only once that copy is confirmed
+  (:data:`REMARKED` says so in the report);
 * copies whose key left the source, or is no longer allowed by this run's rules →
   :attr:`Action.REMOVE` with ``prune``, otherwise only reported (``gone``). A key the source
-  could not say anything about (an unreadable folder or file) is neither.
+  could not say anything about (an unreadable folder or file) is neither, and legacy copies never
+  are (they are only ever replaced by a file this run sends).
 
 :func:`prune_refusal` is the guard that keeps a prune from mistaking absence for deletion.
 """
@@ -24,7 +29,10 @@ from enum import StrEnum
 from anythingllm_bridge.ingest.copies import Copy, newest
 from anythingllm_bridge.ingest.source import SourceFile
 
-__all__ = ["Action", "PlanItem", "SyncPlan", "make_plan", "prune_refusal"]
+__all__ = ["REMARKED", "Action", "PlanItem", "SyncPlan", "make_plan", "prune_refusal"]
+
+#: Why a file whose only copies an older anythingllm-bridge synced is sent although unchanged.
+REMARKED = "re-marked (synced by an older anythingllm-bridge)"
 
 
 class Action(StrEnum):
@@ -109,13 +117,17 @@ def make_plan(
         if sha is None:
             raise ValueError(f"{file.key!r} has copies in the workspace but no content hash to compare")
         latest = newest(copies)
-        if latest is not None and latest.sha256 == sha:
+        if latest is not None and latest.legacy:
+            reason = REMARKED if latest.sha256 == sha else "content changed"
+            plan.items.append(PlanItem(Action.REPLACE, file.key, reason, file, sha, copies))
+        elif latest is not None and latest.sha256 == sha:
             plan.items.append(PlanItem(Action.UNCHANGED, file.key, "unchanged", file, sha, copies))
         else:
-            why = "another version is newer in the workspace" if any(c.sha256 == sha for c in copies) else ""
-            reason = why or "content changed"
+            newer = any(c.sha256 == sha and not c.legacy for c in copies)
+            reason = "another version is newer in the workspace" if newer else "content changed"
             plan.items.append(PlanItem(Action.REPLACE, file.key, reason, file, sha, copies))
-    for key, held in ours.items():
+    for key, found in ours.items():
+        held = [copy for copy in found if not copy.legacy]  # a legacy copy is only ever replaced
         if key in listed or unknown(key) or not held:
             continue
         reason = f"no longer allowed: {rejected[key]}" if key in rejected else "file removed from the source"

@@ -60,6 +60,9 @@ class SyncReport:
     outcomes: dict[str, FileOutcome] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)
     """Files that left the source (or this run's rules) whose documents were kept (no ``prune``)."""
+    legacy_kept: int = 0
+    """Documents an older anythingllm-bridge synced into the workspace that match no file this run
+    sends (another source's, or a file gone or not allowed): left alone."""
     elapsed: float = 0.0
     passes: int = 1
     """How many passes the run took (1 when nothing had to be tried again)."""
@@ -137,6 +140,7 @@ class SyncReport:
             "rejected": shown_details(self.rejected),
             "failed": shown_details(self.failed),
             "gone": shown(self.gone),
+            "legacy_kept": self.legacy_kept,
             "counts": self.counts(),
             "locations": {display_key(k): o.location for k, o in sorted(self.outcomes.items()) if o.location},
             "elapsed": round(self.elapsed, 3),

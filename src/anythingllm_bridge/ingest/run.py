@@ -32,6 +32,12 @@ reported at once. One bad file never stops the others.
 
 A sync with a :class:`.shard.Shard` handles only the keys of its share, and cleans up only
 among their documents.
+
+Documents an older anythingllm-bridge synced (:class:`.marker.LegacyMarker`) are taken as older
+copies of the file of this run (its shard, its rules) whose key hash they carry: that file is sent
+with its marker and the legacy copies go with the clean-up of step 5, as replaced, never as a
+prune. The ones that match no such file are left alone (they may be another source's) and counted
+in the report (``legacy_kept``).
 """
 
 from __future__ import annotations
@@ -56,9 +62,9 @@ from anythingllm_bridge.errors import (
     IngestError,
     StorageError,
 )
-from anythingllm_bridge.ingest.copies import Copy, copies_in, newest, surplus
+from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
 from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore, stamp_matches
-from anythingllm_bridge.ingest.marker import Marker
+from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
@@ -225,6 +231,8 @@ class _Run:
         self.cache = Manifest(source=self.identity)
         self.gate = asyncio.Semaphore(self.concurrency)  # files read or sent at once
         self.files: dict[str, SourceFile] = {}
+        self.refused: dict[str, str] = {}  # key -> why this run's rules refuse the listed file
+        self.legacy: dict[str, str] = {}  # key hash -> key, of the files this run may send
         self.held: dict[str, str] = {}  # key -> the content this run holds (confirmed in the workspace)
         self.intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
         self.transient: set[str] = set()  # keys worth another pass
@@ -253,8 +261,10 @@ class _Run:
             self.listing = await self.source.scan()
             self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
             self._report_listing_problems()
+            self._apply_listed_rules()
+            self._count_legacy_kept(listing)
             plan = await self._plan(listing, scope=None)
-            held = len(self._ours(listing))
+            held = sum(1 for copies in self._ours(listing).values() if any(not c.legacy for c in copies))
             refusal = prune_refusal(
                 plan,
                 held,
@@ -352,6 +362,30 @@ class _Run:
         for prefix, reason in self.listing.unlisted.items():  # every shard is blind there
             self._outcome(prefix, Status.FAILED, f"{reason}; the documents of its files are kept")
 
+    def _apply_listed_rules(self) -> None:
+        """Judge every file of the shard by its name and size (this run's rules) once, and know
+        the key hashes of the ones it may send (what a legacy marker names a key by)."""
+        for file in self.files.values():
+            reason = self.validator.check_listed(file.name, file.size) if self.validator else None
+            if reason is not None and file.size >= 0:
+                self.refused[file.key] = reason
+            else:
+                self.legacy[LegacyMarker.hash_key(file.key)] = file.key
+
+    def _count_legacy_kept(self, listing: Workspace) -> None:
+        """Count (and log once) the documents an older anythingllm-bridge synced that this run
+        leaves alone: those of no file it may send, except another shard's files."""
+        elsewhere = {LegacyMarker.hash_key(f.key) for f in self.listing.files if f.key not in self.shard}
+        kept = legacy_in(listing.documents, skip=lambda digest: digest in self.legacy or digest in elsewhere)
+        self.report.legacy_kept = len(kept)
+        if kept:
+            logger.warning(
+                "%d document(s) in workspace %r were synced by an older anythingllm-bridge and match "
+                "no file this sync sends; they are left alone",
+                len(kept),
+                self.workspace,
+            )
+
     # ------------------------------------------------------------------ planning
 
     def _ours(self, listing: Workspace) -> dict[str, list[Copy]]:
@@ -362,6 +396,7 @@ class _Run:
                 source=self.identity,
                 workspace=self.workspace,
                 wanted=self.shard.__contains__,
+                legacy=self.legacy,
             )
             self._parsed = (listing, copies)
         return self._parsed[1]
@@ -373,14 +408,8 @@ class _Run:
         if scope is not None:
             ours = {key: copies for key, copies in ours.items() if key in scope}
         files = [f for f in self.files.values() if scope is None or f.key in scope]
-        rejected: dict[str, str] = {}
-        allowed: list[SourceFile] = []
-        for file in files:
-            reason = self.validator.check_listed(file.name, file.size) if self.validator else None
-            if reason is not None and file.size >= 0:
-                rejected[file.key] = reason
-            else:
-                allowed.append(file)
+        rejected = {f.key: self.refused[f.key] for f in files if f.key in self.refused}
+        allowed = [f for f in files if f.key not in self.refused]
         hashes: dict[str, str] = {}
         to_hash: list[SourceFile] = []
         for file in allowed:
@@ -672,15 +701,18 @@ class _Run:
         return info.st_size, self.validator.inspect(path).reason if self.validator is not None else None
 
     async def _refused(self, item: PlanItem, reason: str, size: int) -> None:
-        """A file whose content validation refuses: rejected; with prune its copies go too."""
-        if self.prune and item.copies:
+        """A file whose content validation refuses: rejected; with prune its copies go too (not
+        its legacy copies: those are only ever replaced, so they stay and are counted)."""
+        marked = [copy.docpath for copy in item.copies if not copy.legacy]
+        self.report.legacy_kept += len(item.copies) - len(marked)
+        if self.prune and marked:
             try:
-                await self.patient.delete_documents_from_server([c.docpath for c in item.copies])
+                await self.patient.delete_documents_from_server(marked)
             except AnythingLLMError as exc:
                 reason += f"; its document could not be removed: {_describe(exc)}"
             else:
                 reason += "; its document was removed"
-        elif item.copies:
+        elif marked:
             reason += "; its document stays (prune removes it)"
         self._outcome(item.key, Status.REJECTED, reason, size=size)
         self._settle(item.key, size, Status.REJECTED, reason)
@@ -706,7 +738,7 @@ class _Run:
                 older[key] = surplus(copies, sha)
                 doomed.update((copy.docpath, key) for copy in older[key])
         for item in removals:
-            doomed.update((copy.docpath, item.key) for copy in ours.get(item.key, []))
+            doomed.update((copy.docpath, item.key) for copy in ours.get(item.key, []) if not copy.legacy)
         if doomed:
             try:
                 await self.patient.delete_documents_from_server(list(doomed))
