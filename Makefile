@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 install: $(STAMP)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench docs/captures
+	$(BIN)/ruff format --check src tests bench docs/captures
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy docs/captures/make_captures.py
 
 pytest: install
 	$(BIN)/python -m pytest -q
@@ -48,6 +49,13 @@ audit: install
 .PHONY: demo
 demo: install
 	$(BIN)/allm demo
+
+# The README's pictures (docs/captures/*.svg): the real `allm sync` and `allm ask` in a pseudo-terminal
+# on the built-in emulator, saved as SVG. Not part of `make test` (tests/cli/test_captures.py runs the
+# script into a temporary folder); run it after a change to what those commands print, and commit.
+.PHONY: captures
+captures: install
+	$(BIN)/python docs/captures/make_captures.py
 
 # The client tests against a real AnythingLLM: needs ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY.
 test-real: install
