@@ -276,3 +276,11 @@ def test_any_content_gets_a_verdict_within_the_read_budget(
         verdict = FileValidator(allowed_file_types=_TYPES).inspect(path)
     assert verdict.bytes_read <= (ZIP_READ_LIMIT if kind in _ZIP_TYPES else 64 * KIB)
     assert verdict.ok or verdict.reason
+
+
+def test_json_too_deep_to_parse_is_refused_alone(files: dict[str, Path]) -> None:
+    deep = files["data.json"].with_name("deep.json")
+    deep.write_bytes(b"[" * 10_000 + b"]" * 10_000)
+    valid, invalid = FileValidator().validate_multiple_files([deep, *files.values()])
+    assert valid == [files["good.pdf"], files["data.json"], files["table.csv"]]
+    assert invalid[0] == (deep, "is JSON nested too deeply to check (about a thousand levels or more)")

@@ -186,7 +186,8 @@ def check_pdf(sample: Sample, claimed: str = "pdf") -> str | None:
 def check_json(sample: Sample, claimed: str = "json") -> str | None:
     """An object or array: ``{`` or ``[`` first (after an optional BOM and white space).
 
-    A file read whole is parsed; a larger one must be UTF-8 text that ends with the matching bracket.
+    A file read whole is parsed (one nested deeper than the parser can follow, about a thousand
+    levels, is refused); a larger one must be UTF-8 text that ends with the matching bracket.
     """
     head = sample.head.removeprefix(UTF8_BOM)
     body = head.lstrip(_JSON_SPACE)
@@ -206,6 +207,8 @@ def check_json(sample: Sample, claimed: str = "json") -> str | None:
             json.loads(head.decode("utf-8"))
         except json.JSONDecodeError as exc:
             return f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        except RecursionError:  # the parser recurses once per level: about a thousand levels at most
+            return "is JSON nested too deeply to check (about a thousand levels or more)"
         return None
     closer = sample.tail.rstrip(_JSON_SPACE)[-1:]
     if closer != (b"}" if opener == b"{" else b"]"):
