@@ -19,6 +19,7 @@ KIB = 1024
 MIB = 1024 * KIB
 LIMIT = 4 * MIB  # the validator's max_file_size in this corpus
 TOO_BIG = "is 4,194,305 bytes (4.0 MiB), more than the limit of 4,194,304 bytes (4.0 MiB)"
+NOT_CHECKABLE_JSON = "is JSON nested too deeply to check"
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(200)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48) + b"This program cannot be run"
@@ -88,6 +89,21 @@ def big_csv(rows: int) -> bytes:
     return ("id,name,city\n" + "".join(f"{i},ñame {i},Zürich\n" for i in range(rows))).encode()
 
 
+def multiline_csv(rows: int) -> bytes:
+    """Rows whose quoted middle field spans two lines: the sampled head ends inside such a field."""
+    return "".join(f'id{n},"first line\nsecond line {"x" * 300}",end\n' for n in range(rows)).encode()
+
+
+def wide_csv(columns: int, rows: int) -> bytes:
+    """A header row wider than the sampled head, then rows that agree with it."""
+    header = ",".join(f"column_{i}" for i in range(columns))
+    return (header + "\n" + "".join(",".join(["1"] * columns) + "\n" for _ in range(rows))).encode()
+
+
+def nested_json(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -114,6 +130,8 @@ CASES = [
     Case("quoted-newlines.csv", content(b'id,comment\n1,"two\nlines, with comma"\n2,plain\n'), None),
     Case("header-only.csv", content(b"first,second,third\n"), None),
     Case("big-multibyte.csv", content(big_csv(20_000)), None),
+    Case("big-multiline.csv", content(multiline_csv(400)), None),  # 139 KB
+    Case("wide-header.csv", content(wide_csv(2_000, 20)), None),  # 102 KB; the header alone is 22 KB
     Case("notes.txt", content("Grüße, 世界 🌍\nline two\n".encode()), None),
     Case("cut-multibyte.txt", content(("€" * 40_000 + "\n").encode()), None),  # head ends mid-character
     Case("cut-multibyte-2.txt", content(("€" * 40_001 + "\n\n").encode()), None),  # so does the tail start
@@ -175,8 +193,17 @@ CASES = [
         "not consistent CSV",
     ),
     Case("one-column.csv", content(b"just\nwords\nhere\n"), "no row has a delimiter"),
+    Case("one-long-line.csv", content(b"words without end " * 5_000), "no row has a delimiter"),  # 90 KB
+    Case("blank-lines.csv", content(b"\n\r\n\n"), "has no CSV row, only blank lines"),
+    Case(
+        "big-multiline-ragged.csv",
+        content(multiline_csv(5) + b'id5,"first\nsecond",end,extra\n' + multiline_csv(400)),
+        "different numbers of columns (3, 3, 3, 3, 3, 4, 3, 3, ...)",
+    ),
     Case("pretty-json.csv", content(json.dumps({"a": 1, "b": 2}, indent=2).encode()), "not consistent CSV"),
     Case("broken.json", content(b'{"a": }'), "not valid JSON"),
+    Case("deep.json", content(nested_json(10_000)), NOT_CHECKABLE_JSON),  # read whole: 20 KB
+    Case("deep-object.json", content(b'{"a":' * 5_000 + b"1" + b"}" * 5_000), NOT_CHECKABLE_JSON),
     Case("prose.json", content(b"hello world"), "not a JSON object or array"),
     Case("blank.json", content(codecs.BOM_UTF8 + b"   \n"), "no JSON value"),
     Case("big-truncated.json", content(b"[" + b'{"k": "v"},' * 10_000), "truncated JSON"),

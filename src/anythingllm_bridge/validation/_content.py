@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 import json
 from dataclasses import dataclass
 
@@ -222,31 +221,47 @@ def check_csv(sample: Sample, claimed: str = "csv") -> str | None:
     """UTF-8 text without NUL bytes whose first rows agree on a number (≥ 2) of columns.
 
     The delimiter may be ``,`` ``;`` tab or ``|``. A one-column file cannot be told apart from
-    plain text, so it is refused.
+    plain text, so it is refused. Of a file not read whole only the records the head holds whole
+    count (a quoted field may span lines); a first record longer than the head is judged by the
+    part of it the head holds.
     """
     problem = check_text(sample, claimed)
     if problem is not None:
         return problem
     text = sample.head.removeprefix(UTF8_BOM).decode("utf-8", "ignore")  # (the head may cut a character)
-    if not sample.complete:
-        text = text[: text.rfind("\n") + 1]  # whole lines only
+    cut = not sample.complete
     for delimiter in _CSV_DELIMITERS:
-        counts = _column_counts(text, delimiter)
+        counts = _column_counts(text, delimiter, cut=cut)
         if counts and counts[0] >= 2 and all(count == counts[0] for count in counts):
             return None
-    counts = _column_counts(text, ",")
+    counts = _column_counts(text, ",", cut=cut)
     if not counts:
-        return "has no complete CSV row"
+        return "has no CSV row, only blank lines"
     if all(count == 1 for count in counts):
         return "is not CSV: no row has a delimiter (one column is plain text: name it .txt)"
     shown = ", ".join(str(count) for count in counts[:8])
     return f"is not consistent CSV: its first rows have different numbers of columns ({shown}, ...)"
 
 
-def _column_counts(text: str, delimiter: str) -> list[int]:
-    """The number of columns of each of the first (non-blank) rows."""
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [len(row) for row in itertools.islice((row for row in rows if row), CSV_ROWS)]
+def _column_counts(text: str, delimiter: str, *, cut: bool) -> list[int]:
+    """The number of columns of each of the first (non-blank) rows.
+
+    When ``text`` is ``cut`` (the head of a larger file), the record that reaches its end may be
+    incomplete: it is left out, unless it is the first one.
+    """
+    lines = io.StringIO(text, newline="").readlines()  # split where the csv module splits
+    rows = csv.reader(lines, delimiter=delimiter)
+    counts: list[int] = []
+    for row in rows:
+        if cut and rows.line_num == len(lines):
+            if row and not counts:
+                counts.append(len(row))
+            break
+        if row:
+            counts.append(len(row))
+            if len(counts) == CSV_ROWS:
+                break
+    return counts
 
 
 def magic_says(sample: Sample, claimed: str) -> bool:
