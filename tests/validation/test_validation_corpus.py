@@ -173,6 +173,9 @@ CASES = [
     Case("letter.pdf", content(b"Dear Sir,\nthis is not a PDF.\n"), "not a PDF"),
     Case("utf16-bom.csv", content("a,b\n1,2\n".encode("utf-16")), "UTF-16"),
     Case("utf16-no-bom.txt", content("plain words here\n".encode("utf-16-le")), "UTF-16"),
+    Case("nul.txt", content(b"\x00"), "is binary data, not a .txt file (NUL byte at offset 0)"),
+    Case("zeros.txt", content(bytes(4096)), "is binary data, not a .txt file (NUL byte at offset 0)"),
+    Case("odd-nul.txt", content(b"a\x00b"), "is binary data, not a .txt file (NUL byte at offset 1)"),
     Case("latin1.csv", content("name,city\ncafé,Zürich\n".encode("latin-1")), "byte 0xE9 at offset 13"),
     Case("latin1.txt", content("Grüße\n".encode("latin-1")), "not valid UTF-8"),
     Case(

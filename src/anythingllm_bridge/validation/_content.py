@@ -140,7 +140,7 @@ def check_text(sample: Sample, claimed: str) -> str | None:
         nul = part.find(b"\x00")
         if nul < 0:
             continue
-        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+        if _looks_like_utf16(sample):
             fallback = "looks like UTF-16 text (NUL bytes between the characters); save it as UTF-8"
         else:
             fallback = f"is binary data, not a .{claimed} file (NUL byte at offset {start + nul})"
@@ -160,6 +160,17 @@ def check_text(sample: Sample, claimed: str) -> str | None:
             sample, claimed, f"is binary data, not a .{claimed} file ({controls} control characters)"
         )
     return None
+
+
+def _looks_like_utf16(sample: Sample) -> bool:
+    """UTF-16 text of Latin script: an even length, and NUL bytes in most of the odd places (big
+    endian: the even ones) but few of the others. A run of zeros has them in both."""
+    head = sample.head
+    if len(head) < 2 or (sample.complete and len(head) % 2):
+        return False
+    pairs = len(head) // 2
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    return max(even, odd) * 2 > pairs and min(even, odd) * 8 < pairs
 
 
 def check_mbox(sample: Sample, claimed: str = "mbox") -> str | None:
