@@ -200,3 +200,29 @@ async def test_vector_stores_list_workspaces(api: Api) -> None:
     assert stores["data"][0]["id"] == slug
     assert stores["data"][0]["file_counts"] == {"total": 1}
     assert (await api.get("/v1/openai/vector_stores?limit=1")).json == {"data": [], "has_more": False}
+
+
+async def test_without_context_every_route_answers_like_the_stub_model(api: Api) -> None:
+    # the reference server's stub model leaves out the "; first says" part when it got no context
+    slug = (await api.workspace("Bare", chatMode="chat"))["slug"]
+    thread = (await api.post(f"/v1/workspace/{slug}/thread/new", json={})).json["thread"]["slug"]
+
+    def bare(question: str, history: int = 0) -> str:
+        return f'STUB ANSWER to "{question}" | 0 context chunk(s) | history messages: {history}'
+
+    chat = await api.post(f"/v1/workspace/{slug}/chat", json={"message": "one", "sessionId": "a"})
+    assert chat.json["textResponse"] == bare("one")
+    in_thread = await api.post(f"/v1/workspace/{slug}/thread/{thread}/chat", json={"message": "two"})
+    assert in_thread.json["textResponse"] == bare("two")
+    for path, history in (
+        (f"/v1/workspace/{slug}/stream-chat", 0),
+        (f"/v1/workspace/{slug}/thread/{thread}/stream-chat", 2),  # after "two" in the thread
+    ):
+        streamed = await api.post(path, json={"message": "three", "sessionId": "b"})
+        tokens = [e["textResponse"] for e in streamed.events() if e["type"] == "textResponseChunk"]
+        assert "".join(tokens) == bare("three", history)
+    body = {"model": slug, "messages": [{"role": "user", "content": "four"}]}
+    completion = (await api.post("/v1/openai/chat/completions", json=body)).json
+    assert completion["choices"][0]["message"]["content"] == bare("four")
+    events = (await api.post("/v1/openai/chat/completions", json={**body, "stream": True})).events()
+    assert "".join(e["choices"][0]["delta"]["content"] for e in events) == bare("four")
