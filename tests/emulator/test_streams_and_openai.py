@@ -149,7 +149,19 @@ async def test_openai_models_and_chat_completions(api: Api) -> None:
     assert choice["message"]["role"] == "assistant"
     assert choice["message"]["content"].startswith('STUB ANSWER to "Zorblax packet size?"')
     assert choice["message"]["content"].endswith("history messages: 2")
-    assert completion["usage"]["total_tokens"] > 0
+    usage = completion["usage"]  # the server's metrics, key order included (measured on 1.16.0)
+    assert list(usage) == [
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "duration",
+        "outputTps",
+        "model",
+        "provider",
+        "timestamp",
+    ]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert (usage["model"], usage["provider"]) == ("stub-model", "GenericOpenAiLLM")
     assert "sources" not in completion
 
     streamed = await api.post("/v1/openai/chat/completions", json={**body, "stream": True})
@@ -157,8 +169,19 @@ async def test_openai_models_and_chat_completions(api: Api) -> None:
     assert "[DONE]" not in streamed.text
     events = streamed.events()
     assert {e["object"] for e in events} == {"chat.completion"}
-    assert [e["choices"][0]["finish_reason"] for e in events][-1] == "stop"
-    assert events[-1]["usage"]["total_tokens"] > 0
+    assert [e["choices"][0]["finish_reason"] for e in events][-3:] == [None, None, "stop"]
+    assert [e["choices"][0]["delta"]["content"] for e in events][-2:] == ["", ""]
+    assert all(e["usage"] == {} for e in events[:-1])
+    assert list(events[-1]["usage"]) == [
+        "completion_tokens",
+        "prompt_tokens",
+        "total_tokens",
+        "outputTps",
+        "duration",
+        "model",
+        "provider",
+        "timestamp",
+    ]
     assert "".join(e["choices"][0]["delta"]["content"] for e in events) == choice["message"]["content"]
 
 
