@@ -1,6 +1,6 @@
 """Comparing the emulator's answers with the ones recorded from a real AnythingLLM 1.16.0.
 
-Compared exactly: status, content type, the recorded Express/CORS/SSE headers, text and HTML bodies
+Compared exactly: status, content type, the recorded Express/CORS/SSE/keep-alive headers, text and HTML bodies
 (byte length included), and for JSON: the key set *and order* of every object, list lengths, value types
 (JavaScript's: int and float are both "number"), and values — except the exempt ones below, each for a
 reason:
@@ -52,6 +52,8 @@ COMPARED_HEADERS = (
     "Cache-Control",
     "Access-Control-Allow-Origin",
     "X-Powered-By",
+    "Connection",
+    "Keep-Alive",
 )
 
 

@@ -25,6 +25,7 @@ from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.faults.request_log import RecordedRequest
 from anythingllm_bridge.testing.latency import PROFILES, LatencyProfile
 from anythingllm_bridge.testing.state import Store
+from anythingllm_bridge.testing.wire import KEEP_ALIVE_TIMEOUT
 
 __all__ = ["EmulatorThread", "RunningEmulator", "main", "run_emulator"]
 
@@ -67,7 +68,11 @@ async def _start(
 ) -> tuple[web.AppRunner, int]:
     # Node's default keepAliveTimeout: an idle pooled connection is closed after 5 s, as on the real server
     runner = web.AppRunner(
-        emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5, keepalive_timeout=5.0
+        emulator.app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=0.5,
+        keepalive_timeout=KEEP_ALIVE_TIMEOUT,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
