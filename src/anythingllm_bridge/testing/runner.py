@@ -141,11 +141,14 @@ class EmulatorThread:
         return self.running
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving and wait for the thread to end. Stopping again, or before ``start``, does nothing."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
         if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile: the thread is ending anyway
+                self._loop.call_soon_threadsafe(self._stop.set)
+        thread.join()
 
     def _serve(self) -> None:
         asyncio.run(self._main())
@@ -205,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             parser.error(f"--latency-profile: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    emulator = Emulator(args.api_key, seed=args.seed, latency_profile=profile)
+    try:
+        emulator = Emulator(args.api_key, seed=args.seed, latency_profile=profile)
+    except ValueError as exc:  # the message names the rule, never the key
+        parser.error(f"--api-key: {exc}")
 
     async def serve() -> None:
         stop = asyncio.Event()
