@@ -14,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
     from anythingllm_bridge.client._transport import Transport
@@ -23,6 +25,25 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 REAL_URL = os.environ.get("ANYTHINGLLM_URL", "")
 REAL_KEY = os.environ.get("ANYTHINGLLM_API_KEY", "")
 NEEDS_REAL = "needs a real AnythingLLM: set ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY (make test-real)"
+
+#: The repository's root (the folder holding pyproject.toml).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_path(*parts: str) -> Path:
+    """A file of the read-only reference material, which lives in ``../shared`` beside the repository
+    (here and in CI, which clones it there): always found from the repository root, never by an
+    absolute path of one machine."""
+    return ROOT.parent.joinpath("shared", *parts)
+
+
+#: The exchanges recorded from a real AnythingLLM 1.16.0, parsed (see ``../shared/anythingllm``).
+TRANSCRIPTS = shared_path("anythingllm", "transcripts.json")
+#: Mark a test that reads the recorded exchanges: skipped, alone, where ``../shared`` is absent.
+needs_transcripts = pytest.mark.skipif(
+    not TRANSCRIPTS.exists(),
+    reason=f"the recorded transcripts are not at {TRANSCRIPTS} (../shared is absent)",
+)
 
 _bucket_names = itertools.count()
 
