@@ -275,7 +275,14 @@ def test_any_content_gets_a_verdict_within_the_read_budget(
             out.write(tail)
         verdict = FileValidator(allowed_file_types=_TYPES).inspect(path)
     assert verdict.bytes_read <= (ZIP_READ_LIMIT if kind in _ZIP_TYPES else 64 * KIB)
-    assert verdict.ok or verdict.reason
+    assert verdict.file_type == kind
+    if verdict.reason is not None:  # a refusal is one clear line, shown after the file's name
+        assert verdict.reason.strip() == verdict.reason != ""
+        assert "\n" not in verdict.reason
+        assert verdict.error == f"file.{kind}: {verdict.reason}"
+    signature = {"pdf": b"%PDF", **dict.fromkeys(_ZIP_TYPES, b"PK")}.get(kind)
+    if signature is not None and signature not in head + tail:
+        assert not verdict.ok, f"random bytes passed as {kind}"
 
 
 def test_json_too_deep_to_parse_is_refused_alone(files: dict[str, Path]) -> None:
