@@ -7,7 +7,10 @@ import importlib.util
 import itertools
 import os
 import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +49,40 @@ needs_transcripts = pytest.mark.skipif(
 )
 
 _bucket_names = itertools.count()
+
+
+def without_dac_override() -> Callable[[], None]:
+    """A ``preexec_fn`` for root: the child loses the capabilities that let root read any file (from
+    its bounding set; an exec'ed root process gets no more), so file modes apply to it as to anyone.
+    ctypes is loaded here, in the parent: the child of a threaded process must not import."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def drop() -> None:
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+    return drop
+
+
+def python_where_file_modes_apply(
+    code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args`` in a child process to which file modes apply: as root, without the
+    capabilities that let root read any file (so a test of an unreadable file runs, and means the
+    same, whoever runs the suite). ``env`` adds variables (a key goes there, not on the command
+    line). Returns the finished process, output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+        preexec_fn=without_dac_override() if os.geteuid() == 0 else None,
+    )
 
 
 async def no_sleep(_seconds: float) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from anythingllm_bridge.validation import KNOWN_TYPES, FileValidator
+from support import python_where_file_modes_apply
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -285,12 +286,20 @@ def test_missing_folders_links_and_pipes_are_refused_with_a_reason(
     assert validator.validate_file(tmp_path / "real.pdf") == (True, None)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_files_are_refused(tmp_path: Path, validator: FileValidator) -> None:
+def test_unreadable_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "locked.pdf"
     path.write_bytes(PDF)
     path.chmod(0)
-    ok, error = validator.validate_file(path)
-    assert not ok
-    assert error is not None
+    checked = python_where_file_modes_apply(  # even when the suite runs as root
+        "import sys\n"
+        "from anythingllm_bridge.validation import FileValidator\n"
+        "ok, error = FileValidator().validate_file(sys.argv[1])\n"
+        "print(ok)\n"
+        "print(error)\n",
+        str(path),
+    )
+    assert checked.returncode == 0, checked.stderr
+    ok, error = checked.stdout.splitlines()
+    assert ok == "False"
+    assert error.startswith("locked.pdf: ")
     assert "permission denied" in error
