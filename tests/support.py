@@ -7,12 +7,17 @@ import importlib.util
 import itertools
 import os
 import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+import pytest
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
@@ -24,7 +29,60 @@ REAL_URL = os.environ.get("ANYTHINGLLM_URL", "")
 REAL_KEY = os.environ.get("ANYTHINGLLM_API_KEY", "")
 NEEDS_REAL = "needs a real AnythingLLM: set ANYTHINGLLM_URL and ANYTHINGLLM_API_KEY (make test-real)"
 
+#: The repository's root (the folder holding pyproject.toml).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_path(*parts: str) -> Path:
+    """A file of the read-only reference material, which lives in ``../shared`` beside the repository
+    (here and in CI, which clones it there): always found from the repository root, never by an
+    absolute path of one machine."""
+    return ROOT.parent.joinpath("shared", *parts)
+
+
+#: The exchanges recorded from a real AnythingLLM 1.16.0, parsed (see ``../shared/anythingllm``).
+TRANSCRIPTS = shared_path("anythingllm", "transcripts.json")
+#: Mark a test that reads the recorded exchanges: skipped, alone, where ``../shared`` is absent.
+needs_transcripts = pytest.mark.skipif(
+    not TRANSCRIPTS.exists(),
+    reason=f"the recorded transcripts are not at {TRANSCRIPTS} (../shared is absent)",
+)
+
 _bucket_names = itertools.count()
+
+
+def without_dac_override() -> Callable[[], None]:
+    """A ``preexec_fn`` for root: the child loses the capabilities that let root read any file (from
+    its bounding set; an exec'ed root process gets no more), so file modes apply to it as to anyone.
+    ctypes is loaded here, in the parent: the child of a threaded process must not import."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def drop() -> None:
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+    return drop
+
+
+def python_where_file_modes_apply(
+    code: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c code args`` in a child process to which file modes apply: as root, without the
+    capabilities that let root read any file (so a test of an unreadable file runs, and means the
+    same, whoever runs the suite). ``env`` adds variables (a key goes there, not on the command
+    line). Returns the finished process, output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+        preexec_fn=without_dac_override() if os.geteuid() == 0 else None,
+    )
 
 
 async def no_sleep(_seconds: float) -> None:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from support import without_dac_override as without_dac_override  # re-exported: the CLI tests use it
+
 KEY = "CLI-TEST-KEY"
 
 
@@ -94,19 +96,3 @@ def one_line_error(result: subprocess.CompletedProcess[str], *words: str, code: 
         assert word in line, line
     assert KEY not in line
     return line
-
-
-def without_dac_override() -> Any:
-    """A ``preexec_fn`` for root: the child loses the capabilities that let root read any file (from
-    its bounding set; an exec'ed root process gets no more), so file modes apply to it as to anyone.
-    ctypes is loaded here, in the parent: the child of a threaded process must not import."""
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def drop() -> None:
-        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-            if prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
-
-    return drop

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMValidationError,
     FileValidationError,
 )
-from support import Server
+from support import Server, python_where_file_modes_apply
 
 NOTES = (
     "The Zorblax protocol was invented in 1987 by Dr. Quentin Marsh at the Lunar Institute.\n"
@@ -122,16 +124,28 @@ async def test_bad_paths_are_refused_before_any_request(
     assert expected in str(caught.value)
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0, reason="root can read any file; an unreadable file needs a normal user"
-)
-async def test_unreadable_file_is_refused_before_any_request(
-    emu_client: AnythingLLMClient, tmp_path: Path
-) -> None:
+async def test_unreadable_file_is_refused_before_any_request(emulator: Any, tmp_path: Path) -> None:
     path = write(tmp_path, "secret.txt")
     path.chmod(0)
-    with pytest.raises(FileValidationError, match="cannot be read"):
-        await emu_client.upload_file(path)
+    before = len(emulator.emulator.faults.requests)
+    uploaded = await asyncio.to_thread(
+        functools.partial(python_where_file_modes_apply, env={"TEST_KEY": emulator.api_key}),
+        "import asyncio, os, sys\n"  # in a child process, so that it means the same run as root
+        "from anythingllm_bridge.client import AnythingLLMClient\n"
+        "from anythingllm_bridge.errors import FileValidationError\n"
+        "async def upload():\n"
+        "    async with AnythingLLMClient(sys.argv[1], os.environ['TEST_KEY']) as client:\n"
+        "        try:\n"
+        "            await client.upload_file(sys.argv[2])\n"
+        "        except FileValidationError as exc:\n"
+        "            print(exc)\n"
+        "asyncio.run(upload())\n",
+        emulator.url,
+        str(path),
+    )
+    assert uploaded.returncode == 0, uploaded.stderr
+    assert "cannot be read" in uploaded.stdout
+    assert len(emulator.emulator.faults.requests) == before
 
 
 async def test_unsupported_extension_is_a_server_error_with_its_reason(

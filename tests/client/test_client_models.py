@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +26,7 @@ from anythingllm_bridge.client import (
     WorkspaceDocument,
     WorkspaceResponse,
 )
-
-TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
+from support import TRANSCRIPTS
 
 
 def recorded() -> dict[str, Any]:

@@ -72,17 +72,38 @@ async def test_top_n_and_the_threshold_limit_the_hits(api: Api) -> None:
 
 async def test_query_mode_refuses_when_nothing_matches_and_chat_mode_still_answers(api: Api) -> None:
     slug = await _library(api, chatMode="query")
-    unrelated = "How do I bake bread at home?"
+    # shares only function words ("the", "is", "in") with every document: scores far below 0.25
+    unrelated = "What is the best bread in the world?"
     refused = await api.post(f"/v1/workspace/{slug}/chat", json={"message": unrelated})
     assert refused.json["textResponse"] == REFUSAL
     assert refused.json["sources"] == []
     assert "chatId" not in refused.json
     answered = await api.post(f"/v1/workspace/{slug}/chat", json={"message": unrelated, "mode": "chat"})
-    assert answered.json["textResponse"].startswith(f'STUB ANSWER to "{unrelated}" | 0 context chunk(s)')
+    assert answered.json["textResponse"] == (
+        f'STUB ANSWER to "{unrelated}" | 0 context chunk(s) | history messages: 0'
+    )
     custom = await api.post(f"/v1/workspace/{slug}/update", json={"queryRefusalResponse": "Nope."})
     assert custom.status == 200
     again = await api.post(f"/v1/workspace/{slug}/chat", json={"message": unrelated})
     assert again.json["textResponse"] == "Nope."
+
+
+async def test_a_chunk_sharing_no_word_with_the_question_scores_one_like_the_server(api: Api) -> None:
+    # The server maps a cosine distance >= 1 to similarity 1, so a chunk with nothing in common with the
+    # question passes any threshold: the recorded chats list such chunks with "_distance": 1, "score": 1.
+    slug = await _library(api, chatMode="query")
+    question = "How do I bake bread at home?"  # "at" is in notes.txt, nothing is in the other two
+    search = await api.post(f"/v1/workspace/{slug}/vector-search", json={"query": question, "topN": 3})
+    results = {r["metadata"]["title"]: (r["distance"], r["score"]) for r in search.json["results"]}
+    assert results == {"kittens.txt": (1, 1), "river.md": (1, 1)}
+    reply = await api.post(f"/v1/workspace/{slug}/chat", json={"message": question})
+    assert [(s["title"], s["_distance"], s["score"]) for s in reply.json["sources"]] == [
+        ("kittens.txt", 1, 1),
+        ("river.md", 1, 1),
+    ]
+    assert reply.json["textResponse"].startswith(
+        f'STUB ANSWER to "{question}" | 2 context chunk(s); first says: "<document_metadata>'
+    )
 
 
 async def test_an_empty_workspace_refuses_in_query_mode_without_searching(api: Api) -> None:

@@ -75,6 +75,41 @@ def test_emulator_thread_serves_synchronous_code() -> None:
         urllib.request.urlopen(running.url + "/api/ping", timeout=5)
 
 
+def test_stopping_an_emulator_thread_twice_or_before_it_starts_does_nothing() -> None:
+    never_started = EmulatorThread(api_key="K")
+    never_started.stop()
+    thread = EmulatorThread(api_key="K")
+    with thread as running:
+        thread.stop()  # stopped inside the with-block: leaving it stops again
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(running.url + "/api/ping", timeout=5)
+    thread.stop()  # its loop is closed by now: no "Event loop is closed"
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(running.url + "/api/ping", timeout=5)
+
+
+def test_the_command_line_refuses_a_bad_key_in_one_line_without_echoing_it() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "anythingllm_bridge.testing.emulator",
+            "--port",
+            "0",
+            "--api-key",
+            "my secret",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith("error: --api-key: api_key must be a non-empty string without spaces")
+    assert "Traceback" not in result.stderr
+    assert "secret" not in result.stderr
+
+
 def test_a_bad_api_key_is_refused_without_echoing_it() -> None:
     with pytest.raises(ValueError, match="api_key") as caught:
         Emulator("has space")

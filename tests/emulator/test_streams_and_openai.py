@@ -149,7 +149,19 @@ async def test_openai_models_and_chat_completions(api: Api) -> None:
     assert choice["message"]["role"] == "assistant"
     assert choice["message"]["content"].startswith('STUB ANSWER to "Zorblax packet size?"')
     assert choice["message"]["content"].endswith("history messages: 2")
-    assert completion["usage"]["total_tokens"] > 0
+    usage = completion["usage"]  # the server's metrics, key order included (measured on 1.16.0)
+    assert list(usage) == [
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "duration",
+        "outputTps",
+        "model",
+        "provider",
+        "timestamp",
+    ]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
+    assert (usage["model"], usage["provider"]) == ("stub-model", "GenericOpenAiLLM")
     assert "sources" not in completion
 
     streamed = await api.post("/v1/openai/chat/completions", json={**body, "stream": True})
@@ -157,8 +169,19 @@ async def test_openai_models_and_chat_completions(api: Api) -> None:
     assert "[DONE]" not in streamed.text
     events = streamed.events()
     assert {e["object"] for e in events} == {"chat.completion"}
-    assert [e["choices"][0]["finish_reason"] for e in events][-1] == "stop"
-    assert events[-1]["usage"]["total_tokens"] > 0
+    assert [e["choices"][0]["finish_reason"] for e in events][-3:] == [None, None, "stop"]
+    assert [e["choices"][0]["delta"]["content"] for e in events][-2:] == ["", ""]
+    assert all(e["usage"] == {} for e in events[:-1])
+    assert list(events[-1]["usage"]) == [
+        "completion_tokens",
+        "prompt_tokens",
+        "total_tokens",
+        "outputTps",
+        "duration",
+        "model",
+        "provider",
+        "timestamp",
+    ]
     assert "".join(e["choices"][0]["delta"]["content"] for e in events) == choice["message"]["content"]
 
 
@@ -200,3 +223,29 @@ async def test_vector_stores_list_workspaces(api: Api) -> None:
     assert stores["data"][0]["id"] == slug
     assert stores["data"][0]["file_counts"] == {"total": 1}
     assert (await api.get("/v1/openai/vector_stores?limit=1")).json == {"data": [], "has_more": False}
+
+
+async def test_without_context_every_route_answers_like_the_stub_model(api: Api) -> None:
+    # the reference server's stub model leaves out the "; first says" part when it got no context
+    slug = (await api.workspace("Bare", chatMode="chat"))["slug"]
+    thread = (await api.post(f"/v1/workspace/{slug}/thread/new", json={})).json["thread"]["slug"]
+
+    def bare(question: str, history: int = 0) -> str:
+        return f'STUB ANSWER to "{question}" | 0 context chunk(s) | history messages: {history}'
+
+    chat = await api.post(f"/v1/workspace/{slug}/chat", json={"message": "one", "sessionId": "a"})
+    assert chat.json["textResponse"] == bare("one")
+    in_thread = await api.post(f"/v1/workspace/{slug}/thread/{thread}/chat", json={"message": "two"})
+    assert in_thread.json["textResponse"] == bare("two")
+    for path, history in (
+        (f"/v1/workspace/{slug}/stream-chat", 0),
+        (f"/v1/workspace/{slug}/thread/{thread}/stream-chat", 2),  # after "two" in the thread
+    ):
+        streamed = await api.post(path, json={"message": "three", "sessionId": "b"})
+        tokens = [e["textResponse"] for e in streamed.events() if e["type"] == "textResponseChunk"]
+        assert "".join(tokens) == bare("three", history)
+    body = {"model": slug, "messages": [{"role": "user", "content": "four"}]}
+    completion = (await api.post("/v1/openai/chat/completions", json=body)).json
+    assert completion["choices"][0]["message"]["content"] == bare("four")
+    events = (await api.post("/v1/openai/chat/completions", json={**body, "stream": True})).events()
+    assert "".join(e["choices"][0]["delta"]["content"] for e in events) == bare("four")

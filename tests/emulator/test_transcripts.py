@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from transcript_replay import (
     COMPARED_HEADERS,
     IdMap,
@@ -27,15 +25,10 @@ from transcript_replay import (
 )
 
 from anythingllm_bridge.testing import Emulator, run_emulator
+from support import TRANSCRIPTS, needs_transcripts, shared_path
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "anythingllm"
-TRANSCRIPTS = SHARED / "transcripts.json"
-TESTDATA = SHARED / "testdata"
+TESTDATA = shared_path("anythingllm", "testdata")
 UNRECORDED_BEFORE = {"29-documents-list.txt": [{"name": "file", "file": "blob.xyz"}]}
-
-pytestmark = pytest.mark.skipif(
-    not TRANSCRIPTS.exists(), reason=f"recorded transcripts not found at {TRANSCRIPTS} (../shared is absent)"
-)
 
 
 def _api_key(transcripts: list[dict[str, Any]]) -> str:
@@ -104,6 +97,7 @@ def _check(item: dict[str, Any], resp: aiohttp.ClientResponse, raw: bytes, ids: 
     return problems
 
 
+@needs_transcripts
 async def test_every_recorded_exchange_is_reproduced() -> None:
     transcripts: list[dict[str, Any]] = json.loads(TRANSCRIPTS.read_text())
     key = _api_key(transcripts)

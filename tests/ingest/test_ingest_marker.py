@@ -50,7 +50,7 @@ def test_a_name_that_is_not_utf8_travels_as_its_bytes() -> None:
 
 @given(st.one_of(st.none(), st.integers(), st.text(), st.binary().map(lambda b: b.decode("latin-1"))))
 def test_anything_else_is_no_marker(value: object) -> None:
-    assert Marker.parse(value) is None or isinstance(value, str)
+    assert Marker.parse(value) is None  # never raises, and nothing but a marker parses as one
 
 
 def test_foreign_doc_sources_are_no_marker() -> None:

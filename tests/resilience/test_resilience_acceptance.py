@@ -288,11 +288,14 @@ async def test_an_outage_opens_the_breaker_and_recovery_closes_it(emulator: Runn
 
 
 async def _wait_until_reached(emulator: RunningEmulator, count: int) -> None:
-    for _ in range(1000):  # a condition, not a duration: the request has arrived at the server
-        if reached(emulator) >= count:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the request never reached the emulator")
+    """Until the request has arrived at the server: a condition, not a duration (the 60 s bound only
+    turns a request that never arrives into a failure instead of a hang)."""
+    try:
+        async with asyncio.timeout(60):
+            while reached(emulator) < count:  # noqa: ASYNC110 (the request log tells no one; it is read)
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError("the request never reached the emulator") from None
 
 
 async def test_a_cancelled_call_leaves_the_failure_count_as_it_was(emulator: RunningEmulator) -> None:
@@ -306,9 +309,16 @@ async def test_a_cancelled_call_leaves_the_failure_count_as_it_was(emulator: Run
         with pytest.raises(asyncio.CancelledError):
             await task
         assert transport.breaker.failure_count == 3
+
+        async def timed_out_mid_request() -> None:
+            async with asyncio.timeout(None) as outer:
+                call = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
+                await _wait_until_reached(emulator, 5)  # it is held by the second latency fault
+                outer.reschedule(asyncio.get_running_loop().time())  # time is up, mid-request
+                await call
+
         with pytest.raises(TimeoutError):  # an outer timeout is not a failure either
-            async with asyncio.timeout(0.05):
-                await transport.request("GET", "/v1/workspaces")
+            await timed_out_mid_request()
         assert transport.breaker.failure_count == 3
         assert transport.breaker.state is CircuitState.CLOSED
         await transport.request("GET", "/v1/workspaces")
@@ -344,11 +354,17 @@ async def test_breakers_are_per_transport(emulator: RunningEmulator) -> None:
 
 
 @asynccontextmanager
-async def counted_emulator() -> AsyncIterator[tuple[RunningEmulator, dict[str, int]]]:
-    """An emulator with an outermost middleware counting requests (and connections) in flight."""
+async def counted_emulator(limit: int) -> AsyncIterator[tuple[RunningEmulator, dict[str, int]]]:
+    """An emulator with an outermost middleware counting requests (and connections) in flight.
+
+    The first requests are held until ``limit`` of them are in flight, so a client that keeps to the
+    limit certainly reaches it, however slowly the machine lets it send; after that each request
+    still takes a little while (a latency fault), so a client that exceeded the limit would be seen.
+    """
     emu = Emulator("TEST-KEY")
     seen = {"in_flight": 0, "max_in_flight": 0, "max_connections": 0}
     connections: dict[Any, int] = {}
+    full = asyncio.Event()
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -356,7 +372,11 @@ async def counted_emulator() -> AsyncIterator[tuple[RunningEmulator, dict[str, i
         seen["max_in_flight"] = max(seen["max_in_flight"], seen["in_flight"])
         connections[request.transport] = connections.get(request.transport, 0) + 1
         seen["max_connections"] = max(seen["max_connections"], len(connections))
+        if seen["in_flight"] >= limit:
+            full.set()
         try:
+            async with asyncio.timeout(60):  # a bound against a hang, never reached when all is well
+                await full.wait()
             response: web.StreamResponse = await handler(request)
             return response
         finally:
@@ -371,7 +391,7 @@ async def counted_emulator() -> AsyncIterator[tuple[RunningEmulator, dict[str, i
 
 
 async def test_100_concurrent_calls_never_exceed_max_concurrency() -> None:
-    async with counted_emulator() as (emulator, seen):
+    async with counted_emulator(limit=7) as (emulator, seen):
         emulator.emulator.faults.add("GET", WORKSPACES, latency=0.02, times=None)
         async with transport_for(emulator, max_concurrency=7, max_connections_per_host=50) as (transport, _):
             results = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(100)))
@@ -381,7 +401,7 @@ async def test_100_concurrent_calls_never_exceed_max_concurrency() -> None:
 
 
 async def test_connections_per_host_are_limited() -> None:
-    async with counted_emulator() as (emulator, seen):
+    async with counted_emulator(limit=3) as (emulator, seen):
         emulator.emulator.faults.add("GET", WORKSPACES, latency=0.02, times=None)
         async with transport_for(emulator, max_concurrency=50, max_connections_per_host=3) as (transport, _):
             await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(60)))

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from support import shared_path
+
 ROOT = Path(__file__).parents[2]
 #: Where the specifications are: the shared folder beside the repository.
-SEED_FOLDER = ROOT.parent / "shared" / "seeds"
+SEED_FOLDER = shared_path("seeds")
 
 _SEED_IMPORT = re.compile(r"^(\s*)from (?:app|core|models|clients)(?:\.\w+)+ import ", re.MULTILINE)
 

@@ -26,6 +26,7 @@ from anythingllm_bridge.errors import (
     StoragePermissionError,
 )
 from anythingllm_bridge.storage import LocalStorageClient
+from support import python_where_file_modes_apply
 
 
 def snapshot(folder: Path) -> dict[str, bytes | str]:
@@ -99,13 +100,24 @@ async def test_files_no_key_can_name_are_not_listed(tmp_path: Path) -> None:
     assert await store.list_files() == ["ok.txt"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
 async def test_unreadable_objects_are_permission_errors(tmp_path: Path) -> None:
     store = LocalStorageClient(tmp_path)
     await store.put_stream("secret.txt", [b"x"])
     (tmp_path / "secret.txt").chmod(0)
-    with pytest.raises(StoragePermissionError):
-        _ = [chunk async for chunk in store.open_read("secret.txt")]
+    read = await asyncio.to_thread(
+        python_where_file_modes_apply,  # even when the suite runs as root
+        "import asyncio, sys\n"
+        "from anythingllm_bridge.storage import LocalStorageClient\n"
+        "async def read():\n"
+        "    try:\n"
+        "        _ = [c async for c in LocalStorageClient(sys.argv[1]).open_read('secret.txt')]\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__)\n"
+        "asyncio.run(read())\n",
+        str(tmp_path),
+    )
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == StoragePermissionError.__name__
 
 
 async def test_without_fsync_writes_are_still_atomic(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ Subject the client's method for that route declares (the client tests check the 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +28,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMServerError,
     AnythingLLMValidationError,
 )
-
-TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
-pytestmark = pytest.mark.skipif(not TRANSCRIPTS.exists(), reason="transcripts not available")
+from support import TRANSCRIPTS, needs_transcripts
 
 # file number -> expected error class (None = success). Every recorded exchange is listed.
 EXPECTED: dict[str, type[AnythingLLMError] | None] = {
@@ -116,6 +113,7 @@ def _transcripts() -> list[dict[str, Any]]:
 RECORDED = _transcripts()
 
 
+@needs_transcripts
 def test_every_recorded_exchange_has_an_expectation() -> None:
     assert sorted(t["file"][:2] for t in RECORDED) == sorted(EXPECTED)
 
@@ -169,6 +167,7 @@ def _interpret(number: str) -> AnythingLLMError:
     return error
 
 
+@needs_transcripts
 def test_server_messages_are_extracted_from_error_and_message_keys_and_text() -> None:
     cases = {
         "03": "No valid api key found.",
@@ -189,6 +188,7 @@ def test_server_messages_are_extracted_from_error_and_message_keys_and_text() ->
         assert said[:40] in str(error), number
 
 
+@needs_transcripts
 def test_missing_workspace_errors_name_the_workspace() -> None:
     assert "workspace 'does-not-exist' does not exist" in str(_interpret("13"))
     assert "workspace 'nope' does not exist" in str(_interpret("32"))
@@ -223,6 +223,7 @@ def test_a_subject_reads_only_the_bare_status_as_not_found() -> None:
     assert type(error) is AnythingLLMValidationError  # another status
 
 
+@needs_transcripts
 def test_html_where_json_was_due_names_the_likely_cause() -> None:
     error = _interpret("74")
     assert isinstance(error, AnythingLLMProtocolError)
@@ -232,6 +233,7 @@ def test_html_where_json_was_due_names_the_likely_cause() -> None:
     assert "too old" in str(error)
 
 
+@needs_transcripts
 def test_authentication_error_tells_what_to_check() -> None:
     assert "ANYTHINGLLM_API_KEY" in str(_interpret("73"))
 

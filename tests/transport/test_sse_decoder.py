@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder, decode_all
-
-TRANSCRIPTS = Path("/work/shared/anythingllm/transcripts.json")
+from support import TRANSCRIPTS
 
 
 def _recorded_streams() -> list[tuple[str, str]]:

@@ -275,4 +275,38 @@ def test_any_content_gets_a_verdict_within_the_read_budget(
             out.write(tail)
         verdict = FileValidator(allowed_file_types=_TYPES).inspect(path)
     assert verdict.bytes_read <= (ZIP_READ_LIMIT if kind in _ZIP_TYPES else 64 * KIB)
-    assert verdict.ok or verdict.reason
+    assert verdict.file_type == kind
+    if verdict.reason is not None:  # a refusal is one clear line, shown after the file's name
+        assert verdict.reason.strip() == verdict.reason != ""
+        assert "\n" not in verdict.reason
+        assert verdict.error == f"file.{kind}: {verdict.reason}"
+    signature = {"pdf": b"%PDF", **dict.fromkeys(_ZIP_TYPES, b"PK")}.get(kind)
+    if signature is not None and signature not in head + tail:
+        assert not verdict.ok, f"random bytes passed as {kind}"
+
+
+def test_json_too_deep_to_parse_is_refused_alone(files: dict[str, Path]) -> None:
+    deep = files["data.json"].with_name("deep.json")
+    deep.write_bytes(b"[" * 10_000 + b"]" * 10_000)
+    valid, invalid = FileValidator().validate_multiple_files([deep, *files.values()])
+    assert valid == [files["good.pdf"], files["data.json"], files["table.csv"]]
+    assert invalid[0] == (deep, "is JSON nested too deeply to check (about a thousand levels or more)")
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "reason"),
+    [
+        (3, 1, "is 3 bytes, more than the limit of 1 byte"),
+        (2_000, 1_000, "is 2,000 bytes (2.0 KiB), more than the limit of 1,000 bytes"),
+        (
+            3 * 1024 * KIB,
+            2 * 1024 * KIB,
+            "is 3,145,728 bytes (3.0 MiB), more than the limit of 2,097,152 bytes (2.0 MiB)",
+        ),
+    ],
+)
+def test_a_file_too_big_names_each_size_once(tmp_path: Path, size: int, limit: int, reason: str) -> None:
+    path = tmp_path / "big.txt"
+    with path.open("wb") as out:
+        out.truncate(size)
+    assert FileValidator(max_file_size=limit, allowed_file_types=["txt"]).inspect(path).reason == reason

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from anythingllm_bridge.validation import KNOWN_TYPES, FileValidator
+from support import python_where_file_modes_apply
 
 KIB = 1024
 MIB = 1024 * KIB
 LIMIT = 4 * MIB  # the validator's max_file_size in this corpus
 TOO_BIG = "is 4,194,305 bytes (4.0 MiB), more than the limit of 4,194,304 bytes (4.0 MiB)"
+NOT_CHECKABLE_JSON = "is JSON nested too deeply to check"
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + bytes(8) + b"\x02\x00\x3e\x00" + bytes(200)
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(48) + b"This program cannot be run"
@@ -88,6 +90,21 @@ def big_csv(rows: int) -> bytes:
     return ("id,name,city\n" + "".join(f"{i},ñame {i},Zürich\n" for i in range(rows))).encode()
 
 
+def multiline_csv(rows: int) -> bytes:
+    """Rows whose quoted middle field spans two lines: the sampled head ends inside such a field."""
+    return "".join(f'id{n},"first line\nsecond line {"x" * 300}",end\n' for n in range(rows)).encode()
+
+
+def wide_csv(columns: int, rows: int) -> bytes:
+    """A header row wider than the sampled head, then rows that agree with it."""
+    header = ",".join(f"column_{i}" for i in range(columns))
+    return (header + "\n" + "".join(",".join(["1"] * columns) + "\n" for _ in range(rows))).encode()
+
+
+def nested_json(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -114,6 +131,8 @@ CASES = [
     Case("quoted-newlines.csv", content(b'id,comment\n1,"two\nlines, with comma"\n2,plain\n'), None),
     Case("header-only.csv", content(b"first,second,third\n"), None),
     Case("big-multibyte.csv", content(big_csv(20_000)), None),
+    Case("big-multiline.csv", content(multiline_csv(400)), None),  # 139 KB
+    Case("wide-header.csv", content(wide_csv(2_000, 20)), None),  # 102 KB; the header alone is 22 KB
     Case("notes.txt", content("Grüße, 世界 🌍\nline two\n".encode()), None),
     Case("cut-multibyte.txt", content(("€" * 40_000 + "\n").encode()), None),  # head ends mid-character
     Case("cut-multibyte-2.txt", content(("€" * 40_001 + "\n\n").encode()), None),  # so does the tail start
@@ -155,6 +174,9 @@ CASES = [
     Case("letter.pdf", content(b"Dear Sir,\nthis is not a PDF.\n"), "not a PDF"),
     Case("utf16-bom.csv", content("a,b\n1,2\n".encode("utf-16")), "UTF-16"),
     Case("utf16-no-bom.txt", content("plain words here\n".encode("utf-16-le")), "UTF-16"),
+    Case("nul.txt", content(b"\x00"), "is binary data, not a .txt file (NUL byte at offset 0)"),
+    Case("zeros.txt", content(bytes(4096)), "is binary data, not a .txt file (NUL byte at offset 0)"),
+    Case("odd-nul.txt", content(b"a\x00b"), "is binary data, not a .txt file (NUL byte at offset 1)"),
     Case("latin1.csv", content("name,city\ncafé,Zürich\n".encode("latin-1")), "byte 0xE9 at offset 13"),
     Case("latin1.txt", content("Grüße\n".encode("latin-1")), "not valid UTF-8"),
     Case(
@@ -175,8 +197,17 @@ CASES = [
         "not consistent CSV",
     ),
     Case("one-column.csv", content(b"just\nwords\nhere\n"), "no row has a delimiter"),
+    Case("one-long-line.csv", content(b"words without end " * 5_000), "no row has a delimiter"),  # 90 KB
+    Case("blank-lines.csv", content(b"\n\r\n\n"), "has no CSV row, only blank lines"),
+    Case(
+        "big-multiline-ragged.csv",
+        content(multiline_csv(5) + b'id5,"first\nsecond",end,extra\n' + multiline_csv(400)),
+        "different numbers of columns (3, 3, 3, 3, 3, 4, 3, 3, ...)",
+    ),
     Case("pretty-json.csv", content(json.dumps({"a": 1, "b": 2}, indent=2).encode()), "not consistent CSV"),
     Case("broken.json", content(b'{"a": }'), "not valid JSON"),
+    Case("deep.json", content(nested_json(10_000)), NOT_CHECKABLE_JSON),  # read whole: 20 KB
+    Case("deep-object.json", content(b'{"a":' * 5_000 + b"1" + b"}" * 5_000), NOT_CHECKABLE_JSON),
     Case("prose.json", content(b"hello world"), "not a JSON object or array"),
     Case("blank.json", content(codecs.BOM_UTF8 + b"   \n"), "no JSON value"),
     Case("big-truncated.json", content(b"[" + b'{"k": "v"},' * 10_000), "truncated JSON"),
@@ -255,12 +286,20 @@ def test_missing_folders_links_and_pipes_are_refused_with_a_reason(
     assert validator.validate_file(tmp_path / "real.pdf") == (True, None)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
-def test_unreadable_files_are_refused(tmp_path: Path, validator: FileValidator) -> None:
+def test_unreadable_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "locked.pdf"
     path.write_bytes(PDF)
     path.chmod(0)
-    ok, error = validator.validate_file(path)
-    assert not ok
-    assert error is not None
+    checked = python_where_file_modes_apply(  # even when the suite runs as root
+        "import sys\n"
+        "from anythingllm_bridge.validation import FileValidator\n"
+        "ok, error = FileValidator().validate_file(sys.argv[1])\n"
+        "print(ok)\n"
+        "print(error)\n",
+        str(path),
+    )
+    assert checked.returncode == 0, checked.stderr
+    ok, error = checked.stdout.splitlines()
+    assert ok == "False"
+    assert error.startswith("locked.pdf: ")
     assert "permission denied" in error

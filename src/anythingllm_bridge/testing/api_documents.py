@@ -3,7 +3,8 @@
 Multipart is read like multer's ``single("file")``: the file must be in the field ``file`` (another file
 field is "Unexpected field"), text fields repeated become lists (so ``addToWorkspaces`` sent twice is the
 server's 422), and the file name is taken raw from ``Content-Disposition`` (busboy does not
-percent-decode ``filename="..."``; ``filename*=`` is decoded). With ``addToWorkspaces`` the document is
+percent-decode ``filename="..."``; ``filename*=`` is decoded, but its non-ASCII characters come out
+as U+FFFD, as on the server). With ``addToWorkspaces`` the document is
 embedded into each named workspace (unknown slugs ignored) unless the fault injector decides this upload
 loses its embedding, in which case the answer is the same 200 and the document stays out.
 """
@@ -50,7 +51,14 @@ class _Upload:
 def _raw_filename(disposition: str) -> str | None:
     star = _FILENAME_STAR.search(disposition)
     if star:
-        return unquote(star.group(2), encoding=star.group(1) or "utf-8", errors="replace")
+        try:
+            decoded = unquote(star.group(2), encoding=star.group(1) or "utf-8", errors="replace")
+        except LookupError:  # a charset nobody knows: its bytes as they are
+            decoded = unquote(star.group(2), encoding="latin-1")
+        # The server re-reads every name as Latin-1 bytes of UTF-8 (which repairs a raw UTF-8
+        # ``filename=``); a name busboy already decoded from ``filename*`` does not survive that:
+        # each of its non-ASCII characters becomes U+FFFD ("café" -> "caf\ufffd").
+        return bytes(ord(c) & 0xFF for c in decoded).decode("utf-8", "replace")
     plain = _FILENAME.search(disposition)
     if plain is None:
         return None

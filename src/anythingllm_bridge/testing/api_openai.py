@@ -1,9 +1,11 @@
 """The OpenAI-compatible routes: workspaces are models (``model`` = workspace slug).
 
 Quirks kept: an unknown model is 401 with an empty body; the last message must be the user's (else a
-400 abort envelope); streamed events have ``object: "chat.completion"`` (not ``.chunk``), the last one
-carries ``finish_reason: "stop"`` and ``usage``, and there is no ``data: [DONE]``; any failure is an
-empty 500. Embeddings use the same lexical embedder as the workspaces.
+400 abort envelope); ``usage`` is the server's whole metrics object (token counts, ``duration``,
+``outputTps``, and ``model``, ``provider``, ``timestamp`` too); streamed events have ``object:
+"chat.completion"`` (not ``.chunk``) and ``usage: {}``, the words are followed by an empty delta and
+then by an empty delta with ``finish_reason: "stop"`` and the ``usage``, and there is no ``data:
+[DONE]``; any failure is an empty 500. Embeddings use the same lexical embedder as the workspaces.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ def _content(value: Any) -> str:
 def _completion(
     result: Answer, model: str, *, chunked: bool, content: str | None, finish: str | None
 ) -> dict[str, Any]:
-    usage = {k: v for k, v in result.metrics.items() if k not in ("model", "provider", "timestamp")}
     return {
         "id": result.uuid,
         "object": "chat.completion",
@@ -56,7 +57,7 @@ def _completion(
                 "finish_reason": finish,
             }
         ],
-        "usage": usage if finish == "stop" else {},
+        "usage": result.metrics if finish == "stop" else {},
     }
 
 
@@ -105,6 +106,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         mode=str(workspace.fields["chatMode"]),
         system_prompt=_content(system) if system is not None else None,
         history_override=history,
+        streamed=bool(body.get("stream")),
     )
     model = workspace.slug
     if not body.get("stream"):
@@ -117,6 +119,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         return await stream.close()
     for token in stream_tokens(result.text):
         await stream.send(_completion(result, model, chunked=True, content=token, finish=None))
+    await stream.send(_completion(result, model, chunked=True, content="", finish=None))
     await stream.send(_completion(result, model, chunked=True, content="", finish="stop"))
     return await stream.close()
 

@@ -8,12 +8,13 @@ Refusals are stored as excluded chats (they take a chat id but are not history).
 
 The answer is what the stub model the transcripts were recorded with says, built from the context:
 ``STUB ANSWER to "<message>" | N context chunk(s); first says: "<first 160 characters of the first
-chunk, whitespace collapsed>" | history messages: K``. A stream sends it word by word.
+chunk, whitespace collapsed>" | history messages: K``, or without context
+``STUB ANSWER to "<message>" | 0 context chunk(s) | history messages: K``. A stream sends it word by
+word.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -56,7 +57,9 @@ class Answer:
 
 def compose(message: str, context: list[str], history_messages: int) -> str:
     """The stub model's answer to ``message`` given the context texts and the history length."""
-    first = re.sub(r"\s+", " ", context[0])[:160] if context else ""
+    if not context:
+        return f'STUB ANSWER to "{message}" | 0 context chunk(s) | history messages: {history_messages}'
+    first = " ".join(context[0].split())[:160]
     return (
         f'STUB ANSWER to "{message}" | {len(context)} context chunk(s); first says: "{first}" '
         f"| history messages: {history_messages}"

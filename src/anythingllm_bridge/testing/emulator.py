@@ -66,6 +66,7 @@ from anythingllm_bridge.testing.faults.control_api import ControlApi
 from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.latency import LatencyProfile, ServerTime
 from anythingllm_bridge.testing.state import Store
+from anythingllm_bridge.testing.wire import node_connection_headers
 
 __all__ = ["MAX_BODY_BYTES", "Emulator"]
 
@@ -111,6 +112,7 @@ class Emulator:
             api_openai,
         ):
             self.app.add_routes(module.routes())
+        self.app.on_response_prepare.append(node_connection_headers)
 
     @property
     def api_key(self) -> str:

@@ -22,10 +22,11 @@ and per document on the server, per chat, streamed chat (to the first token, the
 vector search. Other routes answer at the emulator's own speed.
 
 With ``table_race`` on, the real server's lost embeddings are reproduced too. A workspace's vector
-table is created by its first embedding; embeddings that start while another one is still creating
-it race with it: the first of them creates the table again, over the first one's (both documents
-are listed in the workspace, but the vectors embedded before are gone: a listing cannot tell), and
-the others fail with "Table already exists" (the answer is still 200; the document stays out).
+table is created by its first embedding, and embeddings that start while that one is still running
+race with it. The first of those creates the table again, replacing it: both documents are listed
+in the workspace, but the vectors the first embedding wrote are gone (a listing cannot tell). Each
+later one fails with the server's "Table '<slug>' already exists": its answer is still 200, but its
+document is left out of the workspace.
 
 A profile is measured by ``bench/compare/server_costs.py``; ``docs/emulator.md`` says how.
 """
@@ -91,7 +92,9 @@ class LatencyProfile(_Strict):
     measured: str = Field("", description="how, when and where the costs were measured")
     costs: Costs
     table_race: bool = Field(
-        False, description="an embedding that starts while a workspace's first one runs is lost"
+        False,
+        description="embeddings that start while a workspace's first one runs race with it: the first "
+        "of them replaces its vector table (its vectors are lost), later ones are left out",
     )
 
     @classmethod

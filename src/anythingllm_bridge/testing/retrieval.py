@@ -4,12 +4,15 @@
   ``\\n\\n``, ``\\n``, space, character), each chunk prefixed with the ``<document_metadata>`` header
   naming the source document and its published date, exactly as the recorded sources show.
 * Embedding: a hashed bag of words (lower-cased ``\\w+`` tokens, weight ``1 + ln(tf)``, halved for
-  English stop words) in 1023 buckets, unit length, plus one small constant component so that every two
-  texts have a cosine slightly above 0 (like real embedders, whose vectors share a cone). No model, no
-  randomness: the same text always gets the same vector.
+  English stop words) in 1023 buckets, unit length, like the stand-in embedder the recorded exchanges
+  were made with. No model, no randomness: the same text always gets the same vector. A text without
+  words gets a unit vector in the 1024th dimension, which no word uses.
 * Search: cosine distance (LanceDB's ``_distance``), nearest ``topN`` first, then the similarity
-  threshold on ``score`` = the server's ``distanceToSimilarity(_distance)`` (which maps a distance
-  ``>= 1`` to 1, a quirk kept on purpose).
+  threshold on ``score`` = the server's ``distanceToSimilarity(_distance)``. That function maps a
+  distance ``>= 1`` to similarity 1, so a chunk sharing no word with the query (distance exactly 1)
+  scores 1 and passes any threshold, as the recorded chats show (``"_distance": 1, "score": 1``). The
+  weights are never negative, so distances above 1 (the recorded embedder gave up to 1.1) do not
+  occur here; they would score 1 all the same.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 20
 DIMENSIONS = 1024
 _BUCKETS = DIMENSIONS - 1
-_BIAS = 0.1  # the constant component: two unrelated texts have cosine _BIAS**2
 _STOP_WEIGHT = 0.5  # function words count, a little (texts sharing only "the" and "of" stay below 0.25)
 _SEPARATORS = ("\n\n", "\n", " ", "")
 _WORD = re.compile(r"\w+")
@@ -58,7 +60,7 @@ _STOP_WORDS = frozenset(
     """.split()  # noqa: SIM905
 )
 
-Embedding = dict[int, float]  # sparse: bucket -> weight; bucket _BUCKETS is the constant component
+Embedding = dict[int, float]  # sparse: bucket -> weight; bucket _BUCKETS only for a text without words
 
 
 def chunk_header(title: str, published: str) -> str:
@@ -138,10 +140,9 @@ def embed(text: str) -> Embedding:
         weight = (1.0 + math.log(count)) * (_STOP_WEIGHT if token in _STOP_WORDS else 1.0)
         weights[bucket] = weights.get(bucket, 0.0) + weight
     norm = math.sqrt(sum(w * w for w in weights.values()))
-    scale = math.sqrt(1.0 - _BIAS**2) / norm if norm else 0.0
-    vector = {bucket: w * scale for bucket, w in weights.items()}
-    vector[_BUCKETS] = _BIAS if norm else 1.0
-    return vector
+    if not norm:
+        return {_BUCKETS: 1.0}
+    return {bucket: w / norm for bucket, w in weights.items()}
 
 
 def dense(vector: Embedding) -> list[float]:

@@ -25,6 +25,7 @@ from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.faults.request_log import RecordedRequest
 from anythingllm_bridge.testing.latency import PROFILES, LatencyProfile
 from anythingllm_bridge.testing.state import Store
+from anythingllm_bridge.testing.wire import KEEP_ALIVE_TIMEOUT
 
 __all__ = ["EmulatorThread", "RunningEmulator", "main", "run_emulator"]
 
@@ -67,7 +68,11 @@ async def _start(
 ) -> tuple[web.AppRunner, int]:
     # Node's default keepAliveTimeout: an idle pooled connection is closed after 5 s, as on the real server
     runner = web.AppRunner(
-        emulator.app, access_log=None, handle_signals=False, shutdown_timeout=0.5, keepalive_timeout=5.0
+        emulator.app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=0.5,
+        keepalive_timeout=KEEP_ALIVE_TIMEOUT,
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
@@ -136,11 +141,14 @@ class EmulatorThread:
         return self.running
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread to end."""
+        """Stop serving and wait for the thread to end. Stopping again, or before ``start``, does nothing."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
         if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile: the thread is ending anyway
+                self._loop.call_soon_threadsafe(self._stop.set)
+        thread.join()
 
     def _serve(self) -> None:
         asyncio.run(self._main())
@@ -200,7 +208,10 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             parser.error(f"--latency-profile: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    emulator = Emulator(args.api_key, seed=args.seed, latency_profile=profile)
+    try:
+        emulator = Emulator(args.api_key, seed=args.seed, latency_profile=profile)
+    except ValueError as exc:  # the message names the rule, never the key
+        parser.error(f"--api-key: {exc}")
 
     async def serve() -> None:
         stop = asyncio.Event()

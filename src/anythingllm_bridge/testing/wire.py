@@ -22,6 +22,9 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 _EXPRESS_HEADERS = {"X-Powered-By": "Express", "Vary": "Origin"}
 
+#: Node's default ``keepAliveTimeout`` in seconds: an idle kept-alive connection is closed after it.
+KEEP_ALIVE_TIMEOUT = 5
+
 #: Express (finalhandler) page for an error raised before any route, e.g. body-parser's 400.
 EXPRESS_ERROR_PAGE = (
     '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
@@ -185,3 +188,17 @@ class EventStream:
         await self._before_write()
         await self._response.write_eof()
         return self._response
+
+
+async def node_connection_headers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Announce a kept-alive connection as Node does: ``Connection: keep-alive``, ``Keep-Alive: timeout=5``.
+
+    An answer that names its own ``Connection`` (the event streams) gets no ``Keep-Alive``, and one on a
+    connection that will close is left to say ``Connection: close`` -- both as with Node.
+    """
+    if "Connection" in response.headers or request.version < (1, 1):
+        return
+    keep_alive = response.keep_alive if response.keep_alive is not None else request.keep_alive
+    if keep_alive:
+        response.headers["Connection"] = "keep-alive"
+        response.headers["Keep-Alive"] = f"timeout={KEEP_ALIVE_TIMEOUT}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import itertools
 import json
 from dataclasses import dataclass
 
@@ -141,7 +140,7 @@ def check_text(sample: Sample, claimed: str) -> str | None:
         nul = part.find(b"\x00")
         if nul < 0:
             continue
-        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
+        if _looks_like_utf16(sample):
             fallback = "looks like UTF-16 text (NUL bytes between the characters); save it as UTF-8"
         else:
             fallback = f"is binary data, not a .{claimed} file (NUL byte at offset {start + nul})"
@@ -161,6 +160,17 @@ def check_text(sample: Sample, claimed: str) -> str | None:
             sample, claimed, f"is binary data, not a .{claimed} file ({controls} control characters)"
         )
     return None
+
+
+def _looks_like_utf16(sample: Sample) -> bool:
+    """UTF-16 text of Latin script: an even length, and NUL bytes in most of the odd places (big
+    endian: the even ones) but few of the others. A run of zeros has them in both."""
+    head = sample.head
+    if len(head) < 2 or (sample.complete and len(head) % 2):
+        return False
+    pairs = len(head) // 2
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    return max(even, odd) * 2 > pairs and min(even, odd) * 8 < pairs
 
 
 def check_mbox(sample: Sample, claimed: str = "mbox") -> str | None:
@@ -186,7 +196,8 @@ def check_pdf(sample: Sample, claimed: str = "pdf") -> str | None:
 def check_json(sample: Sample, claimed: str = "json") -> str | None:
     """An object or array: ``{`` or ``[`` first (after an optional BOM and white space).
 
-    A file read whole is parsed; a larger one must be UTF-8 text that ends with the matching bracket.
+    A file read whole is parsed (one nested deeper than the parser can follow, about a thousand
+    levels, is refused); a larger one must be UTF-8 text that ends with the matching bracket.
     """
     head = sample.head.removeprefix(UTF8_BOM)
     body = head.lstrip(_JSON_SPACE)
@@ -206,6 +217,8 @@ def check_json(sample: Sample, claimed: str = "json") -> str | None:
             json.loads(head.decode("utf-8"))
         except json.JSONDecodeError as exc:
             return f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        except RecursionError:  # the parser recurses once per level: about a thousand levels at most
+            return "is JSON nested too deeply to check (about a thousand levels or more)"
         return None
     closer = sample.tail.rstrip(_JSON_SPACE)[-1:]
     if closer != (b"}" if opener == b"{" else b"]"):
@@ -219,31 +232,47 @@ def check_csv(sample: Sample, claimed: str = "csv") -> str | None:
     """UTF-8 text without NUL bytes whose first rows agree on a number (≥ 2) of columns.
 
     The delimiter may be ``,`` ``;`` tab or ``|``. A one-column file cannot be told apart from
-    plain text, so it is refused.
+    plain text, so it is refused. Of a file not read whole only the records the head holds whole
+    count (a quoted field may span lines); a first record longer than the head is judged by the
+    part of it the head holds.
     """
     problem = check_text(sample, claimed)
     if problem is not None:
         return problem
     text = sample.head.removeprefix(UTF8_BOM).decode("utf-8", "ignore")  # (the head may cut a character)
-    if not sample.complete:
-        text = text[: text.rfind("\n") + 1]  # whole lines only
+    cut = not sample.complete
     for delimiter in _CSV_DELIMITERS:
-        counts = _column_counts(text, delimiter)
+        counts = _column_counts(text, delimiter, cut=cut)
         if counts and counts[0] >= 2 and all(count == counts[0] for count in counts):
             return None
-    counts = _column_counts(text, ",")
+    counts = _column_counts(text, ",", cut=cut)
     if not counts:
-        return "has no complete CSV row"
+        return "has no CSV row, only blank lines"
     if all(count == 1 for count in counts):
         return "is not CSV: no row has a delimiter (one column is plain text: name it .txt)"
     shown = ", ".join(str(count) for count in counts[:8])
     return f"is not consistent CSV: its first rows have different numbers of columns ({shown}, ...)"
 
 
-def _column_counts(text: str, delimiter: str) -> list[int]:
-    """The number of columns of each of the first (non-blank) rows."""
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    return [len(row) for row in itertools.islice((row for row in rows if row), CSV_ROWS)]
+def _column_counts(text: str, delimiter: str, *, cut: bool) -> list[int]:
+    """The number of columns of each of the first (non-blank) rows.
+
+    When ``text`` is ``cut`` (the head of a larger file), the record that reaches its end may be
+    incomplete: it is left out, unless it is the first one.
+    """
+    lines = io.StringIO(text, newline="").readlines()  # split where the csv module splits
+    rows = csv.reader(lines, delimiter=delimiter)
+    counts: list[int] = []
+    for row in rows:
+        if cut and rows.line_num == len(lines):
+            if row and not counts:
+                counts.append(len(row))
+            break
+        if row:
+            counts.append(len(row))
+            if len(counts) == CSV_ROWS:
+                break
+    return counts
 
 
 def magic_says(sample: Sample, claimed: str) -> bool:

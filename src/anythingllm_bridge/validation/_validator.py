@@ -67,11 +67,11 @@ def canonical_type(name: str) -> str:
 
 
 def _size(n: int) -> str:
-    if n >= MIB:
-        return f"{n / MIB:.1f} MiB"
-    if n >= KIB:
-        return f"{n / KIB:.1f} KiB"
-    return f"{n} bytes"
+    """``"1 byte"``, ``"900 bytes"``, ``"4,194,305 bytes (4.0 MiB)"``: exact, and readable when large."""
+    if n < KIB:
+        return "1 byte" if n == 1 else f"{n:,} bytes"
+    unit, name = (MIB, "MiB") if n >= MIB else (KIB, "KiB")
+    return f"{n:,} bytes ({n / unit:.1f} {name})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,10 +212,7 @@ class FileValidator:
         if size == 0:
             return "is empty (0 bytes)"
         if check_size and size > self.max_file_size:
-            return (
-                f"is {size:,} bytes ({_size(size)}), more than the limit of "
-                f"{self.max_file_size:,} bytes ({_size(self.max_file_size)})"
-            )
+            return f"is {_size(size)}, more than the limit of {_size(self.max_file_size)}"
         if not check_type:
             return None
         allowed = ", ".join(self.allowed_file_types)
