@@ -25,6 +25,12 @@ from anythingllm_bridge.cli._errors import EXIT_INTERRUPTED, EXIT_USAGE, CliErro
 from anythingllm_bridge.cli._render import ChatModeOption, answer, dump, print_health, print_report, snippet
 from anythingllm_bridge.cli._state import FLAGS, Invocation, invocation, where_it_looked
 from anythingllm_bridge.errors import AnythingLLMBridgeError
+from anythingllm_bridge.ingest_config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_PASSES,
+    DEFAULT_MAX_WAIT,
+    MAX_CONCURRENCY,
+)
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
@@ -792,8 +798,9 @@ def sync(
             "-c",
             metavar="N",
             min=1,
-            max=64,
-            help="Files at once, 1-64 (default 4).",
+            max=MAX_CONCURRENCY,
+            help=f"Files at once, 1-{MAX_CONCURRENCY} "
+            f"(default: INGEST_CONCURRENCY, else {DEFAULT_CONCURRENCY}).",
             show_default=False,
         ),
     ] = None,
@@ -842,7 +849,8 @@ def sync(
             "--max-passes",
             metavar="N",
             min=1,
-            help="Passes over files that failed transiently before they count as failed (default 10).",
+            help="Passes over files that failed transiently before they count as failed "
+            f"(default: INGEST_MAX_PASSES, else {DEFAULT_MAX_PASSES}).",
             show_default=False,
         ),
     ] = None,
@@ -852,7 +860,8 @@ def sync(
             "--max-wait",
             metavar="SECONDS",
             min=0,
-            help="Seconds to wait, in all, for an open circuit breaker (default 300).",
+            help="Seconds to wait, in all, for an open circuit breaker "
+            f"(default: INGEST_MAX_WAIT, else {DEFAULT_MAX_WAIT:g}).",
             show_default=False,
         ),
     ] = None,
