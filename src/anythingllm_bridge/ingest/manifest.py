@@ -36,9 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
-from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.ingest.keys import key_from_text, key_to_text
 from anythingllm_bridge.ingest.source import SourceFile
 from anythingllm_bridge.tracing import get_logger
 
@@ -129,7 +129,7 @@ class Manifest:
         """The whole cache as stored (keys kept as the file system gave them, losslessly)."""
         entries: dict[str, Any] = {}
         for key, entry in sorted(self.entries.items()):
-            stored, as_bytes = _store_key(key)
+            stored, as_bytes = key_to_text(key)
             entries[stored] = {**entry.to_json(), "key_bytes": True} if as_bytes else entry.to_json()
         return {"format": FORMAT, "version": VERSION, "source": self.source, "entries": entries}
 
@@ -147,7 +147,7 @@ class Manifest:
         manifest = cls(source=source)
         for stored, value in entries.items():
             if isinstance(value, dict):
-                key = _load_key(str(stored), value.get("key_bytes"))
+                key = key_from_text(str(stored), value.get("key_bytes"))
                 manifest.entries[key] = ManifestEntry.from_json(key, value)
         return manifest
 
@@ -229,7 +229,7 @@ class FileManifestStore:
         # Everything taken from ``manifest`` is copied here, on the event loop, at the call: the
         # worker thread never reads the manifest the sync keeps changing.
         entry = manifest.entries.get(key)
-        stored, as_bytes = _store_key(key)
+        stored, as_bytes = key_to_text(key)
         change: dict[str, Any] = {
             "source": manifest.source,
             "key": stored,
@@ -334,7 +334,7 @@ class FileManifestStore:
                 continue  # a line torn by a crash: that change was never confirmed
             if not isinstance(record, dict) or record.get("source") != manifest.source:
                 continue
-            key = _load_key(str(record.get("key", "")), record.get("key_bytes"))
+            key = key_from_text(str(record.get("key", "")), record.get("key_bytes"))
             if record.get("entry") is None:
                 manifest.entries.pop(key, None)
             else:
@@ -431,19 +431,3 @@ def _opt_int(value: Any) -> int | None:
 
 def _opt_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _store_key(key: str) -> tuple[str, bool]:
-    """A key as JSON can hold it, and whether it was turned into bytes: a file name that is not
-    UTF-8 is stored as its bytes, percent-encoded (its entry says so, so no name is mistaken for
-    another)."""
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        return quote_from_bytes(key.encode("utf-8", "surrogateescape"), safe="/"), True
-    return key, False
-
-
-def _load_key(stored: str, as_bytes: object) -> str:
-    """The key :func:`_store_key` stored."""
-    return unquote_to_bytes(stored).decode("utf-8", "surrogateescape") if as_bytes is True else stored
