@@ -43,33 +43,33 @@ in the report (``legacy_kept``).
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anythingllm_bridge.client.resources.embeddings import first_alone
-from anythingllm_bridge.config import Settings
 from anythingllm_bridge.errors import (
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMNotFoundError,
-    FileValidationError,
     IngestError,
     StorageError,
 )
 from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
 from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore, stamp_matches
-from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
+from anythingllm_bridge.ingest.marker import LegacyMarker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
+from anythingllm_bridge.ingest.send import NotSent, Result, Sender, Sent, describe
 from anythingllm_bridge.ingest.shard import Shard
-from anythingllm_bridge.ingest.source import Listing, Source, SourceFile, sha256_file
+from anythingllm_bridge.ingest.source import Listing, Source, SourceFile
+from anythingllm_bridge.ingest_config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_PASSES,
+    DEFAULT_MAX_WAIT,
+    MAX_CONCURRENCY,
+)
 from anythingllm_bridge.resilience.breaker import CircuitState
 from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 from anythingllm_bridge.resilience.transient import is_transient
@@ -85,10 +85,8 @@ __all__ = ["MAX_CONCURRENCY", "MAX_PASSES", "MAX_WAIT", "PruneRefusedError", "sy
 
 logger = get_logger("anythingllm_bridge.ingest")
 
-MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_MAX_PASSES, --max-passes
-MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
-#: The most files a sync works on at once (each may hold an open file and a connection).
-MAX_CONCURRENCY = 64
+MAX_PASSES = DEFAULT_MAX_PASSES  # INGEST_MAX_PASSES, --max-passes
+MAX_WAIT = DEFAULT_MAX_WAIT  # INGEST_MAX_WAIT, --max-wait
 #: How many unconfirmed uploads of one file the cache remembers, to look for what they left.
 MAX_UPLOADS = 20
 
@@ -112,7 +110,7 @@ async def sync(
     validator: FileValidator | None = None,
     prune: bool = False,
     dry_run: bool = False,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     archive: StorageClient | None = None,
     progress: Progress | None = None,
     source_id: str | None = None,
@@ -181,24 +179,6 @@ async def sync(
         run.report.elapsed = clock() - started
 
 
-_Stored = dict[tuple[str, str], list[tuple[str, str]]]
-"""(key, sha256) → (location, upload id) of documents our uploads left outside the workspace."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """A file this pass put on the server (uploaded or found there): where, what content, size."""
-
-    item: PlanItem
-    location: str
-    sha256: str
-    size: int
-    upload: str = ""
-    adopted: bool = False
-    resumed: bool = False
-    """Its earlier upload was unaccounted for (what was adopted finishes that upload)."""
-
-
 @dataclass
 class _Run:
     client: AnythingLLMClient
@@ -218,6 +198,7 @@ class _Run:
     sleep: Callable[[float], Awaitable[None]]
     cache: Manifest = field(init=False)
     listing: Listing = field(init=False)
+    sender: Sender = field(init=False)
 
     def __post_init__(self) -> None:
         manifest = self.store.description if self.store is not None else "(none)"
@@ -230,15 +211,18 @@ class _Run:
         )
         self.cache = Manifest(source=self.identity)
         self.gate = asyncio.Semaphore(self.concurrency)  # files read or sent at once
+        # What the listing says, judged once: the files of this run's shard, those this run's rules
+        # refuse (key -> why), and the key hashes of the others (what a legacy marker names them by).
         self.files: dict[str, SourceFile] = {}
-        self.refused: dict[str, str] = {}  # key -> why this run's rules refuse the listed file
-        self.legacy: dict[str, str] = {}  # key hash -> key, of the files this run may send
-        self.held: dict[str, str] = {}  # key -> the content this run holds (confirmed in the workspace)
-        self.intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
-        self.transient: set[str] = set()  # keys worth another pass
-        self.unaccounted: set[str] = set()  # keys whose upload may have left a document on the server
-        self.settled: set[str] = set()  # keys whose progress line is printed
-        self.sent_ids: dict[str, set[str]] = {}  # key -> ids of the uploads this run made
+        self.refused: dict[str, str] = {}
+        self.legacy: dict[str, str] = {}
+        # What the run knows per key across passes: the content it holds (confirmed in the
+        # workspace), what the first pass sent each file for, and the files whose final outcome
+        # the progress display has been told. Which files are worth another pass is in the report
+        # (a failed outcome that is ``transient``); what the uploads left is the sender's.
+        self.held: dict[str, str] = {}
+        self.intent: dict[str, tuple[Status, str]] = {}
+        self.settled: set[str] = set()
         self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
         # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
         # and whose waits the progress display shows
@@ -246,6 +230,25 @@ class _Run:
             self.max_wait, sleep=self.sleep, on_wait=self._breaker_wait, on_retry=self._retry_wait
         )
         self.patient = self.client.with_options(breaker_wait=waiting)
+
+    def _sender(self) -> Sender:
+        """What sends this run's files: made once the workspace's slug and the cache are known."""
+        return Sender(
+            client=self.patient,
+            source=self.source,
+            cache=self.cache,
+            identity=self.identity,
+            workspace=self.workspace,
+            gate=self.gate,
+            remember=self._remember,
+            validator=self.validator,
+            archive=self.archive,
+        )
+
+    @property
+    def retry(self) -> set[str]:
+        """The keys whose outcome is a transient failure: worth another pass."""
+        return {key for key, o in self.report.outcomes.items() if o.status is Status.FAILED and o.transient}
 
     # ------------------------------------------------------------------ top level
 
@@ -257,6 +260,7 @@ class _Run:
         self.report.workspace = listing.slug
         if self.store is not None:
             self.cache = await self.store.load(source=self.identity)
+        self.sender = self._sender()
         try:
             self.listing = await self.source.scan()
             self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
@@ -302,14 +306,13 @@ class _Run:
         up to ``max_passes`` times in a row, so an outage longer than a pass does not use up the
         passes the files need."""
         starts_failed = 0
-        while self.transient and self.report.passes < self.max_passes:
-            retry = set(self.transient)
+        while (retry := self.retry) and self.report.passes < self.max_passes:
             try:
                 listing = await self._read()
                 plan = await self._plan(listing, scope=retry)
             except (AnythingLLMError, StorageError, OSError) as exc:
                 starts_failed += 1
-                logger.warning("pass %d could not start: %s", self.report.passes + 1, _describe(exc))
+                logger.warning("pass %d could not start: %s", self.report.passes + 1, describe(exc))
                 if starts_failed >= self.max_passes or not is_transient(exc):
                     break
                 continue
@@ -317,7 +320,7 @@ class _Run:
             self.report.passes += 1
             self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
             await self._apply(plan, listing)
-        for key in sorted(self.transient - self.settled):  # what no pass settled is final now
+        for key in sorted(self.retry - self.settled):  # what no pass settled is final now
             outcome = self.report.outcomes[key]
             self._settle(key, outcome.size, Status.FAILED, outcome.detail)
 
@@ -446,7 +449,7 @@ class _Run:
                 async with self.gate:
                     digest = await self.source.sha256(file)
             except (OSError, StorageError) as exc:
-                self._outcome(file.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=file.size)
+                self._outcome(file.key, Status.FAILED, f"cannot be read: {describe(exc)}", size=file.size)
                 failed.add(file.key)
                 return
             hashes[file.key] = digest
@@ -492,7 +495,6 @@ class _Run:
         """Send what the plan sends, check it in the workspace, then clean up."""
         first = self.report.passes == 1
         for item in plan.items:
-            self.transient.discard(item.key)
             if item.action is Action.UNCHANGED and item.sha256 is not None:
                 self.held[item.key] = item.sha256
                 if first or item.key not in self.intent:
@@ -502,7 +504,9 @@ class _Run:
             elif item.action in (Action.UPLOAD, Action.REPLACE) and first:
                 status = Status.UPLOADED if item.action is Action.UPLOAD else Status.REPLACED
                 self.intent[item.key] = (status, item.reason)
-        sent = await self._send_all(plan.to_send, listing.docpaths, fresh=not listing.documents)
+        sent = await self.sender.send(
+            plan.to_send, listing.docpaths, fresh=not listing.documents, done=self._after_send
+        )
         final: Workspace | None = listing
         if sent:
             final = await self._check(sent)
@@ -514,6 +518,14 @@ class _Run:
                 why = "could not read the workspace to remove its documents"
                 self._outcome(item.key, Status.FAILED, why, transient=True)
 
+    async def _after_send(self, result: Result) -> None:
+        """One file's send is over: a file not sent is reported at once (sent ones once checked)."""
+        if isinstance(result, NotSent):
+            if result.refused:
+                await self._refused(result.item, result.detail, result.size)
+            else:
+                self._failed(result.item.key, result.detail, size=result.size, transient=result.transient)
+
     def _found(self, item: PlanItem) -> None:
         status, detail = self.intent[item.key]
         self._outcome(item.key, status, detail, location=_newest_location(item), size=item.size)
@@ -521,16 +533,16 @@ class _Run:
             self.progress.embedded(1)
         self._settle(item.key, item.size, status)
 
-    async def _check(self, sent: list[_Sent]) -> Workspace | None:
+    async def _check(self, sent: list[Sent]) -> Workspace | None:
         """Check every sent document against the workspace (and embed the missing once); the
         listing the check ended with, ``None`` when the workspace could not be read."""
         try:
             check = await self.patient.ensure_embedded(self.workspace, [s.location for s in sent])
         except AnythingLLMError as exc:
             for done in sent:
-                why = f"uploaded as {done.location}; could not check the workspace: {_describe(exc)}"
+                why = f"uploaded as {done.location}; could not check the workspace: {describe(exc)}"
                 self._failed(done.item.key, why, size=done.size, transient=is_transient(exc))
-                self.unaccounted.add(done.item.key)
+                self.sender.unaccounted.add(done.item.key)
             return None
         confirmed = 0
         for done in sent:
@@ -538,11 +550,11 @@ class _Run:
             if done.location in check.missing:
                 why = f"uploaded as {done.location} but not in the workspace: {check.missing[done.location]}"
                 self._failed(key, why, size=done.size, transient=True)
-                self.unaccounted.add(key)
+                self.sender.unaccounted.add(key)
                 continue
             confirmed += 1
             self.held[key] = done.sha256
-            self.unaccounted.discard(key)
+            self.sender.unaccounted.discard(key)
             if done.item.file is not None and done.upload:  # no earlier upload's document to look for
                 await self._remember(done.item.file, done.sha256, upload=done.upload, confirmed=True)
             if done.adopted and not done.resumed:  # taken out of the workspace, not changed
@@ -554,152 +566,6 @@ class _Run:
         self.progress.embedded(confirmed)
         return check.workspace
 
-    # ------------------------------------------------------------------ sending
-
-    async def _send_all(self, items: Sequence[PlanItem], embedded: set[str], *, fresh: bool) -> list[_Sent]:
-        """Send ``items`` (at most ``concurrency`` at once; into a ``fresh`` workspace the first
-        one alone, see ``first_alone``); what landed on the server."""
-        if not items:
-            return []
-        stored = await self._stored_copies(items, embedded)
-        if stored is None:  # could not look: what may be there already is not sent again now
-            items = [item for item in items if not self._maybe_stored(item)]
-
-        async def send(item: PlanItem) -> _Sent | None:
-            async with self.gate:
-                return await self._send_one(item, stored or {})
-
-        results = await first_alone(items, send, fresh, lambda result: result is not None)
-        sent = [result for result in results if result is not None]
-        adopted = {s.location for s in sent if s.adopted}
-        leftovers = [loc for copies in (stored or {}).values() for loc, _ in copies if loc not in adopted]
-        if leftovers:  # stored, never embedded, not needed: an interrupted upload's extra copies
-            try:
-                await self.patient.delete_documents_from_server(leftovers)
-            except AnythingLLMError as exc:
-                logger.warning("could not delete %d unused stored copies: %s", len(leftovers), exc)
-        return sent
-
-    def _uploads_of(self, key: str) -> set[str]:
-        """The ids of the uploads of ``key`` this run made or its cache remembers."""
-        entry = self.cache.entries.get(key)
-        return self.sent_ids.get(key, set()) | set(entry.uploads if entry is not None else ())
-
-    def _maybe_stored(self, item: PlanItem) -> bool:
-        """True when an earlier upload of this file may have left a document on the server."""
-        entry = self.cache.entries.get(item.key)
-        return item.key in self.unaccounted or (entry is not None and entry.pending is not None)
-
-    async def _stored_copies(self, items: Sequence[PlanItem], embedded: set[str]) -> _Stored | None:
-        """Documents our own uploads left on the server outside the workspace (``embedded``), by
-        (key, content): for the keys of ``items`` whose earlier upload is unaccounted for, or that
-        the cache knows (their document may have been taken out of the workspace). Only uploads
-        this run made or its cache remembers count (by the id in their marker): another sync's
-        document, perhaps being embedded right now, is never taken. Empty without a request when
-        there are none; ``None`` when the server could not be asked (each such file is reported)."""
-        keys: set[str] = set()
-        for item in items:
-            entry = self.cache.entries.get(item.key)
-            known = entry is not None and item.file is not None and stamp_matches(item.file, entry)
-            if self._maybe_stored(item) or (item.action is Action.UPLOAD and known):
-                keys.add(item.key)
-        if not keys:
-            return {}
-        try:
-            documents = await self.patient.list_documents()
-        except AnythingLLMError as exc:
-            for item in items:
-                if self._maybe_stored(item):
-                    why = f"could not look for the copy an earlier upload may have left: {_describe(exc)}"
-                    self._failed(item.key, why, size=item.size, transient=is_transient(exc))
-            return None
-        found: _Stored = {}
-        for document in documents:
-            marker = Marker.parse(document.doc_source)
-            if (
-                marker is not None
-                and document.location
-                and document.location not in embedded
-                and marker.source == self.identity
-                and marker.workspace == self.workspace
-                and marker.key in keys
-                and marker.upload in self._uploads_of(marker.key)
-            ):
-                found.setdefault((marker.key, marker.sha256), []).append((document.location, marker.upload))
-        for locations in found.values():
-            locations.sort()
-        return found
-
-    async def _send_one(self, item: PlanItem, stored: _Stored) -> _Sent | None:
-        file = item.file
-        assert file is not None
-        size = max(file.size, 0)
-        try:
-            async with self.source.local_path(file) as path:
-                found, reason = await asyncio.to_thread(self._examine, path)
-                size = found if file.size < 0 else size
-                if reason is not None:
-                    await self._refused(item, reason, size)
-                    return None
-                sha: str = await asyncio.to_thread(sha256_file, path)
-                copies = stored.get((item.key, sha))
-                if copies:
-                    location, upload = copies.pop(0)
-                    resumed = self._maybe_stored(item)
-                    sent = _Sent(item, location, sha, size, upload, adopted=True, resumed=resumed)
-                else:
-                    upload = secrets.token_hex(6)
-                    self.sent_ids.setdefault(item.key, set()).add(upload)
-                    await self._remember(file, sha, upload=upload, pending=True)
-                    await self._archive(path, item.key)
-                    sent = _Sent(item, await self._upload(path, item.key, sha, upload), sha, size, upload)
-                if self.source.changed(file, path):
-                    self.unaccounted.add(item.key)
-                    why = f"changed while it was being synced (sent as {sent.location}); it is sent again"
-                    self._failed(item.key, why, size=size, transient=True)
-                    return None
-                await self._remember(file, sha, upload=upload)
-                return sent
-        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError, ValueError) as exc:
-            if isinstance(exc, AnythingLLMError) and is_transient(exc):
-                self.unaccounted.add(item.key)
-            detail = _describe(exc)
-            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
-                detail = f"cannot be read: {detail}"
-            self._failed(item.key, detail, size=size, transient=is_transient(exc))
-            return None
-
-    async def _upload(self, path: Path, key: str, sha: str, upload: str) -> str:
-        """Upload the file with its marker; its location.
-
-        The server stores an upload under the name it is sent with, in one folder for every upload
-        at once, so two uploads of the same name at the same time (two syncs of one source) would
-        take each other's file: each is sent under a name of its own (the upload id added), and
-        its title (what people see in citations) is the file's name. An upload the open breaker
-        refused was not sent, so the client sends it once the breaker lets it (an upload that may
-        have been processed is an outcome-unknown error instead)."""
-        name = Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        stem, dot, suffix = name.rpartition(".")
-        unique = f"{stem}-{upload}.{suffix}" if dot and stem else f"{name}-{upload}"
-        marker = Marker(self.identity, key, sha, self.workspace, upload)
-        result = await self.patient.upload_file(
-            path,
-            workspaces=self.workspace,
-            metadata={"title": name, "docSource": marker.to_doc_source()},
-            filename=unique,
-            verify=False,
-        )
-        return result.location
-
-    def _examine(self, path: Path) -> tuple[int, str | None]:
-        """(In a worker thread.) The file's size and why validation refuses it (``None``: valid).
-        Raises ``OSError`` when it cannot be read (gone, no permission): that is a failure to
-        report, not a file to refuse."""
-        info = path.lstat()
-        if stat.S_ISREG(info.st_mode):  # a symlink is left to validation, which refuses it
-            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-        return info.st_size, self.validator.inspect(path).reason if self.validator is not None else None
-
     async def _refused(self, item: PlanItem, reason: str, size: int) -> None:
         """A file whose content validation refuses: rejected; with prune its copies go too (not
         its legacy copies: those are only ever replaced, so they stay and are counted)."""
@@ -709,20 +575,13 @@ class _Run:
             try:
                 await self.patient.delete_documents_from_server(marked)
             except AnythingLLMError as exc:
-                reason += f"; its document could not be removed: {_describe(exc)}"
+                reason += f"; its document could not be removed: {describe(exc)}"
             else:
                 reason += "; its document was removed"
         elif marked:
             reason += "; its document stays (prune removes it)"
         self._outcome(item.key, Status.REJECTED, reason, size=size)
         self._settle(item.key, size, Status.REJECTED, reason)
-
-    async def _archive(self, path: Path, key: str) -> None:
-        if self.archive is None:
-            return
-        kind = self.validator.detect_type(path) if self.validator is not None else None
-        kind = kind if kind and kind != "other" else path.suffix.lower().lstrip(".") or "other"
-        await self.archive.upload_file(path, f"processed/{kind}/{key}")
 
     # ------------------------------------------------------------------ cleaning up
 
@@ -746,7 +605,7 @@ class _Run:
                 for key in sorted(set(doomed.values())):
                     outcome = self.report.outcomes.get(key)
                     what = "its old copies are" if key in older else "its documents are"
-                    why = f"{what} still in the workspace, could not remove them: {_describe(exc)}"
+                    why = f"{what} still in the workspace, could not remove them: {describe(exc)}"
                     size, location = (outcome.size, outcome.location) if outcome else (0, None)
                     self._failed(key, why, size=size, location=location, transient=is_transient(exc))
                 return
@@ -778,9 +637,9 @@ class _Run:
             assert item.file is not None
             try:
                 async with self.gate, self.source.local_path(item.file) as path:
-                    _, reason = await asyncio.to_thread(self._examine, path)
+                    _, reason = await asyncio.to_thread(self.sender.examine, path)
             except (OSError, StorageError) as exc:
-                self._outcome(item.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=item.size)
+                self._outcome(item.key, Status.FAILED, f"cannot be read: {describe(exc)}", size=item.size)
                 return
             if reason is not None:
                 self._outcome(item.key, Status.REJECTED, reason, size=item.size)
@@ -841,28 +700,10 @@ class _Run:
         size: int = 0,
         transient: bool = False,
     ) -> None:
-        if status is Status.FAILED and transient:
-            self.transient.add(key)
-        else:
-            self.transient.discard(key)
-        self.report.outcomes[key] = FileOutcome(key, status, detail, location, max(size, 0))
+        transient = transient and status is Status.FAILED
+        self.report.outcomes[key] = FileOutcome(key, status, detail, location, max(size, 0), transient)
 
 
 def _newest_location(item: PlanItem) -> str | None:
     latest = newest(item.copies)
     return latest.docpath if latest is not None else None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    known = AnythingLLMError | StorageError | IngestError | FileValidationError
-    return text if isinstance(exc, known) else _reason(exc)
-
-
-def _reason(exc: BaseException) -> str:
-    """An error as one line for a person: an OS error by its reason (``permission denied``)."""
-    if isinstance(exc, FileNotFoundError):
-        return "it vanished during the sync"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[:1].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__
