@@ -62,6 +62,8 @@ def print_health(out: Console, status: HealthStatus, indent: str = "", *, key_se
 
 
 def breaker_text(breaker: BreakerInfo) -> str:
+    """The breaker on one line: its state, its consecutive failures and when it next lets a call
+    through (``open (5 consecutive failure(s)), next probe in 42.0 s``)."""
     text = f"{breaker.state} ({breaker.failure_count} consecutive failure(s))"
     if breaker.retry_in:
         text += f", next probe in {breaker.retry_in:.1f} s"
@@ -164,6 +166,8 @@ async def answer(
 
 
 def print_sources(out: Console, sources: list[Source], indent: str = "") -> None:
+    """An answer's sources, numbered, each with its title (or URL) and score; ``(no sources)``
+    when the answer used none."""
     if not sources:
         out.print(f"{indent}(no sources)")
         return

@@ -82,6 +82,8 @@ SlugArgument = Annotated[str, typer.Argument(metavar="SLUG", help="Workspace slu
 
 
 def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
+    """A client on ``settings`` (``overrides`` replace its options), imported only when a command
+    talks to a server: ``allm --help`` never loads the client."""
     from anythingllm_bridge.client import create_anythingllm_client
 
     return create_anythingllm_client(settings, **overrides)
@@ -136,6 +138,8 @@ def say(state: Invocation, text: str) -> None:
 
 
 def emit_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (non-ASCII kept as is; values JSON cannot hold,
+    such as dates, as their text)."""
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -152,6 +156,8 @@ def confirm(ctx: typer.Context, question: str, *, yes: bool, refusal: str) -> No
 
 
 def setup_logging(verbose: bool) -> None:
+    """Log to stderr, with each call's trace id: the library's every record with ``--verbose``,
+    otherwise only its errors (an expected failure is the command's one ``error:`` line)."""
     import logging
 
     from anythingllm_bridge.tracing import TraceIdFilter

@@ -79,14 +79,6 @@ class SyncPlan:
         """The items whose file is sent (uploads and replacements)."""
         return [i for i in self.items if i.action in (Action.UPLOAD, Action.REPLACE)]
 
-    def counts(self) -> dict[str, int]:
-        """How many items of each action, and how many gone."""
-        counts = {action.value: 0 for action in Action}
-        for item in self.items:
-            counts[item.action.value] += 1
-        counts["gone"] = len(self.gone)
-        return counts
-
 
 def make_plan(
     files: Sequence[SourceFile],
