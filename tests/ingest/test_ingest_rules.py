@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FolderSource, Marker, PruneRefusedError, SyncReport, sync
-from anythingllm_bridge.validation import FileValidator
+from anythingllm_bridge.validation import NOT_REGULAR, FileValidator
 from support import mark, requests_since
 
 
@@ -52,7 +53,8 @@ async def test_an_empty_source_prunes_nothing_unless_allowed(
     with pytest.raises(PruneRefusedError, match="source lists no file at all") as refused:
         await run(client, workspace, root, prune=True)
     assert refused.value.count == 3
-    assert "--max-delete 3" in str(refused.value)
+    assert "max_delete=3" in str(refused.value)
+    assert "nothing was sent or removed" in str(refused.value)
     assert [r for r in requests_since(emulator, start) if r.method != "GET"] == []
     assert sum((await keys_in(client, workspace)).values()) == 3
     kept = await run(client, workspace, root)  # without prune: reported, kept
@@ -73,7 +75,7 @@ async def test_a_prune_of_more_than_half_is_refused_and_of_half_allowed(
     (root / "c.md").unlink()
     with pytest.raises(PruneRefusedError, match="3 of the 4 file"):
         await run(client, workspace, root, prune=True)
-    with pytest.raises(PruneRefusedError, match="more than --max-delete 2"):
+    with pytest.raises(PruneRefusedError, match="more than the 2 allowed"):
         await run(client, workspace, root, prune=True, max_delete=2)
     (root / "c.md").write_text("back\n")
     pruned = await run(client, workspace, root, prune=True)  # 2 of 4: half may go
@@ -125,8 +127,8 @@ async def test_odd_names_pipes_and_vanishing_files_never_stop_the_others(
     odd_key = os.fsdecode(b"caf\xe9.md")
     assert report.uploaded == sorted(["also-good.md", odd_key, "good.md"])
     assert report.rejected == {
-        "pipe.md": "is not a regular file (a pipe, socket or device)",
-        "sock.md": "is not a regular file (a pipe, socket or device)",
+        "pipe.md": NOT_REGULAR,
+        "sock.md": NOT_REGULAR,
     }
     assert report.to_json()["uploaded"] == ["also-good.md", "caf\\xe9.md", "good.md"]
     assert odd_key in await keys_in(client, workspace)  # the marker carries the name's bytes
@@ -180,7 +182,7 @@ async def test_an_unreadable_subfolder_is_reported_and_its_documents_kept(
         validator=FileValidator(allowed_file_types=["md"]),
     )
     assert report.failed == {
-        "private/": "cannot list this folder: Permission denied; the documents of its files are kept"
+        "private/": "cannot list this folder: permission denied; the documents of its files are kept"
     }
     assert report.removed == []
     assert await keys_in(client, workspace) == Counter(["top.md", "private/secret.md"])
@@ -193,3 +195,67 @@ async def test_concurrency_is_bounded(client: AnythingLLMClient, workspace: str,
         with pytest.raises(IngestError, match="concurrency must be from 1 to 64"):
             await run(client, workspace, root, concurrency=bad)
     shutil.rmtree(root)
+
+
+async def test_files_whose_content_turned_bad_count_in_the_prune_guard_and_the_dry_run(
+    client: AnythingLLMClient, workspace: str, emulator: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    write(root, ["a.md", "b.md", "c.md"])
+    await run(client, workspace, root)
+    for name in ("b.md", "c.md"):
+        (root / name).write_bytes(b"\x00\x01binary now\x00" * 8)  # no longer a .md file's content
+    start = mark(emulator)
+    with pytest.raises(PruneRefusedError, match="2 of the 3 file") as refused:
+        await run(client, workspace, root, prune=True, dry_run=True)
+    plan = refused.value.report  # the dry run's plan, shown even though the guard refuses it
+    assert plan is not None
+    assert plan.removed == ["b.md", "c.md"]
+    assert "no longer allowed: is binary data" in plan.outcomes["b.md"].detail
+    with pytest.raises(PruneRefusedError, match="2 of the 3 file") as real:
+        await run(client, workspace, root, prune=True)
+    assert real.value.report is None
+    assert [r for r in requests_since(emulator, start) if r.method != "GET"] == []
+    pruned = await run(client, workspace, root, prune=True, max_delete=2)
+    assert sorted(pruned.rejected) == ["b.md", "c.md"]
+    assert pruned.rejected["c.md"].endswith("its document was removed")
+    assert await keys_in(client, workspace) == Counter(["a.md"])
+
+
+async def test_a_sync_never_writes_into_its_source(
+    client: AnythingLLMClient, workspace: str, emulator: Any, tmp_path: Path
+) -> None:
+    from anythingllm_bridge.ingest.manifest import FileManifestStore
+    from anythingllm_bridge.storage import LocalStorageClient
+
+    root = tmp_path / "docs"
+    write(root, ["a.md"])
+    start = mark(emulator)
+    with pytest.raises(IngestError, match="is inside the source"):
+        await run(client, workspace, root, store=FileManifestStore(root / "sub" / "cache.json"))
+    async with LocalStorageClient(root / "store") as inside:
+        with pytest.raises(IngestError, match="overlaps the source"):
+            await run(client, workspace, root, archive=inside)
+    assert not (root / "sub").exists()
+    assert not (root / "store" / "processed").exists()
+    assert requests_since(emulator, start) == []
+
+
+async def test_symbolic_links_are_reported_not_followed_and_deep_trees_are_walked(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write(root, ["a.md"])
+    outside = tmp_path / "outside"
+    write(outside, ["secret.md"])
+    (root / "to-file.md").symlink_to(outside / "secret.md")
+    (root / "to-folder").symlink_to(outside)
+    deep = root
+    for _ in range(sys.getrecursionlimit() + 50):  # deeper than a recursive walk could go
+        deep /= "d"
+        deep.mkdir()
+    (deep / "bottom.md").write_text("# the bottom\n")
+    listing = await FolderSource(root).scan()
+    assert [f.key for f in listing.files] == ["a.md", "d/" * (sys.getrecursionlimit() + 50) + "bottom.md"]
+    assert listing.refused == {
+        "to-file.md": "is a symbolic link (not followed)",
+        "to-folder": "is a symbolic link (not followed)",
+    }

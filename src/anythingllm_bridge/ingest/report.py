@@ -67,6 +67,13 @@ class SyncReport:
     elapsed: float = 0.0
     passes: int = 1
     """How many passes the run took (1 when nothing had to be tried again)."""
+    stopped: str | None = None
+    """Why the run stopped trying before every file was sent (the server kept failing longer than
+    the sync may wait for it), or ``None``."""
+    warnings: list[str] = field(default_factory=list)
+    """What the sync's user should know that is no file's outcome: the cache could not be written,
+    another sync holds it, a pass could not start, the workspace holds the same files from another
+    source id... (each also shown by the progress display as it happens)."""
 
     def keys(self, status: Status | str) -> list[str]:
         """The keys with this outcome, sorted."""
@@ -146,4 +153,6 @@ class SyncReport:
             "locations": {json_key(k): o.location for k, o in sorted(self.outcomes.items()) if o.location},
             "elapsed": round(self.elapsed, 3),
             "passes": self.passes,
+            "stopped": self.stopped,
+            "warnings": [json_key(warning) for warning in self.warnings],
         }

@@ -46,6 +46,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from anythingllm_bridge.errors import (
@@ -56,21 +57,35 @@ from anythingllm_bridge.errors import (
     StorageError,
 )
 from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
-from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore, stamp_matches
+from anythingllm_bridge.ingest.manifest import (
+    FileManifestStore,
+    Manifest,
+    ManifestEntry,
+    ManifestStore,
+    stamp_matches,
+)
 from anythingllm_bridge.ingest.marker import LegacyMarker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import NullProgress, Progress
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
 from anythingllm_bridge.ingest.send import NotSent, Result, Sender, Sent, describe
 from anythingllm_bridge.ingest.shard import Shard
-from anythingllm_bridge.ingest.source import Listing, Source, SourceFile
+from anythingllm_bridge.ingest.source import (
+    Listing,
+    Source,
+    SourceFile,
+    folder_location,
+    overlap,
+    source_location,
+    storage_location,
+)
 from anythingllm_bridge.ingest_config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_PASSES,
     DEFAULT_MAX_WAIT,
     MAX_CONCURRENCY,
 )
-from anythingllm_bridge.resilience.breaker import CircuitState
+from anythingllm_bridge.resilience.breaker import CircuitBreaker, CircuitState
 from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import get_logger
@@ -89,16 +104,25 @@ MAX_PASSES = DEFAULT_MAX_PASSES  # INGEST_MAX_PASSES, --max-passes
 MAX_WAIT = DEFAULT_MAX_WAIT  # INGEST_MAX_WAIT, --max-wait
 #: How many unconfirmed uploads of one file the cache remembers, to look for what they left.
 MAX_UPLOADS = 20
+#: Where ``archive`` puts the files a sync sends (``processed/<type>/<key>``).
+ARCHIVE_PREFIX = "processed/"
 
 
 class PruneRefusedError(IngestError):
     """A prune would remove what looks like absence rather than deletion (the source lists no
     file, or more than half of the sync's documents would go): nothing was sent or removed.
-    ``count`` is how many files' documents it would have removed."""
+    ``reason`` says what the prune would have done and why it was refused, ``count`` is how many
+    files' documents it would have removed (``max_delete=count`` allows it); a dry run's
+    ``report`` holds its whole plan (``None`` for a real run, which did nothing)."""
 
-    def __init__(self, message: str, *, count: int) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, count: int, report: SyncReport | None = None) -> None:
+        super().__init__(
+            f"{reason}; nothing was sent or removed. If the files are really gone, run again with "
+            f"max_delete={count}"
+        )
+        self.reason = reason
         self.count = count
+        self.report = report
 
 
 async def sync(
@@ -155,6 +179,11 @@ async def sync(
     identity = source_id if source_id is not None else source.identity
     if not identity.strip():
         raise IngestError("source_id must not be empty")
+    refuse_writes_into(
+        source,
+        cache=store.path if isinstance(store, FileManifestStore) else None,
+        archive=storage_location(archive, ARCHIVE_PREFIX) if archive is not None else None,
+    )
     started = clock()
     run = _Run(
         client=client,
@@ -177,6 +206,51 @@ async def sync(
         return await run.execute(dry_run=dry_run)
     finally:
         run.report.elapsed = clock() - started
+
+
+def refuse_writes_into(source: Source, *, cache: Path | None = None, archive: str | None = None) -> None:
+    """Raise :class:`IngestError` when a sync would write into its own ``source``: its ``cache``
+    file inside the source folder, or the ``archive`` (a location as
+    :func:`.source.storage_location` gives it) overlapping the source. A sync only ever reads its
+    source: what it wrote there would come back as files to sync."""
+    place = source_location(source)
+    if place is None:
+        return
+    if cache is not None and folder_location(cache).startswith(place):
+        raise IngestError(
+            f"the sync cache {cache} is inside the source {source.description}, and a sync never "
+            "writes into its source: choose another place with --manifest or MANIFEST_PATH"
+        )
+    if archive is not None and overlap(archive, place):
+        raise IngestError(
+            f"the archive ({archive}) overlaps the source {source.description}, and a sync never "
+            "writes into its source: archive elsewhere (STORAGE_PATH, or S3_BUCKET and a source prefix "
+            "outside processed/)"
+        )
+
+
+class _Patience(BreakerWait):
+    """The run's budget for waiting out an open breaker, which also tells the run (``on_spent``,
+    with the seconds the breaker still needs) when a wait no longer fits in what is left."""
+
+    def __init__(
+        self,
+        budget: float,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        on_wait: Callable[[str, float], None],
+        on_retry: Callable[[str, float, str], None],
+        on_spent: Callable[[float], None],
+    ) -> None:
+        super().__init__(budget, sleep=sleep, on_wait=on_wait, on_retry=on_retry)
+        self._on_spent = on_spent
+
+    async def wait(self, breaker: CircuitBreaker, what: str) -> float | None:
+        """See :meth:`BreakerWait.wait`; a refusal is passed on to ``on_spent``."""
+        waited = await super().wait(breaker, what)
+        if waited is None:
+            self._on_spent(breaker.retry_in)
+        return waited
 
 
 @dataclass
@@ -226,10 +300,14 @@ class _Run:
         self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
         # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
         # and whose waits the progress display shows
-        waiting = BreakerWait(
-            self.max_wait, sleep=self.sleep, on_wait=self._breaker_wait, on_retry=self._retry_wait
+        self.waiting = _Patience(
+            self.max_wait,
+            sleep=self.sleep,
+            on_wait=self._breaker_wait,
+            on_retry=self._retry_wait,
+            on_spent=self._stop_waiting,
         )
-        self.patient = self.client.with_options(breaker_wait=waiting)
+        self.patient = self.client.with_options(breaker_wait=self.waiting)
 
     def _sender(self) -> Sender:
         """What sends this run's files: made once the workspace's slug and the cache are known."""
@@ -243,6 +321,7 @@ class _Run:
             remember=self._remember,
             validator=self.validator,
             archive=self.archive,
+            stopped=lambda: self.report.stopped,
         )
 
     @property
@@ -259,7 +338,8 @@ class _Run:
         self.workspace = listing.slug
         self.report.workspace = listing.slug
         if self.store is not None:
-            self.cache = await self.store.load(source=self.identity)
+            self.cache = await self.store.load(source=self.identity, write=not dry_run)
+            self._take_notes()
         self.sender = self._sender()
         try:
             self.listing = await self.source.scan()
@@ -276,12 +356,15 @@ class _Run:
                 max_delete=self.max_delete,
                 where=f"workspace {self.workspace!r}",
             )
-            if refusal is not None:
-                raise PruneRefusedError(refusal, count=len(plan.of(Action.REMOVE)))
+            removing = len(plan.of(Action.REMOVE))
             self.report.gone = list(plan.gone)
             if dry_run:
-                await self._dry_run(plan)
+                await self._dry_run(plan)  # the plan is shown even when the guard refuses it
+                if refusal is not None:
+                    raise PruneRefusedError(refusal, count=removing, report=self.report)
                 return self.report
+            if refusal is not None:
+                raise PruneRefusedError(refusal, count=removing)
             try:
                 if plan.to_send:
                     self.progress.start(len(plan.to_send), sum(item.size for item in plan.to_send))
@@ -296,6 +379,7 @@ class _Run:
                         await self.store.flush(self.cache)
                 finally:
                     await self.store.close()
+                    self._take_notes()
         return self.report
 
     async def _further_passes(self) -> None:
@@ -306,13 +390,13 @@ class _Run:
         up to ``max_passes`` times in a row, so an outage longer than a pass does not use up the
         passes the files need."""
         starts_failed = 0
-        while (retry := self.retry) and self.report.passes < self.max_passes:
+        while (retry := self.retry) and self.report.passes < self.max_passes and not self.report.stopped:
             try:
                 listing = await self._read()
                 plan = await self._plan(listing, scope=retry)
             except (AnythingLLMError, StorageError, OSError) as exc:
                 starts_failed += 1
-                logger.warning("pass %d could not start: %s", self.report.passes + 1, describe(exc))
+                self._warn(f"pass {self.report.passes + 1} could not start: {describe(exc)}")
                 if starts_failed >= self.max_passes or not is_transient(exc):
                     break
                 continue
@@ -330,18 +414,21 @@ class _Run:
         """The workspace before anything is planned. An error answer worth another try (429, 5xx)
         is tried up to ``max_passes`` times. A connection failure may mean no server at all: it is
         tried once more, only while the breaker is still closed and without waiting for it, so an
-        unreachable server fails the sync within the client's own retries."""
-        connection_failed = False
+        unreachable server fails the sync within the client's own retries — with the connection
+        error, even when those retries opened the breaker."""
+        unreachable: AnythingLLMConnectionError | None = None
         for attempt in range(1, self.max_passes + 1):
             try:
-                return await self._read(patient=not connection_failed)
-            except AnythingLLMConnectionError:
+                return await self._read(patient=unreachable is None)
+            except AnythingLLMConnectionError as exc:
                 closed = self.client.breaker.state is CircuitState.CLOSED
-                if connection_failed or not closed or attempt == self.max_passes:
+                if unreachable is not None or not closed or attempt == self.max_passes:
                     raise
-                connection_failed = True
+                unreachable = exc
             except AnythingLLMError as exc:
-                if connection_failed or attempt == self.max_passes or not is_transient(exc):
+                if unreachable is not None:  # the breaker our own tries opened: say what they met
+                    raise unreachable from None
+                if attempt == self.max_passes or not is_transient(exc):
                     raise
             logger.warning("reading workspace %r failed; trying again", self.workspace)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -350,15 +437,27 @@ class _Run:
         try:
             return await (self.patient if patient else self.client).get_workspace(self.workspace)
         except AnythingLLMNotFoundError as exc:
-            raise IngestError(
-                f"workspace {self.workspace!r} does not exist: create it first "
-                "(allm workspaces create NAME) and pass its slug"
-            ) from exc
+            raise IngestError(f"workspace {self.workspace!r} does not exist: {await self._meant()}") from exc
+
+    async def _meant(self) -> str:
+        """What to do about a workspace that does not exist: the slug of the one it may mean (a
+        slug in other letter cases, or a workspace's name), else how to make it."""
+        wanted = self.workspace.casefold()
+        try:
+            workspaces = await self.client.list_workspaces()
+        except AnythingLLMError:
+            workspaces = []
+        for workspace in workspaces:
+            if workspace.slug.casefold() == wanted:
+                return f"slugs are lower case; did you mean {workspace.slug!r}?"
+        for workspace in workspaces:
+            if (workspace.name or "").casefold() == wanted:
+                return f"that is the name of workspace {workspace.slug!r}; pass its slug"
+        return "create it first (allm workspaces create NAME) and pass its slug"
 
     def _report_listing_problems(self) -> None:
-        for key, reason in self.listing.refused.items():
-            if key in self.shard:
-                self._outcome(key, Status.REJECTED, reason)
+        """What the listing could not see: failed, and its documents kept (what it refuses is
+        judged with the plan)."""
         for key, reason in self.listing.unreadable.items():
             if key in self.shard:
                 self._outcome(key, Status.FAILED, f"{reason}; its documents are kept")
@@ -405,13 +504,19 @@ class _Run:
         return self._parsed[1]
 
     async def _plan(self, listing: Workspace, *, scope: set[str] | None) -> SyncPlan:
-        """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``."""
+        """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``.
 
-        ours = self._ours(listing)
-        if scope is not None:
-            ours = {key: copies for key, copies in ours.items() if key in scope}
-        files = [f for f in self.files.values() if scope is None or f.key in scope]
+        With ``prune``, the content of every file that would replace a document of ours is
+        judged first (its head is read): a file validation now refuses has its document removed
+        as no longer allowed, so the prune guard counts it and a dry run shows it."""
+
+        def wanted(key: str) -> bool:
+            return key in self.shard and (scope is None or key in scope)
+
+        ours = {key: copies for key, copies in self._ours(listing).items() if wanted(key)}
+        files = [f for f in self.files.values() if wanted(f.key)]
         rejected = {f.key: self.refused[f.key] for f in files if f.key in self.refused}
+        rejected.update((key, why) for key, why in self.listing.refused.items() if wanted(key))
         allowed = [f for f in files if f.key not in self.refused]
         hashes: dict[str, str] = {}
         to_hash: list[SourceFile] = []
@@ -423,21 +528,56 @@ class _Run:
                 to_hash.append(file)
         unreadable = await self._hash_all(to_hash, hashes)
         allowed = [file for file in allowed if file.key not in unreadable]
-        plan = make_plan(
-            allowed,
-            hashes,
-            ours,
-            prune=self.prune,
-            rejected=rejected,
-            unknown=lambda key: self.listing.hides(key) or key in unreadable,
-        )
+
+        def plan_of(allowed: list[SourceFile]) -> SyncPlan:
+            return make_plan(
+                allowed,
+                hashes,
+                ours,
+                prune=self.prune,
+                rejected=rejected,
+                unknown=lambda key: self.listing.hides(key) or key in unreadable,
+            )
+
+        plan = plan_of(allowed)
+        if self.prune:
+            refused = await self._judge_content(plan.of(Action.REPLACE))
+            if refused:
+                rejected.update(refused)
+                plan = plan_of([file for file in allowed if file.key not in refused])
         removing = {item.key for item in plan.of(Action.REMOVE)}
         for key, reason in rejected.items():
             if key in removing:
                 continue  # reported once its documents are removed
             kept = "; its document stays (prune removes it)" if key in ours else ""
-            self._outcome(key, Status.REJECTED, reason + kept, size=self.files[key].size)
+            self._outcome(key, Status.REJECTED, reason + kept, size=self._size(key))
         return plan
+
+    async def _judge_content(self, items: Sequence[PlanItem]) -> dict[str, str]:
+        """Key → why validation refuses the content, for the ``items`` that would replace a
+        document of ours (at most ``concurrency`` read at once, only their heads). A file that
+        cannot be read is left to the send, which reports it."""
+        refused: dict[str, str] = {}
+
+        async def judge(item: PlanItem) -> None:
+            assert item.file is not None
+            try:
+                async with self.gate, self.source.local_path(item.file) as path:
+                    _, reason = await asyncio.to_thread(self.sender.examine, path)
+            except (OSError, StorageError):
+                return
+            if reason is not None:
+                refused[item.key] = reason
+
+        marked = [item for item in items if any(not copy.legacy for copy in item.copies)]
+        if self.validator is not None:
+            await asyncio.gather(*(judge(item) for item in marked))
+        return refused
+
+    def _size(self, key: str) -> int:
+        """The listed size of ``key``'s file (0 when it lists none)."""
+        file = self.files.get(key)
+        return max(file.size, 0) if file is not None else 0
 
     async def _hash_all(self, files: Sequence[SourceFile], hashes: dict[str, str]) -> set[str]:
         """Hash ``files`` (at most ``concurrency`` at once) into ``hashes`` and the cache; the keys
@@ -610,10 +750,9 @@ class _Run:
                     self._failed(key, why, size=size, location=location, transient=is_transient(exc))
                 return
         for item in removals:
-            file = self.files.get(item.key)
-            if item.reason.startswith("no longer allowed: ") and file is not None:
+            if item.reason.startswith("no longer allowed: "):
                 why = item.reason.removeprefix("no longer allowed: ") + "; its document was removed"
-                self._outcome(item.key, Status.REJECTED, why, size=file.size)
+                self._outcome(item.key, Status.REJECTED, why, size=self._size(item.key))
             else:
                 self._outcome(item.key, Status.REMOVED, item.reason)
         for key, copies in older.items():
@@ -659,6 +798,22 @@ class _Run:
     def _breaker_wait(self, what: str, seconds: float) -> None:
         self.progress.waiting(f"the server is failing (circuit breaker open); trying {what} again", seconds)
 
+    def _stop_waiting(self, retry_in: float) -> None:
+        """The breaker stays open longer than the wait left: the run stops trying (once)."""
+        if self.report.stopped is not None:
+            return
+        budget, left = self.waiting.budget, self.waiting.left
+        allowed = f"the {budget:g} s the sync may wait for it (--max-wait, INGEST_MAX_WAIT)"
+        if left < 1:
+            why = f"the server kept failing, and {allowed} are spent"
+        else:
+            why = (
+                f"the server kept failing, and its circuit breaker lets the next call through only "
+                f"in {retry_in:.0f} s, more than the {left:.0f} s left of {allowed}"
+            )
+        self.report.stopped = why
+        self._warn(f"stopped waiting: {why}; the files not sent yet are not tried")
+
     def _retry_wait(self, what: str, seconds: float, reason: str) -> None:
         if seconds >= 1:  # shorter waits pass before anyone could read about them
             self.progress.waiting(f"{what} failed ({reason}); trying again", seconds)
@@ -673,6 +828,20 @@ class _Run:
                 self.concurrency,
                 allowed,
             )
+
+    def _warn(self, message: str) -> None:
+        """Something the sync's user should know that is no file's outcome: in the report's
+        warnings, and shown now."""
+        logger.warning("%s", message)
+        self.report.warnings.append(message)
+        self.progress.note(message)
+
+    def _take_notes(self) -> None:
+        """The cache's notes not yet passed on (see ``Manifest.notes``), as warnings."""
+        while self.cache.notes:
+            message = self.cache.notes.pop(0)
+            self.report.warnings.append(message)  # logged by the cache already
+            self.progress.note(message)
 
     def _settle(self, key: str, size: int, status: Status, detail: str = "") -> None:
         """Tell the progress display a file's final outcome, once."""

@@ -101,6 +101,9 @@ class Sender:
     """Key → ids of the uploads this run made."""
     unaccounted: set[str] = field(default_factory=set)
     """Keys whose last upload may have left a document on the server that nobody accounted for."""
+    stopped: Callable[[], str | None] = lambda: None
+    """Why the run stopped trying, if it did (the server failing for longer than it may wait):
+    the files not sent yet are not tried, each fails at once with this reason."""
 
     async def send(
         self,
@@ -126,7 +129,10 @@ class Sender:
 
         async def send(item: PlanItem) -> Result:
             async with self.gate:
-                result = await self._send_one(item, stored)
+                if (stopped := self.stopped()) is not None:
+                    result: Result = NotSent(item, f"not sent: {stopped}", item.size, transient=True)
+                else:
+                    result = await self._send_one(item, stored)
                 await done(result)
                 return result
 
