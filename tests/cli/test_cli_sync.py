@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from cli_support import KEY, Allm, environment, one_line_error, start_allm, with
 
 from anythingllm_bridge.client import AnythingLLM
 from anythingllm_bridge.ingest import Marker
+from anythingllm_bridge.validation import NOT_REGULAR
 
 
 def keys_in(api: AnythingLLM, slug: str) -> list[str]:
@@ -77,8 +79,8 @@ def test_one_bad_file_never_stops_the_others(
     report = json.loads(result.stdout)  # valid JSON, whatever the names
     assert report["uploaded"] == ["caf\\xe9.md", "good.md", "other.md"]
     assert report["rejected"] == {
-        "pipe.md": "is not a regular file (a pipe, socket or device)",
-        "sock.md": "is not a regular file (a pipe, socket or device)",
+        "pipe.md": NOT_REGULAR,
+        "sock.md": NOT_REGULAR,
     }
     assert report["failed"] == {"locked.md": "cannot be read: permission denied"}
     last = result.stderr.strip().splitlines()[-1]
@@ -109,11 +111,16 @@ def test_a_prune_that_looks_like_an_unmounted_disk_is_refused(
     line = one_line_error(refused, "2 of the 2 file(s)", "the source lists no file at all", "--max-delete 2")
     assert "nothing was sent or removed" in line
     assert keys_in(api, slug) == ["a.md", "b.md"]
+    plan = allm("sync", str(folder), "-w", slug, "--types", "md", "--prune", "--dry-run", check=False)
+    assert "to remove      2  a.md, b.md" in plan.stdout  # the plan is shown, then refused
+    one_line_error(plan, "--max-delete 2")
     pruned = allm.json("sync", str(folder), "-w", slug, "--types", "md", "--prune", "--max-delete", "all")
     assert pruned["removed"] == ["a.md", "b.md"]
     assert keys_in(api, slug) == []
     bad = allm("sync", str(folder), "-w", slug, "--max-delete", "many", check=False)
     one_line_error(bad, "--max-delete", code=2)
+    alone = allm("sync", str(folder), "-w", slug, "--max-delete", "3", check=False)
+    one_line_error(alone, "--max-delete only applies with --prune", code=2)
 
 
 def test_concurrency_outside_1_to_64_is_a_usage_error(allm: Allm, tmp_path: Path) -> None:
@@ -202,3 +209,27 @@ def test_a_piped_sync_says_what_it_waits_for_during_an_outage(
     waiting = next(line for line in lines if line.startswith("waiting"))
     assert "the server is failing (circuit breaker open); trying GET /v1/workspace/" in waiting
     assert "uploaded       1" in out
+
+
+def test_a_manifest_path_that_is_not_a_cache_is_refused_untouched(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Not a cache").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a cache\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, words in (
+        (notes, ("notes.txt", "is not one", "not overwritten")),
+        (fifo, ("fifo", "not a regular file")),
+        (folder / "cache.json", ("is inside the source",)),
+    ):
+        result = allm("sync", str(folder), "-w", slug, "--types", "md", "--manifest", str(path), check=False)
+        one_line_error(result, *words, "--manifest")
+    assert notes.read_text() == "my notes, not a cache\n"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md"]
+    assert keys_in(api, slug) == []

@@ -102,6 +102,10 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
             f"{indent}  {report.legacy_kept} document(s) synced by an older anythingllm-bridge match no file "
             "this sync sends; left alone"
         )
+    if report.stopped:
+        out.print(f"{indent}  stopped    {escape(display_key(report.stopped))}")
+    for warning in report.warnings:
+        out.print(f"{indent}  warning    {escape(display_key(warning))}")
     out.print(f"{indent}  source id  {escape(display_key(report.source_id))}")
     out.print(f"{indent}  cache      {escape(display_key(report.manifest))}")
     passes = (

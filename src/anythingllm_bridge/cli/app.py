@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from anythingllm_bridge.client.models import HealthStatus
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.ingest import SyncReport
+    from anythingllm_bridge.ingest.progress import Progress
     from anythingllm_bridge.validation import FileValidator
 
 __all__ = ["app", "main"]
@@ -763,6 +764,44 @@ def _shard(value: str | None) -> str | None:
     return value
 
 
+class _Tally:
+    """The sync's progress display, counting the documents confirmed in the workspace, so that
+    an interrupted sync can say how far it got."""
+
+    def __init__(self, shown: Progress) -> None:
+        self.shown = shown
+        self.confirmed = 0
+
+    def start(self, files: int, total_bytes: int) -> None:
+        """Passed on."""
+        self.shown.start(files, total_bytes)
+
+    def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
+        """Passed on."""
+        self.shown.file_done(key, size, status, detail)
+
+    def retrying(self, key: str, detail: str) -> None:
+        """Passed on."""
+        self.shown.retrying(key, detail)
+
+    def embedded(self, count: int) -> None:
+        """Counted, and passed on."""
+        self.confirmed += count
+        self.shown.embedded(count)
+
+    def waiting(self, what: str, seconds: float) -> None:
+        """Passed on."""
+        self.shown.waiting(what, seconds)
+
+    def note(self, message: str) -> None:
+        """Passed on."""
+        self.shown.note(message)
+
+    def finish(self) -> None:
+        """Passed on."""
+        self.shown.finish()
+
+
 def _max_delete(value: str | None) -> int | None:
     if value is None:
         return None
@@ -886,39 +925,65 @@ def sync(
     machine, sends nothing unchanged; changed files replace their old version.
     """
     state = invocation(ctx)
-    conf = state.settings()
-    validator = make_validator(conf, types)
     try:
         allowed_deletes = _max_delete(max_delete)
     except typer.BadParameter as exc:
         raise usage_error(ctx, f"--max-delete {exc.message}") from None
+    if allowed_deletes is not None and not prune:
+        raise usage_error(ctx, "--max-delete only applies with --prune")
+    conf = state.settings()
+    validator = make_validator(conf, types)
+    from anythingllm_bridge.ingest import PruneRefusedError, make_progress
 
-    async def work() -> SyncReport:
-        from anythingllm_bridge.ingest import make_progress, run_sync
+    tally = _Tally(make_progress(quiet=as_json or state.quiet))
 
-        return await run_sync(
-            conf,
-            source,
-            workspace=workspace,
-            prune=prune,
-            dry_run=dry_run,
-            concurrency=concurrency,
-            manifest=manifest,
-            source_id=source_id,
-            shard=shard,
-            max_delete=allowed_deletes,
-            max_passes=max_passes,
-            max_wait=max_wait,
-            validator=validator,
-            archive=archive,
-            progress=make_progress(quiet=as_json or state.quiet),
+    async def work() -> SyncReport | PruneRefusedError:
+        from anythingllm_bridge.ingest import run_sync
+
+        try:
+            return await run_sync(
+                conf,
+                source,
+                workspace=workspace,
+                prune=prune,
+                dry_run=dry_run,
+                concurrency=concurrency,
+                manifest=manifest,
+                source_id=source_id,
+                shard=shard,
+                max_delete=allowed_deletes,
+                max_passes=max_passes,
+                max_wait=max_wait,
+                validator=validator,
+                archive=archive,
+                progress=tally,
+            )
+        except PruneRefusedError as refused:  # its own line below, naming the option
+            return refused
+
+    def show(report: SyncReport) -> None:
+        if as_json:
+            emit_json(report.to_json())
+        elif not state.quiet:
+            print_report(out, report)
+
+    try:
+        report = run(state, work, interrupted="interrupted")
+    except CliError as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            exc.message = (
+                f"interrupted with {tally.confirmed} document(s) embedded in the workspace so far; "
+                "run the same command again to resume"
+            )
+        raise
+    if isinstance(report, PruneRefusedError):
+        if report.report is not None:  # a dry run: its plan is worth seeing all the same
+            show(report.report)
+        fail(
+            f"{report.reason}; nothing was sent or removed. If the files are really gone, run again "
+            f"with --max-delete {report.count}"
         )
-
-    report = run(state, work, interrupted="interrupted; run the same command again to resume")
-    if as_json:
-        emit_json(report.to_json())
-    elif not state.quiet:
-        print_report(out, report)
+    show(report)
     if report.failed or report.rejected:
         from anythingllm_bridge.ingest import display_key
 
@@ -934,7 +999,8 @@ def sync(
             parts.append(f"{len(failed)} file(s) could not be synced ({named(failed)})")
         if rejected:
             parts.append(f"{len(rejected)} file(s) rejected ({named(rejected)})")
-        advice = "run the same command again to retry them" if failed else "see the report for why"
+        transient = any(report.outcomes[key].transient for key in failed)
+        advice = "run the same command again to retry them" if transient else "see the report for why"
         fail(f"{'; '.join(parts)}; {advice}")
 
 
