@@ -16,6 +16,7 @@ import pytest
 from anythingllm_bridge.client import AnythingLLMClient
 from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FolderSource, Marker, PruneRefusedError, SyncReport, sync
+from anythingllm_bridge.ingest.send import MAX_NAME_BYTES, upload_name
 from anythingllm_bridge.validation import NOT_REGULAR, FileValidator
 from support import mark, requests_since
 
@@ -259,3 +260,29 @@ async def test_symbolic_links_are_reported_not_followed_and_deep_trees_are_walke
         "to-file.md": "is a symbolic link (not followed)",
         "to-folder": "is a symbolic link (not followed)",
     }
+
+
+async def test_long_and_odd_names_are_uploaded_under_a_name_a_file_system_takes(
+    client: AnythingLLMClient, workspace: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    long_name = "é" * 120 + ".md"  # 242 bytes: with the upload id added, past the 255 a name may have
+    odd_name = "line\nbreak\x1b[31m.md"
+    write(root, [long_name, odd_name])
+    report = await run(client, workspace, root)
+    assert report.uploaded == sorted([long_name, odd_name])
+    documents = (await client.get_workspace(workspace)).documents
+    titles = sorted(d.metadata.get("title") for d in documents)
+    assert titles == sorted([long_name, "line_break_[31m.md"])  # control characters replaced
+
+
+def test_upload_names_fit_in_255_bytes_keeping_the_extension() -> None:
+    upload = "0123456789abcdef"
+    assert upload_name("a.md", upload) == "a-0123456789abcdef.md"
+    assert upload_name("noext", upload) == "noext-0123456789abcdef"
+    for name in ("é" * 200 + ".md", "x" * 300 + ".pdf", "a." + "e" * 300, "あ" * 100):
+        sent = upload_name(name, upload)
+        assert len(sent.encode("utf-8")) <= MAX_NAME_BYTES
+        assert upload in sent
+        sent.encode("utf-8").decode("utf-8")  # never a character cut in half
+    assert upload_name("é" * 200 + ".md", upload).endswith("é-0123456789abcdef.md")

@@ -29,6 +29,7 @@ from anythingllm_bridge.errors import (
     StorageError,
     os_reason,
 )
+from anythingllm_bridge.ingest.keys import CONTROL
 from anythingllm_bridge.ingest.manifest import Manifest, stamp_matches
 from anythingllm_bridge.ingest.marker import Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem
@@ -41,7 +42,10 @@ if TYPE_CHECKING:
     from anythingllm_bridge.storage import StorageClient
     from anythingllm_bridge.validation import FileValidator
 
-__all__ = ["NotSent", "Sender", "Sent", "describe"]
+__all__ = ["MAX_NAME_BYTES", "NotSent", "Sender", "Sent", "describe", "upload_name"]
+
+#: The longest file name, in bytes of UTF-8, an upload is sent under.
+MAX_NAME_BYTES = 255
 
 logger = get_logger("anythingllm_bridge.ingest")
 
@@ -208,15 +212,13 @@ class Sender:
         its title (what people see in citations) is the file's name. An upload the open breaker
         refused was not sent, so the client sends it once the breaker lets it (an upload that may
         have been processed is an outcome-unknown error instead)."""
-        name = Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        stem, dot, suffix = name.rpartition(".")
-        unique = f"{stem}-{upload}.{suffix}" if dot and stem else f"{name}-{upload}"
+        name = CONTROL.sub("_", Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
         marker = Marker(self.identity, key, sha, self.workspace, upload)
         result = await self.client.upload_file(
             path,
             workspaces=self.workspace,
             metadata={"title": name, "docSource": marker.to_doc_source()},
-            filename=unique,
+            filename=upload_name(name, upload),
             verify=False,
         )
         return result.location
@@ -282,3 +284,18 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and not isinstance(exc, StorageError):
         return os_reason(exc)
     return str(exc) or type(exc).__name__
+
+
+def upload_name(name: str, upload: str) -> str:
+    """The name a file called ``name`` (already printable) is uploaded under: ``upload`` (the
+    upload's id) added before its extension, the stem cut short so that the whole fits in
+    :data:`MAX_NAME_BYTES` bytes of UTF-8 (the server keeps the upload as a file of that name, and
+    file systems take no longer one). An extension too long to keep is cut with the stem."""
+    stem, dot, suffix = name.rpartition(".")
+    if not (dot and stem):
+        stem, suffix = name, ""
+    tail = f"-{upload}" + (f".{suffix}" if suffix else "")
+    room = MAX_NAME_BYTES - len(tail.encode("utf-8"))
+    if room < 1:  # an extension longer than a name may be: keep what fits of the whole name
+        tail, stem, room = f"-{upload}", name, MAX_NAME_BYTES - len(upload) - 1
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore") + tail
