@@ -297,7 +297,7 @@ class StopAfter(NullProgress):
         self.n = n
         self.task: asyncio.Task[Any] | None = None
 
-    def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
+    def sent(self, key: str, size: int) -> None:
         self.n -= 1
         if self.n == 0 and self.task is not None:
             self.task.cancel()
@@ -332,7 +332,10 @@ async def test_a_cancelled_sync_resumes_without_duplicates(
     resumed = await run()
     assert resumed.failed == {}
     await assert_exactly(client, workspace, keys)
-    assert len(resumed.uploaded) < len(keys)  # what landed before the interruption was not sent again
+    # the 4 uploads that went through before the interruption are found, not sent again (one more
+    # may have been on its way: concurrency 2)
+    assert len(resumed.uploaded) <= len(keys) - 3
+    assert len(resumed.unchanged) >= 3
 
 
 async def test_a_document_taken_out_of_the_workspace_is_embedded_again_without_upload(

@@ -765,16 +765,26 @@ def _shard(value: str | None) -> str | None:
 
 
 class _Tally:
-    """The sync's progress display, counting the documents confirmed in the workspace, so that
-    an interrupted sync can say how far it got."""
+    """The sync's progress display, counting the uploads and the documents confirmed in the
+    workspace, so that an interrupted sync can say how far it got."""
 
     def __init__(self, shown: Progress) -> None:
         self.shown = shown
+        self.uploaded = 0
         self.confirmed = 0
+
+    def busy(self, what: str) -> None:
+        """Passed on."""
+        self.shown.busy(what)
 
     def start(self, files: int, total_bytes: int) -> None:
         """Passed on."""
         self.shown.start(files, total_bytes)
+
+    def sent(self, key: str, size: int) -> None:
+        """Counted, and passed on."""
+        self.uploaded += 1
+        self.shown.sent(key, size)
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
         """Passed on."""
@@ -972,8 +982,8 @@ def sync(
     except CliError as exc:
         if exc.code == EXIT_INTERRUPTED:
             exc.message = (
-                f"interrupted with {tally.confirmed} document(s) embedded in the workspace so far; "
-                "run the same command again to resume"
+                f"interrupted after {tally.uploaded} upload(s) into the workspace ({tally.confirmed} "
+                "of them confirmed embedded); run the same command again to resume"
             )
         raise
     if isinstance(report, PruneRefusedError):

@@ -57,6 +57,7 @@ from anythingllm_bridge.errors import (
     StorageError,
 )
 from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
+from anythingllm_bridge.ingest.keys import printable
 from anythingllm_bridge.ingest.manifest import (
     FileManifestStore,
     Manifest,
@@ -66,9 +67,9 @@ from anythingllm_bridge.ingest.manifest import (
 )
 from anythingllm_bridge.ingest.marker import LegacyMarker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
-from anythingllm_bridge.ingest.progress import NullProgress, Progress
+from anythingllm_bridge.ingest.progress import NullProgress, Progress, human_bytes
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
-from anythingllm_bridge.ingest.send import NotSent, Result, Sender, Sent, describe
+from anythingllm_bridge.ingest.send import Result, Sender, Sent, describe
 from anythingllm_bridge.ingest.shard import Shard
 from anythingllm_bridge.ingest.source import (
     Listing,
@@ -341,6 +342,7 @@ class _Run:
             self.cache = await self.store.load(source=self.identity, write=not dry_run)
             self._take_notes()
         self.sender = self._sender()
+        self.progress.busy(f"listing {printable(self.source.description)}")
         try:
             self.listing = await self.source.scan()
             self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
@@ -595,6 +597,9 @@ class _Run:
             hashes[file.key] = digest
             await self._remember(file, digest)
 
+        if files:
+            size = human_bytes(sum(max(file.size, 0) for file in files))
+            self.progress.busy(f"hashing {len(files)} file(s), {size}")
         await asyncio.gather(*(hash_one(file) for file in files))
         return failed
 
@@ -660,11 +665,12 @@ class _Run:
 
     async def _after_send(self, result: Result) -> None:
         """One file's send is over: a file not sent is reported at once (sent ones once checked)."""
-        if isinstance(result, NotSent):
-            if result.refused:
-                await self._refused(result.item, result.detail, result.size)
-            else:
-                self._failed(result.item.key, result.detail, size=result.size, transient=result.transient)
+        if isinstance(result, Sent):
+            self.progress.sent(result.item.key, result.size)
+        elif result.refused:
+            await self._refused(result.item, result.detail, result.size)
+        else:
+            self._failed(result.item.key, result.detail, size=result.size, transient=result.transient)
 
     def _found(self, item: PlanItem) -> None:
         status, detail = self.intent[item.key]
