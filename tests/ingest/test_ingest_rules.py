@@ -286,3 +286,25 @@ def test_upload_names_fit_in_255_bytes_keeping_the_extension() -> None:
         assert upload in sent
         sent.encode("utf-8").decode("utf-8")  # never a character cut in half
     assert upload_name("é" * 200 + ".md", upload).endswith("é-0123456789abcdef.md")
+
+
+async def test_the_same_files_from_another_source_id_are_warned_about(
+    client: AnythingLLMClient, workspace: str, tmp_path: Path
+) -> None:
+    first = tmp_path / "here" / "docs"
+    write(first, ["a.md", "b.md"])
+    synced = await run(client, workspace, first)
+    assert synced.warnings == []
+    moved = tmp_path / "there" / "docs"  # the same files at another path (another machine)
+    shutil.copytree(first, moved)
+    write(moved, ["c.md"])
+    twice = await run(client, workspace, moved, dry_run=True)
+    assert twice.uploaded == ["a.md", "b.md", "c.md"]
+    assert twice.warnings == [
+        f"2 file(s) this sync uploads (a.md, b.md) are in workspace {workspace!r} already, synced from "
+        f"source id {synced.source_id!r}: if they are the same files, give --source-id "
+        f"{synced.source_id!r} (source_id=) so they are not in the workspace twice"
+    ]
+    named = await run(client, workspace, moved, source_id=synced.source_id)
+    assert named.warnings == []
+    assert (named.unchanged, named.uploaded) == (["a.md", "b.md"], ["c.md"])

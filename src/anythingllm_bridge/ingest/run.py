@@ -65,7 +65,7 @@ from anythingllm_bridge.ingest.manifest import (
     ManifestStore,
     stamp_matches,
 )
-from anythingllm_bridge.ingest.marker import LegacyMarker
+from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
 from anythingllm_bridge.ingest.progress import NullProgress, Progress, human_bytes
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
@@ -360,6 +360,7 @@ class _Run:
             )
             removing = len(plan.of(Action.REMOVE))
             self.report.gone = list(plan.gone)
+            self._warn_of_other_sources(listing, plan)
             if dry_run:
                 await self._dry_run(plan)  # the plan is shown even when the guard refuses it
                 if refusal is not None:
@@ -575,6 +576,31 @@ class _Run:
         if self.validator is not None:
             await asyncio.gather(*(judge(item) for item in marked))
         return refused
+
+    def _warn_of_other_sources(self, listing: Workspace, plan: SyncPlan) -> None:
+        """Warn when files this run would upload as new are in the workspace already, synced from
+        another source id: most likely the same files from another path or machine, which would
+        end up in the workspace twice unless both runs name the source the same (``source_id``)."""
+        new = {item.key for item in plan.of(Action.UPLOAD)}
+        others: dict[str, set[str]] = {}
+        for document in listing.documents:
+            marker = Marker.parse(document.metadata.get("docSource"))
+            if (
+                marker is not None
+                and marker.key in new
+                and marker.source != self.identity
+                and marker.workspace == self.workspace
+            ):
+                others.setdefault(marker.source, set()).add(marker.key)
+        for other, keys in sorted(others.items(), key=lambda found: -len(found[1])):
+            shown = ", ".join(printable(key) for key in sorted(keys)[:3])
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            self._warn(
+                f"{len(keys)} file(s) this sync uploads ({shown}{more}) are in workspace "
+                f"{self.workspace!r} already, synced from source id {printable(other)!r}: if they are "
+                f"the same files, give --source-id {printable(other)!r} (source_id=) so they are not "
+                "in the workspace twice"
+            )
 
     def _size(self, key: str) -> int:
         """The listed size of ``key``'s file (0 when it lists none)."""
