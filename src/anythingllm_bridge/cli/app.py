@@ -864,7 +864,9 @@ def sync(
         typer.Option(
             "--manifest",
             metavar="PATH",
-            help="The cache of file hashes (default: one per source in the state folder).",
+            help="The cache of file hashes; an existing file that is not one is refused (default: "
+            "MANIFEST_PATH, else one per source in $XDG_STATE_HOME/anythingllm-bridge/manifests/).",
+            show_default=False,
         ),
     ] = None,
     source_id: Annotated[
@@ -893,8 +895,8 @@ def sync(
         typer.Option(
             "--max-delete",
             metavar="N|all",
-            help="Let --prune remove up to N files' documents, past the guard (none when the source "
-            "is empty, at most half otherwise).",
+            help="With --prune: let it remove up to N files' documents, past the guard (default: "
+            "none when the source is empty, at most half otherwise).",
             show_default=False,
         ),
     ] = None,
