@@ -308,3 +308,15 @@ async def test_the_same_files_from_another_source_id_are_warned_about(
     named = await run(client, workspace, moved, source_id=synced.source_id)
     assert named.warnings == []
     assert (named.unchanged, named.uploaded) == (["a.md", "b.md"], ["c.md"])
+
+
+async def test_a_client_that_allows_fewer_calls_than_the_concurrency_is_a_report_warning(
+    emulator: Any, workspace: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    write(root, ["a.md"])
+    async with AnythingLLMClient(emulator.url, emulator.api_key, max_concurrency=2) as narrow:
+        report = await run(narrow, workspace, root, concurrency=8)
+    assert report.uploaded == ["a.md"]
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith("sync(concurrency=8) sends at most 2 file(s) at once")

@@ -323,6 +323,7 @@ class _Run:
             validator=self.validator,
             archive=self.archive,
             stopped=lambda: self.report.stopped,
+            warn=self._warn,
         )
 
     @property
@@ -854,11 +855,10 @@ class _Run:
         config = getattr(self.client, "config", None)
         allowed = min(config.max_concurrency, config.max_connections_per_host) if config else self.concurrency
         if allowed < self.concurrency:
-            logger.warning(
-                "sync(concurrency=%d) sends at most %d file(s) at once: the client allows that many "
-                "calls in flight (max_concurrency, max_connections_per_host); run_sync sizes its client",
-                self.concurrency,
-                allowed,
+            self._warn(
+                f"sync(concurrency={self.concurrency}) sends at most {allowed} file(s) at once: the "
+                "client allows that many calls in flight (max_concurrency, max_connections_per_host); "
+                "run_sync sizes its client"
             )
 
     def _warn(self, message: str) -> None:

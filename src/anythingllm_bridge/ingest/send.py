@@ -108,6 +108,8 @@ class Sender:
     stopped: Callable[[], str | None] = lambda: None
     """Why the run stopped trying, if it did (the server failing for longer than it may wait):
     the files not sent yet are not tried, each fails at once with this reason."""
+    warn: Callable[[str], None] = lambda message: logger.warning("%s", message)
+    """Tells the sync's user something that is no file's outcome (the run puts it in its report)."""
 
     async def send(
         self,
@@ -148,7 +150,10 @@ class Sender:
             try:
                 await self.client.delete_documents_from_server(leftovers)
             except AnythingLLMError as exc:
-                logger.warning("could not delete %d unused stored copies: %s", len(leftovers), exc)
+                self.warn(
+                    f"could not delete {len(leftovers)} unused stored document(s) an interrupted upload left "
+                    f"on the server (not in the workspace): {describe(exc)}"
+                )
         return sent
 
     def maybe_stored(self, item: PlanItem) -> bool:
