@@ -254,6 +254,19 @@ def test_unreachable_server(allm: Allm) -> None:
     assert "api key   not checked" in health.stdout  # never tried: not "not accepted"
 
 
+def test_sync_to_an_unreachable_server_says_so_not_that_the_breaker_opened(
+    allm: Allm, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"  # nothing listens there
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    result = allm("sync", str(folder), "-w", "x", "--types", "md", url=url, check=False)
+    line = one_line_error(result, "cannot reach", url)
+    assert "circuit" not in line
+    assert "breaker" not in line
+
+
 def test_missing_folder(allm: Allm, tmp_path: Path) -> None:
     missing = tmp_path / "not-here"
     one_line_error(
