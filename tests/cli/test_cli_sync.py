@@ -236,3 +236,23 @@ def test_a_manifest_path_that_is_not_a_cache_is_refused_untouched(
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(p.name for p in folder.iterdir()) == ["a.md"]
     assert keys_in(api, slug) == []
+
+
+def test_a_dry_run_creates_nothing_and_an_unwritable_cache_only_costs_a_warning(
+    allm: Allm, api: AnythingLLM, home: Path, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("No cache").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    plan = allm.json("sync", str(folder), "-w", slug, "--types", "md", "--dry-run")
+    assert plan["uploaded"] == ["a.md"]
+    assert not (home / "state" / "anythingllm-bridge").exists()  # not even the state folder
+    blocked = tmp_path / "a-file"
+    blocked.write_text("where the state folder would be\n")
+    env = {"XDG_STATE_HOME": str(blocked)}  # no one can make a folder inside a file, root included
+    result = allm("sync", str(folder), "-w", slug, "--types", "md", env=env)
+    assert "uploaded       1  a.md" in result.stdout
+    assert f"warning    cannot write the sync cache {blocked}/" in result.stdout
+    assert "--manifest or MANIFEST_PATH" in result.stdout
+    assert keys_in(api, slug) == ["a.md"]
