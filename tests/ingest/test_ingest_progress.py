@@ -185,3 +185,15 @@ async def test_plain_lines_show_listing_hashing_and_each_upload(
         f"listing {root} ...",
         "hashing 2 file(s), 17 B ...",  # no cache: every file with a document is read
     ]
+
+
+def test_control_characters_in_keys_and_reasons_are_shown_escaped() -> None:
+    stream = io.StringIO()
+    progress = LineProgress(stream)
+    progress.start(1, 10)
+    progress.file_done("evil\x1b[2J.md", 10, "failed", "cannot be read: evil\x1b[2J.md\nis gone")
+    progress.note("the cache evil\x1b]0;title\x07 is odd")
+    assert stream.getvalue().splitlines()[1:] == [
+        "failed    evil\\x1b[2J.md (10 B): cannot be read: evil\\x1b[2J.md\\nis gone",
+        "the cache evil\\x1b]0;title\\x07 is odd",
+    ]

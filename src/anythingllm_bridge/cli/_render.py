@@ -92,7 +92,7 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
         if status in (Status.REJECTED, Status.FAILED):
             for key in report.keys(status):
                 detail = report.outcomes[key].detail
-                out.print(f"{indent}      {escape(display_key(key))}: {escape(detail)}")
+                out.print(f"{indent}      {escape(display_key(key))}: {escape(display_key(detail))}")
     if report.gone:
         out.print(
             f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"

@@ -1006,7 +1006,8 @@ def sync(
         failed, rejected = sorted(report.failed), sorted(report.rejected)
         parts = []
         if len(failed) == 1:
-            parts.append(f"{display_key(failed[0])} could not be synced: {report.failed[failed[0]]}")
+            why = display_key(report.failed[failed[0]])
+            parts.append(f"{display_key(failed[0])} could not be synced: {why}")
         elif failed:
             parts.append(f"{len(failed)} file(s) could not be synced ({named(failed)})")
         if rejected:

@@ -111,12 +111,12 @@ class LineProgress:
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
         """Prints the file's outcome (with the reason for a rejected or failed one)."""
-        suffix = f": {detail}" if detail and status in ("rejected", "failed") else ""
+        suffix = f": {display_key(detail)}" if detail and status in ("rejected", "failed") else ""
         self._print(f"{status:<9} {display_key(key)} ({human_bytes(size)}){suffix}")
 
     def retrying(self, key: str, detail: str) -> None:
         """Prints that the file is tried again in a later pass."""
-        self._print(f"retrying  {display_key(key)}: {_first_clause(detail)}")
+        self._print(f"retrying  {display_key(key)}: {display_key(_first_clause(detail))}")
 
     def embedded(self, count: int) -> None:
         """Counts confirmed documents (printed by ``finish``)."""
@@ -128,7 +128,7 @@ class LineProgress:
 
     def note(self, message: str) -> None:
         """Prints the message."""
-        self._print(message)
+        self._print(display_key(message))
 
     def finish(self) -> None:
         """Prints how many documents were confirmed in the workspace."""
@@ -212,7 +212,8 @@ class RichProgress:
         reason."""
         if status in ("rejected", "failed"):
             colour = "yellow" if status == "rejected" else "red"
-            self._print(f"[{colour}]{status}[/] {_escape(display_key(key))}: {_escape(detail)}", markup=True)
+            shown = f"{_escape(display_key(key))}: {_escape(display_key(detail))}"
+            self._print(f"[{colour}]{status}[/] {shown}", markup=True)
             if self._embed is not None:  # a file that was not sent will not be embedded either
                 task = self.bars.tasks[self._embed]
                 self.bars.update(self._embed, total=max((task.total or 1) - 1, task.completed))
@@ -236,7 +237,7 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         """Prints the message above the bars."""
-        self._print(_escape(message))
+        self._print(_escape(display_key(message)))
 
     def finish(self) -> None:
         """Stops the bars (they stay on screen as they ended)."""
