@@ -145,6 +145,17 @@ async def test_an_unknown_workspace_stops_the_sync_before_anything_is_sent(
     with pytest.raises(IngestError, match="workspace 'nope' does not exist"):
         await sync(client, FolderSource(docs), FileManifestStore(tmp_path / "m.json"), workspace="nope")
     assert uploads(requests_since(emulator, start)) == 0
+    slug = (await client.create_workspace("Team Handbook")).workspace.slug
+    assert slug == "team-handbook"
+    for given, hint in (
+        ("Team-Handbook", "slugs are lower case; did you mean 'team-handbook'?"),
+        ("team handbook", "that is the name of workspace 'team-handbook'; pass its slug"),
+        ("nope", "create it first (allm workspaces create NAME) and pass its slug"),
+    ):
+        with pytest.raises(IngestError) as refused:
+            await sync(client, FolderSource(docs), workspace=given)
+        assert str(refused.value) == f"workspace {given!r} does not exist: {hint}"
+    assert uploads(requests_since(emulator, start)) == 0
 
 
 def many_files(root: Path, count: int) -> list[str]:
