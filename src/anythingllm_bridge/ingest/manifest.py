@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - Windows: no lock, one sync at a time i
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "CHOOSE_ANOTHER",
     "FileManifestStore",
     "Manifest",
     "ManifestEntry",
@@ -56,6 +57,9 @@ __all__ = [
     "default_manifest_path",
     "stamp_matches",
 ]
+
+#: How to put the cache elsewhere, for the notes and errors that name a cache.
+CHOOSE_ANOTHER = "choose another place with --manifest or MANIFEST_PATH (or XDG_STATE_HOME)"
 
 logger = get_logger("anythingllm_bridge.ingest")
 
@@ -324,7 +328,7 @@ class FileManifestStore:
         self.read_only = True
         manifest.note(
             f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on without "
-            f"saving it; {_CHOOSE}"
+            f"saving it; {CHOOSE_ANOTHER}"
         )
 
     # ------------------------------------------------------------------ event loop → worker
@@ -379,7 +383,7 @@ class FileManifestStore:
             self._close_files()
             notes.append(
                 f"cannot read the sync cache {self.path} ({os_reason(exc)}): this sync goes on "
-                f"without it (every file with a document is read again); {_CHOOSE}"
+                f"without it (every file with a document is read again); {CHOOSE_ANOTHER}"
             )
             return Manifest(source=source)
         if not raw.strip():
@@ -393,7 +397,7 @@ class FileManifestStore:
             if not self.own_folder:
                 raise IngestError(
                     f"the sync cache {self.path} exists and is not one (it {what}): it is not "
-                    f"overwritten; {_CHOOSE}, or delete the file if it was a cache"
+                    f"overwritten; {CHOOSE_ANOTHER}, or delete the file if it was a cache"
                 )
             manifest = Manifest(source=source)
             manifest.note(f"{self.path} {what}, not a sync cache; starting a new one")
@@ -413,7 +417,7 @@ class FileManifestStore:
             self._close_files()
             manifest.note(
                 f"cannot read the sync cache's journal {self.journal_path} ({os_reason(exc)}): this "
-                f"sync goes on without saving the cache; {_CHOOSE}"
+                f"sync goes on without saving the cache; {CHOOSE_ANOTHER}"
             )
             return 0
         applied = dropped = 0
@@ -491,7 +495,7 @@ class FileManifestStore:
             self.read_only = True
             notes.append(
                 f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on "
-                f"without saving it; {_CHOOSE}"
+                f"without saving it; {CHOOSE_ANOTHER}"
             )
             return
         try:
@@ -502,10 +506,6 @@ class FileManifestStore:
             notes.append(f"another sync is using the cache {self.path}: this one reads it and writes nothing")
             return
         self._lock_file = handle
-
-
-#: How to put the cache elsewhere, for the notes and errors that name a cache.
-_CHOOSE = "choose another place with --manifest or MANIFEST_PATH (or XDG_STATE_HOME)"
 
 
 def _refuse_unless_regular(path: Path) -> None:
@@ -520,7 +520,7 @@ def _refuse_unless_regular(path: Path) -> None:
     if not stat.S_ISREG(mode):
         what = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
         raise IngestError(
-            f"the sync cache {path} is {what}, not a regular file: it is never written; {_CHOOSE}"
+            f"the sync cache {path} is {what}, not a regular file: it is never written; {CHOOSE_ANOTHER}"
         )
 
 

@@ -59,6 +59,7 @@ from anythingllm_bridge.errors import (
 from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
 from anythingllm_bridge.ingest.keys import printable
 from anythingllm_bridge.ingest.manifest import (
+    CHOOSE_ANOTHER,
     FileManifestStore,
     Manifest,
     ManifestEntry,
@@ -220,7 +221,7 @@ def refuse_writes_into(source: Source, *, cache: Path | None = None, archive: st
     if cache is not None and folder_location(cache).startswith(place):
         raise IngestError(
             f"the sync cache {cache} is inside the source {source.description}, and a sync never "
-            "writes into its source: choose another place with --manifest or MANIFEST_PATH"
+            f"writes into its source: {CHOOSE_ANOTHER}"
         )
     if archive is not None and overlap(archive, place):
         raise IngestError(
