@@ -257,3 +257,18 @@ def test_a_dry_run_creates_nothing_and_an_unwritable_cache_only_costs_a_warning(
     assert f"warning    cannot write the sync cache {blocked}/" in result.stdout
     assert "--manifest or MANIFEST_PATH" in result.stdout
     assert keys_in(api, slug) == ["a.md"]
+
+
+def test_an_archive_inside_the_source_is_refused_even_in_a_dry_run(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Archive inside").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    env = {"STORAGE_TYPE": "local", "STORAGE_PATH": str(folder / "store")}
+    for extra in (["--dry-run"], []):
+        args = ["sync", str(folder), "-w", slug, "--types", "md", "--archive", *extra]
+        one_line_error(allm(*args, env=env, check=False), "overlaps the source", "STORAGE_PATH")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md"]  # nothing written into the source
+    assert keys_in(api, slug) == []

@@ -101,9 +101,9 @@ async def run_sync(
             cache_path = default_manifest_path(identity, str(share) if share and share.count > 1 else None)
         store = FileManifestStore(cache_path.expanduser(), own_folder=chosen is None)
         if archive is True:
-            if dry_run:  # a dry run creates nothing, not even the archive's folder
-                refuse_writes_into(src, archive=_settings_archive(settings))
-            else:
+            # refused before the storage is made: a local one creates its folder at once
+            refuse_writes_into(src, archive=_settings_archive(settings))
+            if not dry_run:  # a dry run creates nothing, not even the archive's folder
                 from anythingllm_bridge.storage import StorageFactory
 
                 archive_to = StorageFactory.create_storage_client(settings)
