@@ -36,6 +36,12 @@ from pydantic_settings import (
 )
 
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
+from anythingllm_bridge.ingest_config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_PASSES,
+    DEFAULT_MAX_WAIT,
+    MAX_CONCURRENCY,
+)
 
 __all__ = [
     "DEFAULT_ALLOWED_FILE_TYPES",
@@ -181,12 +187,19 @@ class Settings(BaseSettings):
     )
 
     # --- ingestion
-    ingest_concurrency: int = Field(4, ge=1, le=64, description="Files processed at once by sync (1-64)")
+    ingest_concurrency: int = Field(
+        DEFAULT_CONCURRENCY,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        description=f"Files processed at once by sync (1-{MAX_CONCURRENCY})",
+    )
     ingest_max_passes: int = Field(
-        10, ge=1, description="Passes a sync makes over files that failed transiently (1 = no second pass)"
+        DEFAULT_MAX_PASSES,
+        ge=1,
+        description="Passes a sync makes over files that failed transiently (1 = no second pass)",
     )
     ingest_max_wait: float = Field(
-        300.0, ge=0, description="Seconds a sync may wait, in all, for an open circuit breaker"
+        DEFAULT_MAX_WAIT, ge=0, description="Seconds a sync may wait, in all, for an open circuit breaker"
     )
     manifest_path: Path | None = Field(
         None,

@@ -266,3 +266,12 @@ class FileValidationError(AnythingLLMBridgeError, ValueError):
 
 class IngestError(AnythingLLMBridgeError):
     """The ingestion pipeline could not proceed (bad source, unreadable manifest, ...)."""
+
+
+def os_reason(exc: OSError) -> str:
+    """An OS error's reason as it reads inside a sentence (``permission denied``, ``no space left
+    on device``): its ``strerror`` with a lower-case first letter, else its message. The one
+    phrasing of file-system failures, for the sync's per-file reasons and the command line's
+    error lines alike."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]

@@ -47,7 +47,8 @@ def captures(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_sync_picture_shows_the_command_its_bars_once_and_the_report(captures: Path) -> None:
     lines = svg_lines(captures / "sync.svg")
     assert lines[0] == "$ allm sync observatory --workspace observatory --types pdf,json,csv,md,txt"
-    assert lines[1] == "rejected star-chart.pdf: is really a PNG image, not a .pdf file"
+    assert lines[1] == "listing observatory ..."
+    assert lines[2] == "rejected star-chart.pdf: is really a PNG image, not a .pdf file"
     bars = [line for line in lines if re.match(r"(upload|embed) ", line)]
     assert len(bars) == 2, "the bars are redrawn in place: one line each on the final screen"
     assert " 5/5 " in bars[0]

@@ -254,6 +254,38 @@ def test_unreachable_server(allm: Allm) -> None:
     assert "api key   not checked" in health.stdout  # never tried: not "not accepted"
 
 
+def test_sync_to_an_unreachable_server_says_so_not_that_the_breaker_opened(
+    allm: Allm, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"  # nothing listens there
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    result = allm("sync", str(folder), "-w", "x", "--types", "md", url=url, check=False)
+    line = one_line_error(result, "cannot reach", url)
+    assert "circuit" not in line
+    assert "breaker" not in line
+
+
+def test_a_sync_whose_server_keeps_failing_advises_running_it_again(
+    allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Failing").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    failing = emu.emulator.faults.add(method="POST", path="/api/v1/document/upload", status=503, times=None)
+    try:
+        args = ["sync", str(folder), "-w", slug, "--types", "md", "--max-passes", "1", "--max-wait", "0"]
+        result = allm(*args, check=False)
+    finally:
+        emu.emulator.faults.remove(failing)
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: a.md could not be synced: ")
+    assert last.endswith("; run the same command again to retry them")  # a 503 may pass
+
+
 def test_missing_folder(allm: Allm, tmp_path: Path) -> None:
     missing = tmp_path / "not-here"
     one_line_error(
@@ -331,7 +363,8 @@ def test_sync_prints_plain_progress_lines_when_not_on_a_terminal(
     folder = write_samples(tmp_path / "samples")
     result = allm("sync", str(folder), "--workspace", slug, "--types", "md,csv,json")
     lines = result.stderr.splitlines()
-    assert lines[0].startswith("sending 3 file(s)")
+    assert lines[0] == f"listing {folder} ..."
+    assert lines[1].startswith("sending 3 file(s)")
     assert sorted(line.split()[1] for line in lines if line.startswith("uploaded")) == [
         "faq.md",
         "telescopes.json",
@@ -387,6 +420,7 @@ def test_sync_from_an_s3_prefix(allm: Allm, api: AnythingLLM, s3_server: S3Serve
 def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
     allm: Allm, api: AnythingLLM, emu: Any, tmp_path: Path, home: Path
 ) -> None:
+    import re
     import signal
     import time
 
@@ -424,9 +458,13 @@ def test_ctrl_c_during_sync_saves_the_manifest_and_a_rerun_resumes(
             proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in err
-    assert "interrupted; run the same command again to resume" in err.strip().splitlines()[-1]
+    last = err.strip().splitlines()[-1]
+    assert last.endswith("; run the same command again to resume")
+    found = re.search(r"interrupted after (\d+) upload\(s\) into the workspace \((\d+) of them", last)
+    assert found is not None, last
     before = len(api.get_workspace(slug).documents)
     assert before < 8
+    assert 2 <= int(found[1]) <= before  # the uploads it counts are there (one more may have landed)
 
     resumed = allm.json("sync", str(folder), "--workspace", slug, "--types", "md", "-c", "1")
     assert resumed["failed"] == {}

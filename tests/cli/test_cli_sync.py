@@ -7,6 +7,7 @@ import json
 import os
 import resource
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from cli_support import KEY, Allm, environment, one_line_error, start_allm, with
 
 from anythingllm_bridge.client import AnythingLLM
 from anythingllm_bridge.ingest import Marker
+from anythingllm_bridge.validation import NOT_REGULAR
 
 
 def keys_in(api: AnythingLLM, slug: str) -> list[str]:
@@ -77,14 +79,15 @@ def test_one_bad_file_never_stops_the_others(
     report = json.loads(result.stdout)  # valid JSON, whatever the names
     assert report["uploaded"] == ["caf\\xe9.md", "good.md", "other.md"]
     assert report["rejected"] == {
-        "pipe.md": "is not a regular file (a pipe, socket or device)",
-        "sock.md": "is not a regular file (a pipe, socket or device)",
+        "pipe.md": NOT_REGULAR,
+        "sock.md": NOT_REGULAR,
     }
     assert report["failed"] == {"locked.md": "cannot be read: permission denied"}
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(
         "error: locked.md could not be synced: cannot be read: permission denied; 2 file(s)"
     )
+    assert last.endswith("; see the report for why")  # running it again would not help
     assert keys_in(api, slug) == sorted([os.fsdecode(b"caf\xe9.md"), "good.md", "other.md"])
 
     text = allm("sync", str(folder), "-w", slug, "--types", "md", check=False)
@@ -106,14 +109,22 @@ def test_a_prune_that_looks_like_an_unmounted_disk_is_refused(
     for name in ("a.md", "b.md"):
         (folder / name).unlink()
     refused = allm("sync", str(folder), "-w", slug, "--types", "md", "--prune", check=False)
+    assert refused.stderr.splitlines()[0] == f"listing {folder} ..."  # the progress, then the error
+    refused.stderr = refused.stderr.split("\n", 1)[1]
     line = one_line_error(refused, "2 of the 2 file(s)", "the source lists no file at all", "--max-delete 2")
     assert "nothing was sent or removed" in line
     assert keys_in(api, slug) == ["a.md", "b.md"]
+    dry = ["sync", str(folder), "-w", slug, "--types", "md", "--prune", "--dry-run", "--json"]
+    plan = allm(*dry, check=False)
+    assert json.loads(plan.stdout)["removed"] == ["a.md", "b.md"]  # the plan is shown, then refused
+    one_line_error(plan, "--max-delete 2")
     pruned = allm.json("sync", str(folder), "-w", slug, "--types", "md", "--prune", "--max-delete", "all")
     assert pruned["removed"] == ["a.md", "b.md"]
     assert keys_in(api, slug) == []
     bad = allm("sync", str(folder), "-w", slug, "--max-delete", "many", check=False)
     one_line_error(bad, "--max-delete", code=2)
+    alone = allm("sync", str(folder), "-w", slug, "--max-delete", "3", check=False)
+    one_line_error(alone, "--max-delete only applies with --prune", code=2)
 
 
 def test_concurrency_outside_1_to_64_is_a_usage_error(allm: Allm, tmp_path: Path) -> None:
@@ -202,3 +213,62 @@ def test_a_piped_sync_says_what_it_waits_for_during_an_outage(
     waiting = next(line for line in lines if line.startswith("waiting"))
     assert "the server is failing (circuit breaker open); trying GET /v1/workspace/" in waiting
     assert "uploaded       1" in out
+
+
+def test_a_manifest_path_that_is_not_a_cache_is_refused_untouched(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Not a cache").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a cache\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, words in (
+        (notes, ("notes.txt", "is not one", "not overwritten")),
+        (fifo, ("fifo", "not a regular file")),
+        (folder / "cache.json", ("is inside the source",)),
+    ):
+        result = allm("sync", str(folder), "-w", slug, "--types", "md", "--manifest", str(path), check=False)
+        one_line_error(result, *words, "--manifest")
+    assert notes.read_text() == "my notes, not a cache\n"
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md"]
+    assert keys_in(api, slug) == []
+
+
+def test_a_dry_run_creates_nothing_and_an_unwritable_cache_only_costs_a_warning(
+    allm: Allm, api: AnythingLLM, home: Path, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("No cache").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    plan = allm.json("sync", str(folder), "-w", slug, "--types", "md", "--dry-run")
+    assert plan["uploaded"] == ["a.md"]
+    assert not (home / "state" / "anythingllm-bridge").exists()  # not even the state folder
+    blocked = tmp_path / "a-file"
+    blocked.write_text("where the state folder would be\n")
+    env = {"XDG_STATE_HOME": str(blocked)}  # no one can make a folder inside a file, root included
+    result = allm("sync", str(folder), "-w", slug, "--types", "md", env=env)
+    assert "uploaded       1  a.md" in result.stdout
+    assert f"warning    cannot write the sync cache {blocked}/" in result.stdout
+    assert "--manifest or MANIFEST_PATH" in result.stdout
+    assert keys_in(api, slug) == ["a.md"]
+
+
+def test_an_archive_inside_the_source_is_refused_even_in_a_dry_run(
+    allm: Allm, api: AnythingLLM, tmp_path: Path
+) -> None:
+    slug = api.create_workspace("Archive inside").workspace.slug
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# a\n")
+    env = {"STORAGE_TYPE": "local", "STORAGE_PATH": str(folder / "store")}
+    for extra in (["--dry-run"], []):
+        args = ["sync", str(folder), "-w", slug, "--types", "md", "--archive", *extra]
+        one_line_error(allm(*args, env=env, check=False), "overlaps the source", "STORAGE_PATH")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md"]  # nothing written into the source
+    assert keys_in(api, slug) == []

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest import FileManifestStore, FolderSource, NullProgress, sync
 from anythingllm_bridge.testing import RunningEmulator
 from anythingllm_bridge.testing.faults import FaultInjector
@@ -109,14 +110,22 @@ async def test_a_corrupt_cache_only_costs_reading_the_files(
     root = notes(tmp_path, 2)
     path = tmp_path / "manifest.json"
     slug = (await client.create_workspace("Corrupt cache")).workspace.slug
-    first = await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)
+
+    def in_state_folder() -> FileManifestStore:  # where the sync keeps its caches by default
+        return FileManifestStore(path, own_folder=True)
+
+    first = await sync(client, FolderSource(root), in_state_folder(), workspace=slug)
     path.write_text("{not json")
+    with pytest.raises(IngestError, match="is not one"):  # a path the user named: maybe not a cache
+        await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)
+    assert path.read_text() == "{not json"
     emulator.emulator.faults.clear_requests()
-    second = await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)
+    second = await sync(client, FolderSource(root), in_state_folder(), workspace=slug)
     assert second.unchanged == first.uploaded
+    assert second.warnings == [f"{path} is not valid JSON, not a sync cache; starting a new one"]
     assert [r.path for r in emulator.emulator.faults.requests if r.method != "GET"] == []
     assert json.loads(path.read_text())["format"] == "anythingllm-bridge-manifest"  # written anew
-    third = await sync(client, FolderSource(root), FileManifestStore(path), workspace=slug)  # not locked
+    third = await sync(client, FolderSource(root), in_state_folder(), workspace=slug)  # not locked
     assert third.unchanged == first.uploaded
 
 

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import stat
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest.manifest import FileManifestStore, ManifestEntry
 
 
@@ -90,9 +92,85 @@ async def test_a_cache_of_another_source_or_no_cache_at_all_starts_afresh(tmp_pa
     await store.flush(manifest)
     await store.close()
     assert (await FileManifestStore(tmp_path / "m.json").load(source="/other")).entries == {}
-    for text in ("{not json", '{"some": "thing"}', '{"format": "anythingllm-bridge-manifest", "version": 1}'):
+    for text in ("", '{"format": "anythingllm-bridge-manifest", "version": 1}'):
         (tmp_path / "m.json").write_text(text)
         assert (await FileManifestStore(tmp_path / "m.json").load(source="/src")).entries == {}
+    for text in ("{not json", '{"some": "thing"}'):  # in the state folder, only a sync writes there
+        (tmp_path / "m.json").write_text(text)
+        own = FileManifestStore(tmp_path / "m.json", own_folder=True)
+        assert (await own.load(source="/src")).entries == {}
+        await own.close()
+
+
+async def test_a_file_that_is_not_a_cache_is_never_overwritten(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    for text in ("{not json", '{"some": "thing"}', "my notes\n"):
+        notes.write_text(text)
+        with pytest.raises(IngestError, match="exists and is not one"):
+            await FileManifestStore(notes).load(source="/src")
+        assert notes.read_text() == text
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(IngestError, match="is a device, pipe or socket, not a regular file"):
+        await FileManifestStore(fifo).load(source="/src")
+    with pytest.raises(IngestError, match="is a folder, not a regular file"):
+        await FileManifestStore(tmp_path).load(source="/src")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    (tmp_path / "c.json.journal").mkdir()  # the journal beside it counts as much as the cache
+    with pytest.raises(IngestError, match=r"c\.json\.journal is a folder"):
+        await FileManifestStore(tmp_path / "c.json").load(source="/src")
+    assert not (tmp_path / "c.json").exists()
+
+
+async def test_the_cache_and_its_journal_and_lock_are_private(tmp_path: Path) -> None:
+    store = FileManifestStore(tmp_path / "m.json", compact_every=100)
+    manifest = await store.load(source="/src")
+    manifest.entries["a.txt"] = _entry("a.txt", 1)
+    await store.record(manifest, "a.txt")
+    for path in (store.journal_path, store.lock_path):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    await store.flush(manifest)
+    await store.close()
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+
+
+async def test_unreadable_entries_are_dropped_with_a_note_naming_the_cache(tmp_path: Path) -> None:
+    store = FileManifestStore(tmp_path / "m.json")
+    manifest = await store.load(source="/src")
+    for n in (1, 2):
+        manifest.entries[f"{n}.txt"] = _entry(f"{n}.txt", n)
+    await store.flush(manifest)
+    await store.close()
+    data = json.loads((tmp_path / "m.json").read_text())
+    data["entries"]["2.txt"]["size"] = "large"
+    (tmp_path / "m.json").write_text(json.dumps(data))
+    again = FileManifestStore(tmp_path / "m.json")
+    loaded = await again.load(source="/src")
+    await again.close()
+    assert list(loaded.entries) == ["1.txt"]
+    assert loaded.notes == [
+        f"the sync cache {tmp_path / 'm.json'} had 1 unreadable entry; dropped (their files are read again)"
+    ]
+
+
+async def test_a_dry_run_creates_nothing(tmp_path: Path) -> None:
+    store = FileManifestStore(tmp_path / "state" / "m.json")
+    assert (await store.load(source="/src", write=False)).entries == {}
+    await store.close()
+    assert not (tmp_path / "state").exists()
+
+
+async def test_a_cache_that_cannot_be_written_lets_the_sync_go_on(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("a file where the cache's folder would be\n")
+    store = FileManifestStore(tmp_path / "plain" / "m.json")  # no one can write there, root included
+    manifest = await store.load(source="/src")
+    assert store.read_only
+    manifest.entries["a.txt"] = _entry("a.txt", 1)
+    await store.record(manifest, "a.txt")
+    await store.flush(manifest)
+    await store.close()
+    assert "cannot write the sync cache" in manifest.notes[0]
+    assert "--manifest" in manifest.notes[0]
 
 
 async def test_a_second_sync_on_one_cache_reads_it_and_writes_nothing(tmp_path: Path) -> None:

@@ -100,8 +100,6 @@ def test_the_prune_guard() -> None:
     assert refusal is not None
     assert "41 of the 80 file(s)" in refusal
     assert "more than half" in refusal
-    assert "--max-delete 41" in refusal
-    assert "nothing was sent or removed" in refusal
     refusal = removals(1, 80, empty=True)  # an unmounted disk: the source lists nothing at all
     assert refusal is not None
     assert "the source lists no file at all" in refusal
@@ -109,4 +107,4 @@ def test_the_prune_guard() -> None:
     assert removals(80, 80, empty=True, max_delete=80) is None
     refusal = removals(42, 80, max_delete=41)
     assert refusal is not None
-    assert "more than --max-delete 41" in refusal
+    assert "more than the 41 allowed" in refusal

@@ -135,8 +135,65 @@ async def test_plain_lines_say_a_file_is_retried_not_that_it_failed(
         report = await sync(client, FolderSource(root), workspace=workspace, progress=LineProgress(stream))
     assert report.uploaded == ["a.md"]
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "sending 1 file(s), 4 B"
-    assert lines[1].startswith("retrying  a.md: server error 503")
-    assert lines[2] == "pass 2: trying 1 file(s) again"
-    assert lines[3] == "uploaded  a.md (4 B)"
+    assert lines[0] == f"listing {root} ..."
+    assert lines[1] == "sending 1 file(s), 4 B"
+    assert lines[2].startswith("retrying  a.md: server error 503")
+    assert lines[3] == "pass 2: trying 1 file(s) again"
+    assert lines[4:] == [
+        "sent      a.md (4 B)",
+        "uploaded  a.md (4 B)",
+        "embedded  1 document(s) in the workspace",
+    ]
     assert not any(line.startswith("failed") for line in lines)
+
+
+def test_the_send_bar_advances_per_upload_before_the_workspace_confirms_it() -> None:
+    stream = io.StringIO()
+    progress = RichProgress(Console(file=stream, force_terminal=True, width=160))
+    progress.busy("listing /srv/docs")  # before the bars: a line
+    progress.start(2, 2000)
+    progress.sent("a.md", 1000)
+    assert progress.state() == {"upload": (1, 2), "embed": (0, 2)}
+    progress.sent("b.md", 1000)
+    progress.embedded(1)
+    progress.file_done("a.md", 1000, "uploaded")  # counted by its upload already
+    assert progress.state() == {"upload": (2, 2), "embed": (1, 2)}
+    progress.file_done("b.md", 1000, "failed", "not in the workspace")
+    assert progress.state() == {"upload": (2, 2), "embed": (1, 1)}
+    progress.finish()
+    assert "listing /srv/docs ..." in stream.getvalue()
+
+
+async def test_plain_lines_show_listing_hashing_and_each_upload(
+    client: AnythingLLMClient, workspace: str, tmp_path: Path
+) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    for name in ("a.md", "b.md"):
+        (root / name).write_text("# x\n")
+    stream = io.StringIO()
+    await sync(client, FolderSource(root), workspace=workspace, progress=LineProgress(stream))
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == f"listing {root} ..."
+    assert lines.index("sending 2 file(s), 8 B") < lines.index("sent      a.md (4 B)")
+    assert lines.index("sent      a.md (4 B)") < lines.index("uploaded  a.md (4 B)")
+    stream.truncate(0)
+    stream.seek(0)
+    (root / "b.md").write_text("# b, changed\n")  # 13 B
+    await sync(client, FolderSource(root), workspace=workspace, progress=LineProgress(stream))
+    assert stream.getvalue().splitlines()[:2] == [
+        f"listing {root} ...",
+        "hashing 2 file(s), 17 B ...",  # no cache: every file with a document is read
+    ]
+
+
+def test_control_characters_in_keys_and_reasons_are_shown_escaped() -> None:
+    stream = io.StringIO()
+    progress = LineProgress(stream)
+    progress.start(1, 10)
+    progress.file_done("evil\x1b[2J.md", 10, "failed", "cannot be read: evil\x1b[2J.md\nis gone")
+    progress.note("the cache evil\x1b]0;title\x07 is odd")
+    assert stream.getvalue().splitlines()[1:] == [
+        "failed    evil\\x1b[2J.md (10 B): cannot be read: evil\\x1b[2J.md\\nis gone",
+        "the cache evil\\x1b]0;title\\x07 is odd",
+    ]

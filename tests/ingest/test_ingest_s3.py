@@ -183,3 +183,19 @@ async def test_a_bucket_that_cannot_be_listed_stops_the_sync_and_prunes_nothing(
     assert [r for r in requests_since(emulator, start) if r.method != "GET"] == []
     in_workspace = {d.docpath for d in (await client.get_workspace(workspace)).documents}
     assert in_workspace == {first.outcomes[k].location for k in first.uploaded}
+
+
+async def test_an_object_whose_key_the_storage_refuses_is_rejected_not_a_crash(
+    client: AnythingLLMClient,
+    s3: S3StorageClient,
+    workspace: str,
+    s3_server: S3Server,
+    cache: Path,
+) -> None:
+    admin = s3_server.admin()
+    admin.put_object(Bucket=s3.bucket, Key="incoming/odd//double.csv", Body=b"a,b\n1,2\n")
+    admin.put_object(Bucket=s3.bucket, Key="incoming/folder/", Body=b"")  # a folder marker: not a file
+    report = await run(client, s3, workspace, cache)
+    assert report.uploaded == ["cities.csv", "deep/kittens.pdf"]
+    assert sorted(report.rejected) == ["chart.pdf", "odd//double.csv"]
+    assert report.rejected["odd//double.csv"].startswith("cannot be read through the storage: ")

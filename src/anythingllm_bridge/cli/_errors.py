@@ -23,6 +23,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMStreamError,
     AnythingLLMTimeoutError,
     AnythingLLMValidationError,
+    os_reason,
 )
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def describe(exc: BaseException, *, url: str, key_set: bool) -> str:
     if isinstance(exc, AnythingLLMProtocolError):
         return f"{_plain(exc)}; is {url} really an AnythingLLM server (check ANYTHINGLLM_URL)?{trace}"
     if isinstance(exc, OSError) and exc.filename is not None:  # a file that changed under us
-        return f"{exc.filename}: {(exc.strerror or str(exc)).lower()}; fix it (or move it away) and run again"
+        return f"{exc.filename}: {os_reason(exc)}; fix it (or move it away) and run again"
     if isinstance(exc, AnythingLLMBridgeError | ValueError | OSError):  # validation, ingest, storage...
         return _plain(exc)
     return f"unexpected failure: {_plain(exc)} (run again with --verbose to see where; please report it)"

@@ -62,6 +62,8 @@ def print_health(out: Console, status: HealthStatus, indent: str = "", *, key_se
 
 
 def breaker_text(breaker: BreakerInfo) -> str:
+    """The breaker on one line: its state, its consecutive failures and when it next lets a call
+    through (``open (5 consecutive failure(s)), next probe in 42.0 s``)."""
     text = f"{breaker.state} ({breaker.failure_count} consecutive failure(s))"
     if breaker.retry_in:
         text += f", next probe in {breaker.retry_in:.1f} s"
@@ -90,7 +92,7 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
         if status in (Status.REJECTED, Status.FAILED):
             for key in report.keys(status):
                 detail = report.outcomes[key].detail
-                out.print(f"{indent}      {escape(display_key(key))}: {escape(detail)}")
+                out.print(f"{indent}      {escape(display_key(key))}: {escape(display_key(detail))}")
     if report.gone:
         out.print(
             f"{indent}  {len(report.gone)} file(s) left the source; their documents stay (--prune removes)"
@@ -100,6 +102,10 @@ def print_report(out: Console, report: SyncReport, indent: str = "") -> None:
             f"{indent}  {report.legacy_kept} document(s) synced by an older anythingllm-bridge match no file "
             "this sync sends; left alone"
         )
+    if report.stopped:
+        out.print(f"{indent}  stopped    {escape(display_key(report.stopped))}")
+    for warning in report.warnings:
+        out.print(f"{indent}  warning    {escape(display_key(warning))}")
     out.print(f"{indent}  source id  {escape(display_key(report.source_id))}")
     out.print(f"{indent}  cache      {escape(display_key(report.manifest))}")
     passes = (
@@ -164,6 +170,8 @@ async def answer(
 
 
 def print_sources(out: Console, sources: list[Source], indent: str = "") -> None:
+    """An answer's sources, numbered, each with its title (or URL) and score; ``(no sources)``
+    when the answer used none."""
     if not sources:
         out.print(f"{indent}(no sources)")
         return

@@ -25,12 +25,19 @@ from anythingllm_bridge.cli._errors import EXIT_INTERRUPTED, EXIT_USAGE, CliErro
 from anythingllm_bridge.cli._render import ChatModeOption, answer, dump, print_health, print_report, snippet
 from anythingllm_bridge.cli._state import FLAGS, Invocation, invocation, where_it_looked
 from anythingllm_bridge.errors import AnythingLLMBridgeError
+from anythingllm_bridge.ingest_config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_PASSES,
+    DEFAULT_MAX_WAIT,
+    MAX_CONCURRENCY,
+)
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
     from anythingllm_bridge.client.models import HealthStatus
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.ingest import SyncReport
+    from anythingllm_bridge.ingest.progress import Progress
     from anythingllm_bridge.validation import FileValidator
 
 __all__ = ["app", "main"]
@@ -76,6 +83,8 @@ SlugArgument = Annotated[str, typer.Argument(metavar="SLUG", help="Workspace slu
 
 
 def make_client(settings: Settings, **overrides: Any) -> AnythingLLMClient:
+    """A client on ``settings`` (``overrides`` replace its options), imported only when a command
+    talks to a server: ``allm --help`` never loads the client."""
     from anythingllm_bridge.client import create_anythingllm_client
 
     return create_anythingllm_client(settings, **overrides)
@@ -130,6 +139,8 @@ def say(state: Invocation, text: str) -> None:
 
 
 def emit_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout (non-ASCII kept as is; values JSON cannot hold,
+    such as dates, as their text)."""
     import json
 
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
@@ -146,6 +157,8 @@ def confirm(ctx: typer.Context, question: str, *, yes: bool, refusal: str) -> No
 
 
 def setup_logging(verbose: bool) -> None:
+    """Log to stderr, with each call's trace id: the library's every record with ``--verbose``,
+    otherwise only its errors (an expected failure is the command's one ``error:`` line)."""
     import logging
 
     from anythingllm_bridge.tracing import TraceIdFilter
@@ -751,6 +764,54 @@ def _shard(value: str | None) -> str | None:
     return value
 
 
+class _Tally:
+    """The sync's progress display, counting the uploads and the documents confirmed in the
+    workspace, so that an interrupted sync can say how far it got."""
+
+    def __init__(self, shown: Progress) -> None:
+        self.shown = shown
+        self.uploaded = 0
+        self.confirmed = 0
+
+    def busy(self, what: str) -> None:
+        """Passed on."""
+        self.shown.busy(what)
+
+    def start(self, files: int, total_bytes: int) -> None:
+        """Passed on."""
+        self.shown.start(files, total_bytes)
+
+    def sent(self, key: str, size: int) -> None:
+        """Counted, and passed on."""
+        self.uploaded += 1
+        self.shown.sent(key, size)
+
+    def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
+        """Passed on."""
+        self.shown.file_done(key, size, status, detail)
+
+    def retrying(self, key: str, detail: str) -> None:
+        """Passed on."""
+        self.shown.retrying(key, detail)
+
+    def embedded(self, count: int) -> None:
+        """Counted, and passed on."""
+        self.confirmed += count
+        self.shown.embedded(count)
+
+    def waiting(self, what: str, seconds: float) -> None:
+        """Passed on."""
+        self.shown.waiting(what, seconds)
+
+    def note(self, message: str) -> None:
+        """Passed on."""
+        self.shown.note(message)
+
+    def finish(self) -> None:
+        """Passed on."""
+        self.shown.finish()
+
+
 def _max_delete(value: str | None) -> int | None:
     if value is None:
         return None
@@ -792,8 +853,9 @@ def sync(
             "-c",
             metavar="N",
             min=1,
-            max=64,
-            help="Files at once, 1-64 (default 4).",
+            max=MAX_CONCURRENCY,
+            help=f"Files at once, 1-{MAX_CONCURRENCY} "
+            f"(default: INGEST_CONCURRENCY, else {DEFAULT_CONCURRENCY}).",
             show_default=False,
         ),
     ] = None,
@@ -802,7 +864,9 @@ def sync(
         typer.Option(
             "--manifest",
             metavar="PATH",
-            help="The cache of file hashes (default: one per source in the state folder).",
+            help="The cache of file hashes; an existing file that is not one is refused (default: "
+            "MANIFEST_PATH, else one per source in $XDG_STATE_HOME/anythingllm-bridge/manifests/).",
+            show_default=False,
         ),
     ] = None,
     source_id: Annotated[
@@ -831,8 +895,8 @@ def sync(
         typer.Option(
             "--max-delete",
             metavar="N|all",
-            help="Let --prune remove up to N files' documents, past the guard (none when the source "
-            "is empty, at most half otherwise).",
+            help="With --prune: let it remove up to N files' documents, past the guard (default: "
+            "none when the source is empty, at most half otherwise).",
             show_default=False,
         ),
     ] = None,
@@ -842,7 +906,8 @@ def sync(
             "--max-passes",
             metavar="N",
             min=1,
-            help="Passes over files that failed transiently before they count as failed (default 10).",
+            help="Passes over files that failed transiently before they count as failed "
+            f"(default: INGEST_MAX_PASSES, else {DEFAULT_MAX_PASSES}).",
             show_default=False,
         ),
     ] = None,
@@ -852,7 +917,8 @@ def sync(
             "--max-wait",
             metavar="SECONDS",
             min=0,
-            help="Seconds to wait, in all, for an open circuit breaker (default 300).",
+            help="Seconds to wait, in all, for an open circuit breaker "
+            f"(default: INGEST_MAX_WAIT, else {DEFAULT_MAX_WAIT:g}).",
             show_default=False,
         ),
     ] = None,
@@ -871,39 +937,65 @@ def sync(
     machine, sends nothing unchanged; changed files replace their old version.
     """
     state = invocation(ctx)
-    conf = state.settings()
-    validator = make_validator(conf, types)
     try:
         allowed_deletes = _max_delete(max_delete)
     except typer.BadParameter as exc:
         raise usage_error(ctx, f"--max-delete {exc.message}") from None
+    if allowed_deletes is not None and not prune:
+        raise usage_error(ctx, "--max-delete only applies with --prune")
+    conf = state.settings()
+    validator = make_validator(conf, types)
+    from anythingllm_bridge.ingest import PruneRefusedError, make_progress
 
-    async def work() -> SyncReport:
-        from anythingllm_bridge.ingest import make_progress, run_sync
+    tally = _Tally(make_progress(quiet=as_json or state.quiet))
 
-        return await run_sync(
-            conf,
-            source,
-            workspace=workspace,
-            prune=prune,
-            dry_run=dry_run,
-            concurrency=concurrency,
-            manifest=manifest,
-            source_id=source_id,
-            shard=shard,
-            max_delete=allowed_deletes,
-            max_passes=max_passes,
-            max_wait=max_wait,
-            validator=validator,
-            archive=archive,
-            progress=make_progress(quiet=as_json or state.quiet),
+    async def work() -> SyncReport | PruneRefusedError:
+        from anythingllm_bridge.ingest import run_sync
+
+        try:
+            return await run_sync(
+                conf,
+                source,
+                workspace=workspace,
+                prune=prune,
+                dry_run=dry_run,
+                concurrency=concurrency,
+                manifest=manifest,
+                source_id=source_id,
+                shard=shard,
+                max_delete=allowed_deletes,
+                max_passes=max_passes,
+                max_wait=max_wait,
+                validator=validator,
+                archive=archive,
+                progress=tally,
+            )
+        except PruneRefusedError as refused:  # its own line below, naming the option
+            return refused
+
+    def show(report: SyncReport) -> None:
+        if as_json:
+            emit_json(report.to_json())
+        elif not state.quiet:
+            print_report(out, report)
+
+    try:
+        report = run(state, work, interrupted="interrupted")
+    except CliError as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            exc.message = (
+                f"interrupted after {tally.uploaded} upload(s) into the workspace ({tally.confirmed} "
+                "of them confirmed embedded); run the same command again to resume"
+            )
+        raise
+    if isinstance(report, PruneRefusedError):
+        if report.report is not None:  # a dry run: its plan is worth seeing all the same
+            show(report.report)
+        fail(
+            f"{report.reason}; nothing was sent or removed. If the files are really gone, run again "
+            f"with --max-delete {report.count}"
         )
-
-    report = run(state, work, interrupted="interrupted; run the same command again to resume")
-    if as_json:
-        emit_json(report.to_json())
-    elif not state.quiet:
-        print_report(out, report)
+    show(report)
     if report.failed or report.rejected:
         from anythingllm_bridge.ingest import display_key
 
@@ -914,12 +1006,14 @@ def sync(
         failed, rejected = sorted(report.failed), sorted(report.rejected)
         parts = []
         if len(failed) == 1:
-            parts.append(f"{display_key(failed[0])} could not be synced: {report.failed[failed[0]]}")
+            why = display_key(report.failed[failed[0]])
+            parts.append(f"{display_key(failed[0])} could not be synced: {why}")
         elif failed:
             parts.append(f"{len(failed)} file(s) could not be synced ({named(failed)})")
         if rejected:
             parts.append(f"{len(rejected)} file(s) rejected ({named(rejected)})")
-        advice = "run the same command again to retry them" if failed else "see the report for why"
+        transient = any(report.outcomes[key].transient for key in failed)
+        advice = "run the same command again to retry them" if transient else "see the report for why"
         fail(f"{'; '.join(parts)}; {advice}")
 
 

@@ -428,9 +428,13 @@ class Transport:
         if breaker_wait is None:
             raise refusal
         waited = await breaker_wait.wait(self.breaker, f"{method} {path}")
-        if waited is None:
+        if waited is None:  # the budget is spent, or what is left would not cover this wait
+            budget, left = breaker_wait.budget, breaker_wait.left
             refusal.message += (
-                f"; the {breaker_wait.budget:g} s allowed for waiting out the breaker are spent"
+                f"; the {budget:g} s allowed for waiting out the breaker are spent"
+                if left < 1
+                else f"; waiting {refusal.retry_in:.0f} s for it would pass the {budget:g} s allowed for "
+                f"waiting out the breaker ({left:.0f} s left)"
             )
             raise refusal
         return waited

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from anythingllm_bridge.errors import IngestError
 from anythingllm_bridge.ingest.manifest import FileManifestStore, default_manifest_path
-from anythingllm_bridge.ingest.run import sync
+from anythingllm_bridge.ingest.run import ARCHIVE_PREFIX, refuse_writes_into, sync
 from anythingllm_bridge.ingest.shard import Shard
-from anythingllm_bridge.ingest.source import FolderSource, Source, StorageSource
+from anythingllm_bridge.ingest.source import FolderSource, Source, StorageSource, folder_location
 
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
@@ -79,9 +79,10 @@ async def run_sync(
     Defaults come from ``settings``: ``concurrency`` (``INGEST_CONCURRENCY``), ``max_passes``,
     ``max_wait``, the ``validator`` (``ALLOWED_FILE_TYPES``, ``MAX_FILE_SIZE``) and the cache
     file ``manifest`` (``MANIFEST_PATH``, else one per source and shard in
-    ``$XDG_STATE_HOME/anythingllm-bridge/manifests/``). ``archive=True`` copies every sent file
-    into the storage of ``settings`` under ``processed/<type>/<key>`` (or give a storage client).
-    The sync never writes into its source.
+    ``$XDG_STATE_HOME/anythingllm-bridge/manifests/``; a path given that holds anything but a sync
+    cache is refused, never overwritten). ``archive=True`` copies every sent file into the storage
+    of ``settings`` under ``processed/<type>/<key>`` (or give a storage client). The sync never
+    writes into its source: a cache or an archive inside it is refused.
     """
     from anythingllm_bridge.client import create_anythingllm_client
     from anythingllm_bridge.validation import FileValidator
@@ -94,16 +95,18 @@ async def run_sync(
     archive_to: StorageClient | None = None
     try:
         identity = source_id if source_id is not None else src.identity
-        cache_path = Path(manifest) if manifest is not None else settings.manifest_path
+        chosen = Path(manifest) if manifest is not None else settings.manifest_path
+        cache_path = chosen
         if cache_path is None:
             cache_path = default_manifest_path(identity, str(share) if share and share.count > 1 else None)
-        cache_path = cache_path.expanduser().resolve()
-        if isinstance(src, FolderSource):  # a cache kept inside the folder is not one of its files
-            src = FolderSource(src.root, exclude=[cache_path, *_beside(cache_path)])
+        store = FileManifestStore(cache_path.expanduser(), own_folder=chosen is None)
         if archive is True:
-            from anythingllm_bridge.storage import StorageFactory
+            # refused before the storage is made: a local one creates its folder at once
+            refuse_writes_into(src, archive=_settings_archive(settings))
+            if not dry_run:  # a dry run creates nothing, not even the archive's folder
+                from anythingllm_bridge.storage import StorageFactory
 
-            archive_to = StorageFactory.create_storage_client(settings)
+                archive_to = StorageFactory.create_storage_client(settings)
         elif archive is not False:
             archive_to = archive
         client = create_anythingllm_client(
@@ -115,7 +118,7 @@ async def run_sync(
             return await sync(
                 client,
                 src,
-                FileManifestStore(cache_path),
+                store,
                 workspace=workspace,
                 validator=validator,
                 prune=prune,
@@ -136,6 +139,8 @@ async def run_sync(
             await archive_to.close()
 
 
-def _beside(path: Path) -> list[Path]:
-    """The files a cache keeps next to itself."""
-    return [path.with_name(path.name + suffix) for suffix in (".journal", ".lock")]
+def _settings_archive(settings: Settings) -> str | None:
+    """Where ``--archive`` would write with ``settings``, as :func:`.source.storage_location` says."""
+    if settings.storage_type == "s3":
+        return f"s3://{settings.s3_bucket}/{ARCHIVE_PREFIX}" if settings.s3_bucket else None
+    return folder_location(Path(settings.storage_path) / ARCHIVE_PREFIX)

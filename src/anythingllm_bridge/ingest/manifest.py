@@ -30,15 +30,16 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, TypeVar
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+from typing import Any, BinaryIO, Protocol, TypeVar, cast
 
-from anythingllm_bridge.errors import IngestError
+from anythingllm_bridge.errors import IngestError, os_reason
+from anythingllm_bridge.ingest.keys import key_from_text, key_to_text
 from anythingllm_bridge.ingest.source import SourceFile
 from anythingllm_bridge.tracing import get_logger
 
@@ -48,6 +49,7 @@ except ImportError:  # pragma: no cover - Windows: no lock, one sync at a time i
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
+    "CHOOSE_ANOTHER",
     "FileManifestStore",
     "Manifest",
     "ManifestEntry",
@@ -55,6 +57,9 @@ __all__ = [
     "default_manifest_path",
     "stamp_matches",
 ]
+
+#: How to put the cache elsewhere, for the notes and errors that name a cache.
+CHOOSE_ANOTHER = "choose another place with --manifest or MANIFEST_PATH (or XDG_STATE_HOME)"
 
 logger = get_logger("anythingllm_bridge.ingest")
 
@@ -96,16 +101,21 @@ class ManifestEntry:
         return {k: v for k, v in data.items() if v not in (None, "", [])}
 
     @classmethod
-    def from_json(cls, key: str, data: dict[str, Any]) -> ManifestEntry:
-        """An entry from what :meth:`to_json` wrote."""
+    def from_json(cls, key: str, data: object) -> ManifestEntry:
+        """An entry from what :meth:`to_json` wrote; ``ValueError`` when ``data`` is not one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"an entry is an object, not {type(data).__name__}")
+        uploads = data.get("uploads") or []
+        if not isinstance(uploads, list) or not all(isinstance(u, str) for u in uploads):
+            raise ValueError("uploads is not a list of ids")
         return cls(
             key=key,
-            sha256=str(data.get("sha256", "")),
-            size=int(data.get("size", 0)),
-            mtime_ns=_opt_int(data.get("mtime_ns")),
-            etag=_opt_str(data.get("etag")),
-            uploads=[str(u) for u in data.get("uploads") or []],
-            pending=_opt_str(data.get("pending")),
+            sha256=_text(data.get("sha256", "")) or "",
+            size=_whole(data.get("size", 0)) or 0,
+            mtime_ns=_whole(data.get("mtime_ns")),
+            etag=_text(data.get("etag")),
+            uploads=list(uploads),
+            pending=_text(data.get("pending")),
         )
 
 
@@ -120,36 +130,57 @@ def stamp_matches(file: SourceFile, entry: ManifestEntry) -> bool:
 
 @dataclass(slots=True)
 class Manifest:
-    """Every entry of one source (``source`` is its identity)."""
+    """Every entry of one source (``source`` is its identity).
+
+    ``notes``: what the store found worth telling the sync's user about the cache — a cache of
+    another source replaced, entries it could not read and dropped, a cache it cannot write (the
+    sync then goes on without saving it). Not stored."""
 
     source: str
     entries: dict[str, ManifestEntry] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The whole cache as stored (keys kept as the file system gave them, losslessly)."""
         entries: dict[str, Any] = {}
         for key, entry in sorted(self.entries.items()):
-            stored, as_bytes = _store_key(key)
+            stored, as_bytes = key_to_text(key)
             entries[stored] = {**entry.to_json(), "key_bytes": True} if as_bytes else entry.to_json()
         return {"format": FORMAT, "version": VERSION, "source": self.source, "entries": entries}
 
     @classmethod
-    def from_json(cls, data: Any, *, source: str, where: str) -> Manifest:
-        """The cache ``data`` holds for ``source``; an empty one (with a warning) when ``data`` is
-        not a cache of this format and source — it is only a cache."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            logger.warning("%s is not an anythingllm-bridge sync cache; starting a new one", where)
-            return cls(source=source)
-        if data.get("version") != VERSION or data.get("source") != source:
-            logger.warning("%s is a cache of another source or version; starting a new one", where)
-            return cls(source=source)
-        entries = data.get("entries") or {}
+    def from_json(cls, data: dict[str, Any], *, source: str, where: str) -> Manifest:
+        """The cache ``data`` (a sync cache: its ``format`` is ours) holds for ``source``: a new
+        empty one when it is another source's or version's; entries that cannot be read are
+        dropped — it is only a cache, each one costs reading a file again. ``where`` names the
+        file in the notes."""
         manifest = cls(source=source)
+        if data.get("version") != VERSION or data.get("source") != source:
+            manifest.note(f"{where} is a cache of another source or version; starting a new one")
+            return manifest
+        entries = data.get("entries") or {}
+        if not isinstance(entries, dict):
+            manifest.note(f"the sync cache {where} holds no readable entries; starting a new one")
+            return manifest
+        dropped = 0
         for stored, value in entries.items():
-            if isinstance(value, dict):
-                key = _load_key(str(stored), value.get("key_bytes"))
+            try:
+                key = key_from_text(stored, value.get("key_bytes") if isinstance(value, dict) else None)
                 manifest.entries[key] = ManifestEntry.from_json(key, value)
+            except ValueError:
+                dropped += 1
+        if dropped:
+            what = "entry" if dropped == 1 else "entries"
+            manifest.note(
+                f"the sync cache {where} had {dropped} unreadable {what}; dropped (their files are "
+                "read again)"
+            )
         return manifest
+
+    def note(self, message: str) -> None:
+        """Add a note for the sync's user (see the class documentation), logged as a warning too."""
+        logger.warning("%s", message)
+        self.notes.append(message)
 
 
 class ManifestStore(Protocol):
@@ -157,8 +188,9 @@ class ManifestStore(Protocol):
 
     description: str
 
-    async def load(self, *, source: str) -> Manifest:
-        """The stored cache of ``source``, or a new empty one."""
+    async def load(self, *, source: str, write: bool = True) -> Manifest:
+        """The stored cache of ``source``, or a new empty one; with ``write=False`` (a dry run)
+        it is only read: nothing is created, locked or written."""
         ...
 
     async def record(self, manifest: Manifest, key: str) -> None:
@@ -192,13 +224,27 @@ class FileManifestStore:
     thread owned by the store, never on the event loop. The thread runs the calls one at a time in
     the order they were made, so journal lines land in the order the changes were recorded, even
     when several coroutines record at once or one of them is cancelled.
+
+    The store only ever writes regular files, and never one that is not a sync cache: a path
+    (or its ``.journal`` or ``.lock``) that is a folder, a device, a pipe or a socket, or a file
+    that holds something else, is refused with :class:`IngestError` — unless ``own_folder`` says
+    the path is in a folder only the sync writes (its state folder), where such a file is
+    replaced with a note. An empty file is taken as an empty cache. The cache, its journal and
+    its lock are readable by their owner only (0600).
+
+    A cache that cannot be written (a read-only home, a folder without permission, a full disk)
+    does not stop the sync: it goes on without saving it (read-only, with a note saying where it
+    tried and how to choose another place); so does a cache that cannot be read.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, compact_every: int = 2000) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, compact_every: int = 2000, own_folder: bool = False
+    ) -> None:
         self.path = Path(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.description = str(self.path)
+        self.own_folder = own_folder
         self._compact_every = compact_every
         self._worker: ThreadPoolExecutor | None = None
         # Worker-thread state: the open journal and the held lock.
@@ -207,14 +253,20 @@ class FileManifestStore:
         # Event-loop state: what the files will hold once every queued call has run.
         self._has_base = False  # the cache file exists (else the first change writes it)
         self._journal_lines = 0  # journal lines not yet folded into the cache file
-        self.read_only = False  # another sync holds the lock: read the cache, write nothing
+        self.read_only = False  # read the cache, write nothing (a dry run, another sync, no access)
 
     def __repr__(self) -> str:
         return f"FileManifestStore({str(self.path)!r})"
 
-    async def load(self, *, source: str) -> Manifest:
+    @property
+    def files(self) -> list[Path]:
+        """Every file this store may write: the cache, its journal and its lock."""
+        return [self.path, self.journal_path, self.lock_path]
+
+    async def load(self, *, source: str, write: bool = True) -> Manifest:
         """The cache of ``source`` (locked while this store holds it; read-only when another sync
-        holds it)."""
+        holds it, when it cannot be written, or with ``write=False``: then nothing is created)."""
+        self.read_only = self.read_only or not write
         try:
             manifest, self._has_base, self._journal_lines = await self._in_worker(self._load, source)
         except BaseException:
@@ -229,7 +281,7 @@ class FileManifestStore:
         # Everything taken from ``manifest`` is copied here, on the event loop, at the call: the
         # worker thread never reads the manifest the sync keeps changing.
         entry = manifest.entries.get(key)
-        stored, as_bytes = _store_key(key)
+        stored, as_bytes = key_to_text(key)
         change: dict[str, Any] = {
             "source": manifest.source,
             "key": stored,
@@ -246,7 +298,10 @@ class FileManifestStore:
         if self._journal_lines >= max(self._compact_every, len(manifest.entries)):
             compacted = manifest.to_json()
             self._journal_lines = 0
-        await self._in_worker(self._write_record, base, line + b"\n", compacted)
+        try:
+            await self._in_worker(self._write_record, base, line + b"\n", compacted)
+        except OSError as exc:
+            self._cannot_write(manifest, exc)
 
     async def flush(self, manifest: Manifest) -> None:
         """Fold the journal into the cache file (nothing when read-only or nothing changed)."""
@@ -254,7 +309,10 @@ class FileManifestStore:
             return  # the manifest file already holds every change
         data = manifest.to_json()
         self._has_base, self._journal_lines = True, 0
-        await self._in_worker(self._replace, data)
+        try:
+            await self._in_worker(self._replace, data)
+        except OSError as exc:
+            self._cannot_write(manifest, exc)
 
     async def close(self) -> None:
         """Release the lock and stop the worker thread."""
@@ -264,6 +322,14 @@ class FileManifestStore:
             await self._in_worker(self._close_files)
         finally:
             self._stop_worker()
+
+    def _cannot_write(self, manifest: Manifest, exc: OSError) -> None:
+        """A write failed (a full disk, a folder made read-only): go on without the cache."""
+        self.read_only = True
+        manifest.note(
+            f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on without "
+            f"saving it; {CHOOSE_ANOTHER}"
+        )
 
     # ------------------------------------------------------------------ event loop → worker
 
@@ -293,53 +359,96 @@ class FileManifestStore:
     # ------------------------------------------------------------------ worker thread
 
     def _load(self, source: str) -> tuple[Manifest, bool, int]:
-        self._lock()
+        for path in self.files:
+            _refuse_unless_regular(path)
+        notes: list[str] = []
+        if not self.read_only:
+            self._lock(notes)
         try:
-            manifest = self._read_base(source)
+            manifest = self._read_base(source, notes)
             lines = self._apply_journal(manifest)
+            manifest.notes[:0] = notes
             return manifest, self.path.exists(), lines
         except BaseException:
             self._close_files()  # a refused cache gives its lock back at once, not when collected
             raise
 
-    def _read_base(self, source: str) -> Manifest:
+    def _read_base(self, source: str, notes: list[str]) -> Manifest:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return Manifest(source=source)
         except OSError as exc:
-            raise IngestError(f"cannot read the sync cache {self.path}: {exc.strerror or exc}") from exc
-        try:
-            data = json.loads(text)
-        except ValueError:
-            logger.warning("the sync cache %s is not valid JSON; starting a new one", self.path)
+            self.read_only = True  # a file this sync cannot read is not one to overwrite either
+            self._close_files()
+            notes.append(
+                f"cannot read the sync cache {self.path} ({os_reason(exc)}): this sync goes on "
+                f"without it (every file with a document is read again); {CHOOSE_ANOTHER}"
+            )
             return Manifest(source=source)
+        if not raw.strip():
+            return Manifest(source=source)  # an empty file holds nothing to lose
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            what = "is not valid JSON" if data is None else "holds something else"
+            if not self.own_folder:
+                raise IngestError(
+                    f"the sync cache {self.path} exists and is not one (it {what}): it is not "
+                    f"overwritten; {CHOOSE_ANOTHER}, or delete the file if it was a cache"
+                )
+            manifest = Manifest(source=source)
+            manifest.note(f"{self.path} {what}, not a sync cache; starting a new one")
+            return manifest
         return Manifest.from_json(data, source=source, where=str(self.path))
 
     def _apply_journal(self, manifest: Manifest) -> int:
-        """Apply the journal's changes to ``manifest``; the number of lines applied."""
+        """Apply the journal's changes to ``manifest``; the number of lines applied. A line that
+        cannot be read is dropped (one note for all); a torn last line (a crash mid-write) is a
+        change that was never confirmed, and dropped silently."""
         try:
             raw = self.journal_path.read_bytes()
         except FileNotFoundError:
             return 0
         except OSError as exc:
-            raise IngestError(f"cannot read {self.journal_path}: {exc.strerror or exc}") from exc
-        applied = 0
-        for line in raw.split(b"\n"):
+            self.read_only = True
+            self._close_files()
+            manifest.note(
+                f"cannot read the sync cache's journal {self.journal_path} ({os_reason(exc)}): this "
+                f"sync goes on without saving the cache; {CHOOSE_ANOTHER}"
+            )
+            return 0
+        applied = dropped = 0
+        lines = raw.split(b"\n")
+        for n, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
+                if not isinstance(record, dict):
+                    raise ValueError("a journal line is an object")
+                if record.get("source") != manifest.source:
+                    continue
+                stored = record.get("key")
+                if not isinstance(stored, str) or not stored:
+                    raise ValueError("a journal line names its key")
+                key = key_from_text(stored, record.get("key_bytes"))
+                if record.get("entry") is None:
+                    manifest.entries.pop(key, None)
+                else:
+                    manifest.entries[key] = ManifestEntry.from_json(key, record["entry"])
             except ValueError:
-                continue  # a line torn by a crash: that change was never confirmed
-            if not isinstance(record, dict) or record.get("source") != manifest.source:
+                if n < len(lines) - 1:  # the last line may be torn by a crash: not worth a word
+                    dropped += 1
                 continue
-            key = _load_key(str(record.get("key", "")), record.get("key_bytes"))
-            if record.get("entry") is None:
-                manifest.entries.pop(key, None)
-            else:
-                manifest.entries[key] = ManifestEntry.from_json(key, record["entry"])
             applied += 1
+        if dropped:
+            manifest.note(
+                f"the sync cache's journal {self.journal_path} had {dropped} unreadable "
+                f"line{'' if dropped == 1 else 's'}; dropped (their files are read again)"
+            )
         return applied
 
     def _write_record(
@@ -347,30 +456,24 @@ class FileManifestStore:
     ) -> None:
         if base is not None:
             self._replace(base)
-        try:
-            if self._journal is None:
-                self._journal = open(self.journal_path, "ab", buffering=0)  # noqa: SIM115
-            # One write() of one line on an O_APPEND file: it lands whole or (after a crash) torn.
-            self._journal.write(line)
-        except OSError as exc:
-            raise IngestError(f"cannot write the sync cache journal {self.journal_path}: {exc}") from exc
+        if self._journal is None:
+            self._journal = _open_private(self.journal_path, os.O_WRONLY | os.O_APPEND, "ab")
+        # One write() of one line on an O_APPEND file: it lands whole or (after a crash) torn.
+        self._journal.write(line)
         if compacted is not None:
             self._replace(compacted)
 
     def _replace(self, data: dict[str, Any]) -> None:
         """Write ``data`` (from :meth:`Manifest.to_json`) as the cache file, atomically, then drop
         the journal it now contains."""
-        payload = _encode(data)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(self.path, payload)
-            if self._journal is not None:
-                self._journal.close()
-                self._journal = None
-            with contextlib.suppress(FileNotFoundError):
-                self.journal_path.unlink()
-        except OSError as exc:
-            raise IngestError(f"cannot write the sync cache {self.path}: {exc.strerror or exc}") from exc
+        _refuse_unless_regular(self.path)  # whatever appeared there since the load
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path, _encode(data))
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        with contextlib.suppress(FileNotFoundError):
+            self.journal_path.unlink()
 
     def _close_files(self) -> None:
         if self._journal is not None:
@@ -380,24 +483,53 @@ class FileManifestStore:
             self._lock_file.close()  # closing the descriptor releases the lock
             self._lock_file = None
 
-    def _lock(self) -> None:
+    def _lock(self, notes: list[str]) -> None:
         """Hold an exclusive lock on ``<cache>.lock`` until :meth:`close`; when another sync holds
-        it, go on read-only (see the module documentation)."""
-        if self._lock_file is not None or fcntl is None or self.read_only:
+        it, or it cannot be made, go on read-only (see the module documentation)."""
+        if self._lock_file is not None or fcntl is None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.lock_path, "a+b")  # noqa: SIM115 - held until close()
+            handle = _open_private(self.lock_path, os.O_RDWR, "r+b")
         except OSError as exc:
-            raise IngestError(f"cannot open {self.lock_path}: {exc.strerror or exc}") from exc
+            self.read_only = True
+            notes.append(
+                f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on "
+                f"without saving it; {CHOOSE_ANOTHER}"
+            )
+            return
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
-            logger.warning("another sync is using the cache %s: this one reads it, writes nothing", self.path)
             self.read_only = True
+            notes.append(f"another sync is using the cache {self.path}: this one reads it and writes nothing")
             return
         self._lock_file = handle
+
+
+def _refuse_unless_regular(path: Path) -> None:
+    """Raise :class:`IngestError` when ``path`` exists and is not a regular file (following a
+    symbolic link): the store writes nothing else."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:
+        return  # cannot be examined: reading or writing it will say why
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise IngestError(
+            f"the sync cache {path} is {what}, not a regular file: it is never written; {CHOOSE_ANOTHER}"
+        )
+
+
+def _open_private(path: Path, flags: int, mode: str) -> BinaryIO:
+    """Open (creating it readable by its owner only) a file the store keeps."""
+    fd = os.open(path, flags | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with contextlib.suppress(OSError):  # one an older version made readable by everyone
+        os.fchmod(fd, 0o600)
+    return cast(BinaryIO, os.fdopen(fd, mode, buffering=0))
 
 
 def _encode(data: dict[str, Any]) -> bytes:
@@ -425,25 +557,17 @@ def _atomic_write(path: Path, payload: bytes) -> None:
             os.close(dir_fd)
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _whole(value: object) -> int | None:
+    """A whole number the cache stored (``None`` stays ``None``); ``ValueError`` for anything else."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
 
 
-def _opt_str(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _store_key(key: str) -> tuple[str, bool]:
-    """A key as JSON can hold it, and whether it was turned into bytes: a file name that is not
-    UTF-8 is stored as its bytes, percent-encoded (its entry says so, so no name is mistaken for
-    another)."""
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        return quote_from_bytes(key.encode("utf-8", "surrogateescape"), safe="/"), True
-    return key, False
-
-
-def _load_key(stored: str, as_bytes: object) -> str:
-    """The key :func:`_store_key` stored."""
-    return unquote_to_bytes(stored).decode("utf-8", "surrogateescape") if as_bytes is True else stored
+def _text(value: object) -> str | None:
+    """A text the cache stored (``None`` stays ``None``); ``ValueError`` for anything else."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a text")
+    return value

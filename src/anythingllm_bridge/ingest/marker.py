@@ -29,7 +29,8 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+
+from anythingllm_bridge.ingest.keys import key_from_text, key_to_text
 
 __all__ = ["MARKER_VERSION", "LegacyMarker", "Marker"]
 
@@ -55,11 +56,8 @@ class Marker:
     def to_doc_source(self) -> str:
         """The ``docSource`` metadata value carrying this marker (compact JSON)."""
         data: dict[str, object] = {MARKER_FIELD: MARKER_VERSION, "source": self.source}
-        try:
-            self.key.encode("utf-8")
-            data["key"] = self.key
-        except UnicodeEncodeError:  # a file name that is not UTF-8: carry its bytes
-            data["key_bytes"] = quote_from_bytes(self.key.encode("utf-8", "surrogateescape"), safe="/")
+        text, as_bytes = key_to_text(self.key)  # a file name that is not UTF-8 travels as its bytes
+        data["key_bytes" if as_bytes else "key"] = text
         data["sha256"] = self.sha256
         data["workspace"] = self.workspace
         if self.upload:
@@ -85,7 +83,7 @@ class Marker:
         key = data.get("key")
         raw = data.get("key_bytes")
         if isinstance(raw, str) and key is None:
-            key = unquote_to_bytes(raw).decode("utf-8", "surrogateescape")
+            key = key_from_text(raw, True)
         if not isinstance(key, str) or not key:
             return None
         upload = data.get("upload", "")

@@ -79,14 +79,6 @@ class SyncPlan:
         """The items whose file is sent (uploads and replacements)."""
         return [i for i in self.items if i.action in (Action.UPLOAD, Action.REPLACE)]
 
-    def counts(self) -> dict[str, int]:
-        """How many items of each action, and how many gone."""
-        counts = {action.value: 0 for action in Action}
-        for item in self.items:
-            counts[item.action.value] += 1
-        counts["gone"] = len(self.gone)
-        return counts
-
 
 def make_plan(
     files: Sequence[SourceFile],
@@ -148,7 +140,8 @@ def prune_refusal(
     ``held``: how many keys the sync has documents for (in its shard); ``source_empty``: the
     source listed no file at all; ``max_delete``: how many removals the user allows (``None``:
     any number up to half of ``held``, and none when the source is empty). ``where`` names the
-    workspace in the message.
+    workspace. The reason says what the prune would do and why that looks wrong; what the user
+    can do about it is the caller's to say (a keyword, an option).
     """
     removing = len(plan.of(Action.REMOVE))
     if removing == 0:
@@ -156,7 +149,7 @@ def prune_refusal(
     if max_delete is not None:
         if removing <= max_delete:
             return None
-        limit = f"more than --max-delete {max_delete}"
+        limit = f"more than the {max_delete} allowed"
     elif source_empty:
         limit = "the source lists no file at all"
     elif removing * 2 > held:
@@ -165,6 +158,5 @@ def prune_refusal(
         return None
     return (
         f"prune would remove the documents of {removing} of the {held} file(s) this sync has in "
-        f"{where} ({limit}); nothing was sent or removed. If the files are really gone, run again "
-        f"with --max-delete {removing} (max_delete={removing})"
+        f"{where} ({limit})"
     )

@@ -1,8 +1,10 @@
 """How a sync shows its progress: rich bars on a terminal, plain lines otherwise, or nothing.
 
-The sync calls a :class:`Progress`; it never prints by itself. A run has one progress: ``start``
-once with everything there is to send, ``file_done`` once per file when its outcome is final (a
-file that failed in a way worth another pass is only ``retrying`` until a later pass settles it),
+The sync calls a :class:`Progress`; it never prints by itself. A run has one progress: ``busy``
+while it lists and hashes (before there is anything to send), ``start`` once with everything there
+is to send, ``sent`` as each upload goes through, ``embedded`` as documents are confirmed in the
+workspace, ``file_done`` once per file when its outcome is final (a file that failed in a way worth
+another pass is only ``retrying`` until a later pass settles it),
 ``waiting`` whenever the run waits for the server (an open circuit breaker, a backoff between
 attempts), ``finish`` once. So the counts never pass their totals, whatever the passes.
 
@@ -23,8 +25,14 @@ __all__ = ["LineProgress", "NullProgress", "Progress", "RichProgress", "human_by
 class Progress(Protocol):
     """What a sync tells about its progress (every method is called on the event loop)."""
 
+    def busy(self, what: str) -> None:
+        """The run is doing ``what`` (listing the source, hashing files), which may take a while."""
+
     def start(self, files: int, total_bytes: int) -> None:
         """Sending begins: ``files`` files of ``total_bytes`` bytes in all (once per run)."""
+
+    def sent(self, key: str, size: int) -> None:
+        """A file's upload went through (its document is confirmed later, see ``embedded``)."""
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
         """A file's outcome is final: ``uploaded``, ``replaced``, ``unchanged``, ``rejected``,
@@ -49,7 +57,13 @@ class Progress(Protocol):
 class NullProgress:
     """Shows nothing (library use)."""
 
+    def busy(self, what: str) -> None:
+        """Nothing."""
+
     def start(self, files: int, total_bytes: int) -> None:
+        """Nothing."""
+
+    def sent(self, key: str, size: int) -> None:
         """Nothing."""
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
@@ -82,19 +96,27 @@ class LineProgress:
     def _print(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
 
+    def busy(self, what: str) -> None:
+        """Prints what the run is doing."""
+        self._print(f"{what} ...")
+
     def start(self, files: int, total_bytes: int) -> None:
         """Prints what there is to send."""
         self._files = files
         self._print(f"sending {files} file(s), {human_bytes(total_bytes)}")
 
+    def sent(self, key: str, size: int) -> None:
+        """Prints the upload (its outcome follows once the workspace confirms it)."""
+        self._print(f"sent      {display_key(key)} ({human_bytes(size)})")
+
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
         """Prints the file's outcome (with the reason for a rejected or failed one)."""
-        suffix = f": {detail}" if detail and status in ("rejected", "failed") else ""
+        suffix = f": {display_key(detail)}" if detail and status in ("rejected", "failed") else ""
         self._print(f"{status:<9} {display_key(key)} ({human_bytes(size)}){suffix}")
 
     def retrying(self, key: str, detail: str) -> None:
         """Prints that the file is tried again in a later pass."""
-        self._print(f"retrying  {display_key(key)}: {_first_clause(detail)}")
+        self._print(f"retrying  {display_key(key)}: {display_key(_first_clause(detail))}")
 
     def embedded(self, count: int) -> None:
         """Counts confirmed documents (printed by ``finish``)."""
@@ -106,7 +128,7 @@ class LineProgress:
 
     def note(self, message: str) -> None:
         """Prints the message."""
-        self._print(message)
+        self._print(display_key(message))
 
     def finish(self) -> None:
         """Prints how many documents were confirmed in the workspace."""
@@ -146,6 +168,7 @@ class RichProgress:
         self.done_bytes = 0
         self._started = time.monotonic()
         self._running = False
+        self._sent: set[str] = set()  # the files the send bar counts already
 
     def start(self, files: int, total_bytes: int) -> None:
         """Shows the two bars (a second call only grows their totals: one set of bars per run)."""
@@ -161,6 +184,22 @@ class RichProgress:
         self._upload = self.bars.add_task("upload", total=files, extra=self._bytes_text())
         self._embed = self.bars.add_task("embed", total=files, extra="")
 
+    def busy(self, what: str) -> None:
+        """Prints what the run is doing (before the bars start; then on the send bar)."""
+        if self._upload is not None:
+            self.bars.update(self._upload, extra=_escape(what))
+        else:
+            self._print(_escape(f"{what} ..."))
+
+    def sent(self, key: str, size: int) -> None:
+        """Advances the send bar (and its bytes)."""
+        if key in self._sent:
+            return
+        self._sent.add(key)
+        self.done_bytes = min(self.done_bytes + max(size, 0), self.total_bytes)
+        if self._upload is not None:
+            self.bars.update(self._upload, advance=1, extra=self._bytes_text())
+
     def _bytes_text(self) -> str:
         text = f"{human_bytes(self.done_bytes)}/{human_bytes(self.total_bytes)}"
         elapsed = time.monotonic() - self._started
@@ -169,16 +208,16 @@ class RichProgress:
         return text
 
     def file_done(self, key: str, size: int, status: str, detail: str = "") -> None:
-        """Advances the send bar; prints a rejected or failed file with its reason."""
-        self.done_bytes = min(self.done_bytes + max(size, 0), self.total_bytes)
+        """Advances the send bar (unless ``sent`` did); prints a rejected or failed file with its
+        reason."""
         if status in ("rejected", "failed"):
             colour = "yellow" if status == "rejected" else "red"
-            self._print(f"[{colour}]{status}[/] {_escape(display_key(key))}: {_escape(detail)}", markup=True)
+            shown = f"{_escape(display_key(key))}: {_escape(display_key(detail))}"
+            self._print(f"[{colour}]{status}[/] {shown}", markup=True)
             if self._embed is not None:  # a file that was not sent will not be embedded either
                 task = self.bars.tasks[self._embed]
                 self.bars.update(self._embed, total=max((task.total or 1) - 1, task.completed))
-        if self._upload is not None:
-            self.bars.update(self._upload, advance=1, extra=self._bytes_text())
+        self.sent(key, size)
 
     def retrying(self, key: str, detail: str) -> None:
         """Nothing to print: the bar advances when a later pass settles the file."""
@@ -198,7 +237,7 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         """Prints the message above the bars."""
-        self._print(_escape(message))
+        self._print(_escape(display_key(message)))
 
     def finish(self) -> None:
         """Stops the bars (they stay on screen as they ended)."""

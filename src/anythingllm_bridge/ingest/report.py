@@ -1,8 +1,9 @@
 """What a sync did: one outcome per file, and the report that gathers them.
 
-Keys are shown as text: a file name that is not valid UTF-8 (held with surrogate escapes) is shown
-with backslash escapes (``caf\\xe9.txt``), in the text report and in ``to_json`` alike, so both
-can always be printed and the JSON is always valid.
+Keys are shown as text (:mod:`.keys`): a file name that is not valid UTF-8 (held with surrogate
+escapes) is shown with backslash escapes (``caf\\xe9.txt``), in the text report and in ``to_json``
+alike, so both can always be printed and the JSON is always valid; control characters in a name are
+escaped where people read it (:func:`display_key`) and kept exact in ``to_json`` (JSON escapes them).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from anythingllm_bridge.ingest.keys import display_key, json_key
 
 __all__ = ["FileOutcome", "Status", "SyncReport", "display_key"]
 
@@ -31,20 +34,18 @@ class Status(StrEnum):
     """Something went wrong (the detail says what); the next run tries again."""
 
 
-def display_key(key: str) -> str:
-    """``key`` as printable text: bytes that are not UTF-8 shown as ``\\xNN``."""
-    return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 @dataclass(frozen=True, slots=True)
 class FileOutcome:
-    """One file's final outcome: ``status``, why (``detail``), its document's ``location``."""
+    """One file's final outcome: ``status``, why (``detail``), its document's ``location``; for a
+    failure, whether it was ``transient`` (the server failing, an answer lost: running the sync
+    again may well succeed) or not (a file that cannot be read, a request the server refuses)."""
 
     key: str
     status: Status
     detail: str = ""
     location: str | None = None
     size: int = 0
+    transient: bool = False
 
 
 @dataclass(slots=True)
@@ -66,6 +67,13 @@ class SyncReport:
     elapsed: float = 0.0
     passes: int = 1
     """How many passes the run took (1 when nothing had to be tried again)."""
+    stopped: str | None = None
+    """Why the run stopped trying before every file was sent (the server kept failing longer than
+    the sync may wait for it), or ``None``."""
+    warnings: list[str] = field(default_factory=list)
+    """What the sync's user should know that is no file's outcome: the cache could not be written,
+    another sync holds it, a pass could not start, the workspace holds the same files from another
+    source id... (each also shown by the progress display as it happens)."""
 
     def keys(self, status: Status | str) -> list[str]:
         """The keys with this outcome, sorted."""
@@ -118,20 +126,20 @@ class SyncReport:
         return counts
 
     def to_json(self) -> dict[str, Any]:
-        """The report as JSON-ready data (keys shown with :func:`display_key`)."""
+        """The report as JSON-ready data (keys as :func:`.keys.json_key` writes them)."""
 
         def shown(keys: list[str]) -> list[str]:
-            return [display_key(k) for k in keys]
+            return [json_key(k) for k in keys]
 
         def shown_details(details: dict[str, str]) -> dict[str, str]:
-            return {display_key(k): v for k, v in details.items()}
+            return {json_key(k): json_key(v) for k, v in details.items()}
 
         return {
             "workspace": self.workspace,
-            "source": display_key(self.source),
-            "source_id": display_key(self.source_id),
+            "source": json_key(self.source),
+            "source_id": json_key(self.source_id),
             "shard": self.shard,
-            "manifest": display_key(self.manifest),
+            "manifest": json_key(self.manifest),
             "dry_run": self.dry_run,
             "uploaded": shown(self.uploaded),
             "replaced": shown(self.replaced),
@@ -142,7 +150,9 @@ class SyncReport:
             "gone": shown(self.gone),
             "legacy_kept": self.legacy_kept,
             "counts": self.counts(),
-            "locations": {display_key(k): o.location for k, o in sorted(self.outcomes.items()) if o.location},
+            "locations": {json_key(k): o.location for k, o in sorted(self.outcomes.items()) if o.location},
             "elapsed": round(self.elapsed, 3),
             "passes": self.passes,
+            "stopped": self.stopped,
+            "warnings": [json_key(warning) for warning in self.warnings],
         }

@@ -43,34 +43,51 @@ in the report (``legacy_kept``).
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import stat
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anythingllm_bridge.client.resources.embeddings import first_alone
-from anythingllm_bridge.config import Settings
 from anythingllm_bridge.errors import (
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMNotFoundError,
-    FileValidationError,
     IngestError,
     StorageError,
 )
 from anythingllm_bridge.ingest.copies import Copy, copies_in, legacy_in, newest, surplus
-from anythingllm_bridge.ingest.manifest import Manifest, ManifestEntry, ManifestStore, stamp_matches
+from anythingllm_bridge.ingest.keys import printable
+from anythingllm_bridge.ingest.manifest import (
+    CHOOSE_ANOTHER,
+    FileManifestStore,
+    Manifest,
+    ManifestEntry,
+    ManifestStore,
+    stamp_matches,
+)
 from anythingllm_bridge.ingest.marker import LegacyMarker, Marker
 from anythingllm_bridge.ingest.plan import Action, PlanItem, SyncPlan, make_plan, prune_refusal
-from anythingllm_bridge.ingest.progress import NullProgress, Progress
+from anythingllm_bridge.ingest.progress import NullProgress, Progress, human_bytes
 from anythingllm_bridge.ingest.report import FileOutcome, Status, SyncReport
+from anythingllm_bridge.ingest.send import Result, Sender, Sent, describe
 from anythingllm_bridge.ingest.shard import Shard
-from anythingllm_bridge.ingest.source import Listing, Source, SourceFile, sha256_file
-from anythingllm_bridge.resilience.breaker import CircuitState
+from anythingllm_bridge.ingest.source import (
+    Listing,
+    Source,
+    SourceFile,
+    folder_location,
+    overlap,
+    source_location,
+    storage_location,
+)
+from anythingllm_bridge.ingest_config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_PASSES,
+    DEFAULT_MAX_WAIT,
+    MAX_CONCURRENCY,
+)
+from anythingllm_bridge.resilience.breaker import CircuitBreaker, CircuitState
 from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import get_logger
@@ -85,22 +102,29 @@ __all__ = ["MAX_CONCURRENCY", "MAX_PASSES", "MAX_WAIT", "PruneRefusedError", "sy
 
 logger = get_logger("anythingllm_bridge.ingest")
 
-MAX_PASSES: int = Settings.model_fields["ingest_max_passes"].default  # INGEST_MAX_PASSES, --max-passes
-MAX_WAIT: float = Settings.model_fields["ingest_max_wait"].default  # INGEST_MAX_WAIT, --max-wait
-#: The most files a sync works on at once (each may hold an open file and a connection).
-MAX_CONCURRENCY = 64
+MAX_PASSES = DEFAULT_MAX_PASSES  # INGEST_MAX_PASSES, --max-passes
+MAX_WAIT = DEFAULT_MAX_WAIT  # INGEST_MAX_WAIT, --max-wait
 #: How many unconfirmed uploads of one file the cache remembers, to look for what they left.
 MAX_UPLOADS = 20
+#: Where ``archive`` puts the files a sync sends (``processed/<type>/<key>``).
+ARCHIVE_PREFIX = "processed/"
 
 
 class PruneRefusedError(IngestError):
     """A prune would remove what looks like absence rather than deletion (the source lists no
     file, or more than half of the sync's documents would go): nothing was sent or removed.
-    ``count`` is how many files' documents it would have removed."""
+    ``reason`` says what the prune would have done and why it was refused, ``count`` is how many
+    files' documents it would have removed (``max_delete=count`` allows it); a dry run's
+    ``report`` holds its whole plan (``None`` for a real run, which did nothing)."""
 
-    def __init__(self, message: str, *, count: int) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, *, count: int, report: SyncReport | None = None) -> None:
+        super().__init__(
+            f"{reason}; nothing was sent or removed. If the files are really gone, run again with "
+            f"max_delete={count}"
+        )
+        self.reason = reason
         self.count = count
+        self.report = report
 
 
 async def sync(
@@ -112,7 +136,7 @@ async def sync(
     validator: FileValidator | None = None,
     prune: bool = False,
     dry_run: bool = False,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     archive: StorageClient | None = None,
     progress: Progress | None = None,
     source_id: str | None = None,
@@ -157,6 +181,11 @@ async def sync(
     identity = source_id if source_id is not None else source.identity
     if not identity.strip():
         raise IngestError("source_id must not be empty")
+    refuse_writes_into(
+        source,
+        cache=store.path if isinstance(store, FileManifestStore) else None,
+        archive=storage_location(archive, ARCHIVE_PREFIX) if archive is not None else None,
+    )
     started = clock()
     run = _Run(
         client=client,
@@ -181,22 +210,49 @@ async def sync(
         run.report.elapsed = clock() - started
 
 
-_Stored = dict[tuple[str, str], list[tuple[str, str]]]
-"""(key, sha256) → (location, upload id) of documents our uploads left outside the workspace."""
+def refuse_writes_into(source: Source, *, cache: Path | None = None, archive: str | None = None) -> None:
+    """Raise :class:`IngestError` when a sync would write into its own ``source``: its ``cache``
+    file inside the source folder, or the ``archive`` (a location as
+    :func:`.source.storage_location` gives it) overlapping the source. A sync only ever reads its
+    source: what it wrote there would come back as files to sync."""
+    place = source_location(source)
+    if place is None:
+        return
+    if cache is not None and folder_location(cache).startswith(place):
+        raise IngestError(
+            f"the sync cache {cache} is inside the source {source.description}, and a sync never "
+            f"writes into its source: {CHOOSE_ANOTHER}"
+        )
+    if archive is not None and overlap(archive, place):
+        raise IngestError(
+            f"the archive ({archive}) overlaps the source {source.description}, and a sync never "
+            "writes into its source: archive elsewhere (STORAGE_PATH, or S3_BUCKET and a source prefix "
+            "outside processed/)"
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """A file this pass put on the server (uploaded or found there): where, what content, size."""
+class _Patience(BreakerWait):
+    """The run's budget for waiting out an open breaker, which also tells the run (``on_spent``,
+    with the seconds the breaker still needs) when a wait no longer fits in what is left."""
 
-    item: PlanItem
-    location: str
-    sha256: str
-    size: int
-    upload: str = ""
-    adopted: bool = False
-    resumed: bool = False
-    """Its earlier upload was unaccounted for (what was adopted finishes that upload)."""
+    def __init__(
+        self,
+        budget: float,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+        on_wait: Callable[[str, float], None],
+        on_retry: Callable[[str, float, str], None],
+        on_spent: Callable[[float], None],
+    ) -> None:
+        super().__init__(budget, sleep=sleep, on_wait=on_wait, on_retry=on_retry)
+        self._on_spent = on_spent
+
+    async def wait(self, breaker: CircuitBreaker, what: str) -> float | None:
+        """See :meth:`BreakerWait.wait`; a refusal is passed on to ``on_spent``."""
+        waited = await super().wait(breaker, what)
+        if waited is None:
+            self._on_spent(breaker.retry_in)
+        return waited
 
 
 @dataclass
@@ -218,6 +274,7 @@ class _Run:
     sleep: Callable[[float], Awaitable[None]]
     cache: Manifest = field(init=False)
     listing: Listing = field(init=False)
+    sender: Sender = field(init=False)
 
     def __post_init__(self) -> None:
         manifest = self.store.description if self.store is not None else "(none)"
@@ -230,22 +287,50 @@ class _Run:
         )
         self.cache = Manifest(source=self.identity)
         self.gate = asyncio.Semaphore(self.concurrency)  # files read or sent at once
+        # What the listing says, judged once: the files of this run's shard, those this run's rules
+        # refuse (key -> why), and the key hashes of the others (what a legacy marker names them by).
         self.files: dict[str, SourceFile] = {}
-        self.refused: dict[str, str] = {}  # key -> why this run's rules refuse the listed file
-        self.legacy: dict[str, str] = {}  # key hash -> key, of the files this run may send
-        self.held: dict[str, str] = {}  # key -> the content this run holds (confirmed in the workspace)
-        self.intent: dict[str, tuple[Status, str]] = {}  # first pass: what each sent file is for
-        self.transient: set[str] = set()  # keys worth another pass
-        self.unaccounted: set[str] = set()  # keys whose upload may have left a document on the server
-        self.settled: set[str] = set()  # keys whose progress line is printed
-        self.sent_ids: dict[str, set[str]] = {}  # key -> ids of the uploads this run made
+        self.refused: dict[str, str] = {}
+        self.legacy: dict[str, str] = {}
+        # What the run knows per key across passes: the content it holds (confirmed in the
+        # workspace), what the first pass sent each file for, and the files whose final outcome
+        # the progress display has been told. Which files are worth another pass is in the report
+        # (a failed outcome that is ``transient``); what the uploads left is the sender's.
+        self.held: dict[str, str] = {}
+        self.intent: dict[str, tuple[Status, str]] = {}
+        self.settled: set[str] = set()
         self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
         # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
         # and whose waits the progress display shows
-        waiting = BreakerWait(
-            self.max_wait, sleep=self.sleep, on_wait=self._breaker_wait, on_retry=self._retry_wait
+        self.waiting = _Patience(
+            self.max_wait,
+            sleep=self.sleep,
+            on_wait=self._breaker_wait,
+            on_retry=self._retry_wait,
+            on_spent=self._stop_waiting,
         )
-        self.patient = self.client.with_options(breaker_wait=waiting)
+        self.patient = self.client.with_options(breaker_wait=self.waiting)
+
+    def _sender(self) -> Sender:
+        """What sends this run's files: made once the workspace's slug and the cache are known."""
+        return Sender(
+            client=self.patient,
+            source=self.source,
+            cache=self.cache,
+            identity=self.identity,
+            workspace=self.workspace,
+            gate=self.gate,
+            remember=self._remember,
+            validator=self.validator,
+            archive=self.archive,
+            stopped=lambda: self.report.stopped,
+            warn=self._warn,
+        )
+
+    @property
+    def retry(self) -> set[str]:
+        """The keys whose outcome is a transient failure: worth another pass."""
+        return {key for key, o in self.report.outcomes.items() if o.status is Status.FAILED and o.transient}
 
     # ------------------------------------------------------------------ top level
 
@@ -256,7 +341,10 @@ class _Run:
         self.workspace = listing.slug
         self.report.workspace = listing.slug
         if self.store is not None:
-            self.cache = await self.store.load(source=self.identity)
+            self.cache = await self.store.load(source=self.identity, write=not dry_run)
+            self._take_notes()
+        self.sender = self._sender()
+        self.progress.busy(f"listing {printable(self.source.description)}")
         try:
             self.listing = await self.source.scan()
             self.files = {f.key: f for f in self.listing.files if f.key in self.shard}
@@ -272,12 +360,16 @@ class _Run:
                 max_delete=self.max_delete,
                 where=f"workspace {self.workspace!r}",
             )
-            if refusal is not None:
-                raise PruneRefusedError(refusal, count=len(plan.of(Action.REMOVE)))
+            removing = len(plan.of(Action.REMOVE))
             self.report.gone = list(plan.gone)
+            self._warn_of_other_sources(listing, plan)
             if dry_run:
-                await self._dry_run(plan)
+                await self._dry_run(plan)  # the plan is shown even when the guard refuses it
+                if refusal is not None:
+                    raise PruneRefusedError(refusal, count=removing, report=self.report)
                 return self.report
+            if refusal is not None:
+                raise PruneRefusedError(refusal, count=removing)
             try:
                 if plan.to_send:
                     self.progress.start(len(plan.to_send), sum(item.size for item in plan.to_send))
@@ -292,6 +384,7 @@ class _Run:
                         await self.store.flush(self.cache)
                 finally:
                     await self.store.close()
+                    self._take_notes()
         return self.report
 
     async def _further_passes(self) -> None:
@@ -302,14 +395,13 @@ class _Run:
         up to ``max_passes`` times in a row, so an outage longer than a pass does not use up the
         passes the files need."""
         starts_failed = 0
-        while self.transient and self.report.passes < self.max_passes:
-            retry = set(self.transient)
+        while (retry := self.retry) and self.report.passes < self.max_passes and not self.report.stopped:
             try:
                 listing = await self._read()
                 plan = await self._plan(listing, scope=retry)
             except (AnythingLLMError, StorageError, OSError) as exc:
                 starts_failed += 1
-                logger.warning("pass %d could not start: %s", self.report.passes + 1, _describe(exc))
+                self._warn(f"pass {self.report.passes + 1} could not start: {describe(exc)}")
                 if starts_failed >= self.max_passes or not is_transient(exc):
                     break
                 continue
@@ -317,7 +409,7 @@ class _Run:
             self.report.passes += 1
             self.progress.note(f"pass {self.report.passes}: trying {len(retry)} file(s) again")
             await self._apply(plan, listing)
-        for key in sorted(self.transient - self.settled):  # what no pass settled is final now
+        for key in sorted(self.retry - self.settled):  # what no pass settled is final now
             outcome = self.report.outcomes[key]
             self._settle(key, outcome.size, Status.FAILED, outcome.detail)
 
@@ -327,18 +419,21 @@ class _Run:
         """The workspace before anything is planned. An error answer worth another try (429, 5xx)
         is tried up to ``max_passes`` times. A connection failure may mean no server at all: it is
         tried once more, only while the breaker is still closed and without waiting for it, so an
-        unreachable server fails the sync within the client's own retries."""
-        connection_failed = False
+        unreachable server fails the sync within the client's own retries — with the connection
+        error, even when those retries opened the breaker."""
+        unreachable: AnythingLLMConnectionError | None = None
         for attempt in range(1, self.max_passes + 1):
             try:
-                return await self._read(patient=not connection_failed)
-            except AnythingLLMConnectionError:
+                return await self._read(patient=unreachable is None)
+            except AnythingLLMConnectionError as exc:
                 closed = self.client.breaker.state is CircuitState.CLOSED
-                if connection_failed or not closed or attempt == self.max_passes:
+                if unreachable is not None or not closed or attempt == self.max_passes:
                     raise
-                connection_failed = True
+                unreachable = exc
             except AnythingLLMError as exc:
-                if connection_failed or attempt == self.max_passes or not is_transient(exc):
+                if unreachable is not None:  # the breaker our own tries opened: say what they met
+                    raise unreachable from None
+                if attempt == self.max_passes or not is_transient(exc):
                     raise
             logger.warning("reading workspace %r failed; trying again", self.workspace)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -347,15 +442,27 @@ class _Run:
         try:
             return await (self.patient if patient else self.client).get_workspace(self.workspace)
         except AnythingLLMNotFoundError as exc:
-            raise IngestError(
-                f"workspace {self.workspace!r} does not exist: create it first "
-                "(allm workspaces create NAME) and pass its slug"
-            ) from exc
+            raise IngestError(f"workspace {self.workspace!r} does not exist: {await self._meant()}") from exc
+
+    async def _meant(self) -> str:
+        """What to do about a workspace that does not exist: the slug of the one it may mean (a
+        slug in other letter cases, or a workspace's name), else how to make it."""
+        wanted = self.workspace.casefold()
+        try:
+            workspaces = await self.client.list_workspaces()
+        except AnythingLLMError:
+            workspaces = []
+        for workspace in workspaces:
+            if workspace.slug.casefold() == wanted:
+                return f"slugs are lower case; did you mean {workspace.slug!r}?"
+        for workspace in workspaces:
+            if (workspace.name or "").casefold() == wanted:
+                return f"that is the name of workspace {workspace.slug!r}; pass its slug"
+        return "create it first (allm workspaces create NAME) and pass its slug"
 
     def _report_listing_problems(self) -> None:
-        for key, reason in self.listing.refused.items():
-            if key in self.shard:
-                self._outcome(key, Status.REJECTED, reason)
+        """What the listing could not see: failed, and its documents kept (what it refuses is
+        judged with the plan)."""
         for key, reason in self.listing.unreadable.items():
             if key in self.shard:
                 self._outcome(key, Status.FAILED, f"{reason}; its documents are kept")
@@ -402,13 +509,19 @@ class _Run:
         return self._parsed[1]
 
     async def _plan(self, listing: Workspace, *, scope: set[str] | None) -> SyncPlan:
-        """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``."""
+        """The plan for ``scope`` (every key of the shard when ``None``) against ``listing``.
 
-        ours = self._ours(listing)
-        if scope is not None:
-            ours = {key: copies for key, copies in ours.items() if key in scope}
-        files = [f for f in self.files.values() if scope is None or f.key in scope]
+        With ``prune``, the content of every file that would replace a document of ours is
+        judged first (its head is read): a file validation now refuses has its document removed
+        as no longer allowed, so the prune guard counts it and a dry run shows it."""
+
+        def wanted(key: str) -> bool:
+            return key in self.shard and (scope is None or key in scope)
+
+        ours = {key: copies for key, copies in self._ours(listing).items() if wanted(key)}
+        files = [f for f in self.files.values() if wanted(f.key)]
         rejected = {f.key: self.refused[f.key] for f in files if f.key in self.refused}
+        rejected.update((key, why) for key, why in self.listing.refused.items() if wanted(key))
         allowed = [f for f in files if f.key not in self.refused]
         hashes: dict[str, str] = {}
         to_hash: list[SourceFile] = []
@@ -420,21 +533,81 @@ class _Run:
                 to_hash.append(file)
         unreadable = await self._hash_all(to_hash, hashes)
         allowed = [file for file in allowed if file.key not in unreadable]
-        plan = make_plan(
-            allowed,
-            hashes,
-            ours,
-            prune=self.prune,
-            rejected=rejected,
-            unknown=lambda key: self.listing.hides(key) or key in unreadable,
-        )
+
+        def plan_of(allowed: list[SourceFile]) -> SyncPlan:
+            return make_plan(
+                allowed,
+                hashes,
+                ours,
+                prune=self.prune,
+                rejected=rejected,
+                unknown=lambda key: self.listing.hides(key) or key in unreadable,
+            )
+
+        plan = plan_of(allowed)
+        if self.prune:
+            refused = await self._judge_content(plan.of(Action.REPLACE))
+            if refused:
+                rejected.update(refused)
+                plan = plan_of([file for file in allowed if file.key not in refused])
         removing = {item.key for item in plan.of(Action.REMOVE)}
         for key, reason in rejected.items():
             if key in removing:
                 continue  # reported once its documents are removed
             kept = "; its document stays (prune removes it)" if key in ours else ""
-            self._outcome(key, Status.REJECTED, reason + kept, size=self.files[key].size)
+            self._outcome(key, Status.REJECTED, reason + kept, size=self._size(key))
         return plan
+
+    async def _judge_content(self, items: Sequence[PlanItem]) -> dict[str, str]:
+        """Key → why validation refuses the content, for the ``items`` that would replace a
+        document of ours (at most ``concurrency`` read at once, only their heads). A file that
+        cannot be read is left to the send, which reports it."""
+        refused: dict[str, str] = {}
+
+        async def judge(item: PlanItem) -> None:
+            assert item.file is not None
+            try:
+                async with self.gate, self.source.local_path(item.file) as path:
+                    _, reason = await asyncio.to_thread(self.sender.examine, path)
+            except (OSError, StorageError):
+                return
+            if reason is not None:
+                refused[item.key] = reason
+
+        marked = [item for item in items if any(not copy.legacy for copy in item.copies)]
+        if self.validator is not None:
+            await asyncio.gather(*(judge(item) for item in marked))
+        return refused
+
+    def _warn_of_other_sources(self, listing: Workspace, plan: SyncPlan) -> None:
+        """Warn when files this run would upload as new are in the workspace already, synced from
+        another source id: most likely the same files from another path or machine, which would
+        end up in the workspace twice unless both runs name the source the same (``source_id``)."""
+        new = {item.key for item in plan.of(Action.UPLOAD)}
+        others: dict[str, set[str]] = {}
+        for document in listing.documents:
+            marker = Marker.parse(document.metadata.get("docSource"))
+            if (
+                marker is not None
+                and marker.key in new
+                and marker.source != self.identity
+                and marker.workspace == self.workspace
+            ):
+                others.setdefault(marker.source, set()).add(marker.key)
+        for other, keys in sorted(others.items(), key=lambda found: -len(found[1])):
+            shown = ", ".join(printable(key) for key in sorted(keys)[:3])
+            more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+            self._warn(
+                f"{len(keys)} file(s) this sync uploads ({shown}{more}) are in workspace "
+                f"{self.workspace!r} already, synced from source id {printable(other)!r}: if they are "
+                f"the same files, give --source-id {printable(other)!r} (source_id=) so they are not "
+                "in the workspace twice"
+            )
+
+    def _size(self, key: str) -> int:
+        """The listed size of ``key``'s file (0 when it lists none)."""
+        file = self.files.get(key)
+        return max(file.size, 0) if file is not None else 0
 
     async def _hash_all(self, files: Sequence[SourceFile], hashes: dict[str, str]) -> set[str]:
         """Hash ``files`` (at most ``concurrency`` at once) into ``hashes`` and the cache; the keys
@@ -446,12 +619,15 @@ class _Run:
                 async with self.gate:
                     digest = await self.source.sha256(file)
             except (OSError, StorageError) as exc:
-                self._outcome(file.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=file.size)
+                self._outcome(file.key, Status.FAILED, f"cannot be read: {describe(exc)}", size=file.size)
                 failed.add(file.key)
                 return
             hashes[file.key] = digest
             await self._remember(file, digest)
 
+        if files:
+            size = human_bytes(sum(max(file.size, 0) for file in files))
+            self.progress.busy(f"hashing {len(files)} file(s), {size}")
         await asyncio.gather(*(hash_one(file) for file in files))
         return failed
 
@@ -492,7 +668,6 @@ class _Run:
         """Send what the plan sends, check it in the workspace, then clean up."""
         first = self.report.passes == 1
         for item in plan.items:
-            self.transient.discard(item.key)
             if item.action is Action.UNCHANGED and item.sha256 is not None:
                 self.held[item.key] = item.sha256
                 if first or item.key not in self.intent:
@@ -502,7 +677,9 @@ class _Run:
             elif item.action in (Action.UPLOAD, Action.REPLACE) and first:
                 status = Status.UPLOADED if item.action is Action.UPLOAD else Status.REPLACED
                 self.intent[item.key] = (status, item.reason)
-        sent = await self._send_all(plan.to_send, listing.docpaths, fresh=not listing.documents)
+        sent = await self.sender.send(
+            plan.to_send, listing.docpaths, fresh=not listing.documents, done=self._after_send
+        )
         final: Workspace | None = listing
         if sent:
             final = await self._check(sent)
@@ -514,6 +691,15 @@ class _Run:
                 why = "could not read the workspace to remove its documents"
                 self._outcome(item.key, Status.FAILED, why, transient=True)
 
+    async def _after_send(self, result: Result) -> None:
+        """One file's send is over: a file not sent is reported at once (sent ones once checked)."""
+        if isinstance(result, Sent):
+            self.progress.sent(result.item.key, result.size)
+        elif result.refused:
+            await self._refused(result.item, result.detail, result.size)
+        else:
+            self._failed(result.item.key, result.detail, size=result.size, transient=result.transient)
+
     def _found(self, item: PlanItem) -> None:
         status, detail = self.intent[item.key]
         self._outcome(item.key, status, detail, location=_newest_location(item), size=item.size)
@@ -521,16 +707,16 @@ class _Run:
             self.progress.embedded(1)
         self._settle(item.key, item.size, status)
 
-    async def _check(self, sent: list[_Sent]) -> Workspace | None:
+    async def _check(self, sent: list[Sent]) -> Workspace | None:
         """Check every sent document against the workspace (and embed the missing once); the
         listing the check ended with, ``None`` when the workspace could not be read."""
         try:
             check = await self.patient.ensure_embedded(self.workspace, [s.location for s in sent])
         except AnythingLLMError as exc:
             for done in sent:
-                why = f"uploaded as {done.location}; could not check the workspace: {_describe(exc)}"
+                why = f"uploaded as {done.location}; could not check the workspace: {describe(exc)}"
                 self._failed(done.item.key, why, size=done.size, transient=is_transient(exc))
-                self.unaccounted.add(done.item.key)
+                self.sender.unaccounted.add(done.item.key)
             return None
         confirmed = 0
         for done in sent:
@@ -538,11 +724,11 @@ class _Run:
             if done.location in check.missing:
                 why = f"uploaded as {done.location} but not in the workspace: {check.missing[done.location]}"
                 self._failed(key, why, size=done.size, transient=True)
-                self.unaccounted.add(key)
+                self.sender.unaccounted.add(key)
                 continue
             confirmed += 1
             self.held[key] = done.sha256
-            self.unaccounted.discard(key)
+            self.sender.unaccounted.discard(key)
             if done.item.file is not None and done.upload:  # no earlier upload's document to look for
                 await self._remember(done.item.file, done.sha256, upload=done.upload, confirmed=True)
             if done.adopted and not done.resumed:  # taken out of the workspace, not changed
@@ -554,152 +740,6 @@ class _Run:
         self.progress.embedded(confirmed)
         return check.workspace
 
-    # ------------------------------------------------------------------ sending
-
-    async def _send_all(self, items: Sequence[PlanItem], embedded: set[str], *, fresh: bool) -> list[_Sent]:
-        """Send ``items`` (at most ``concurrency`` at once; into a ``fresh`` workspace the first
-        one alone, see ``first_alone``); what landed on the server."""
-        if not items:
-            return []
-        stored = await self._stored_copies(items, embedded)
-        if stored is None:  # could not look: what may be there already is not sent again now
-            items = [item for item in items if not self._maybe_stored(item)]
-
-        async def send(item: PlanItem) -> _Sent | None:
-            async with self.gate:
-                return await self._send_one(item, stored or {})
-
-        results = await first_alone(items, send, fresh, lambda result: result is not None)
-        sent = [result for result in results if result is not None]
-        adopted = {s.location for s in sent if s.adopted}
-        leftovers = [loc for copies in (stored or {}).values() for loc, _ in copies if loc not in adopted]
-        if leftovers:  # stored, never embedded, not needed: an interrupted upload's extra copies
-            try:
-                await self.patient.delete_documents_from_server(leftovers)
-            except AnythingLLMError as exc:
-                logger.warning("could not delete %d unused stored copies: %s", len(leftovers), exc)
-        return sent
-
-    def _uploads_of(self, key: str) -> set[str]:
-        """The ids of the uploads of ``key`` this run made or its cache remembers."""
-        entry = self.cache.entries.get(key)
-        return self.sent_ids.get(key, set()) | set(entry.uploads if entry is not None else ())
-
-    def _maybe_stored(self, item: PlanItem) -> bool:
-        """True when an earlier upload of this file may have left a document on the server."""
-        entry = self.cache.entries.get(item.key)
-        return item.key in self.unaccounted or (entry is not None and entry.pending is not None)
-
-    async def _stored_copies(self, items: Sequence[PlanItem], embedded: set[str]) -> _Stored | None:
-        """Documents our own uploads left on the server outside the workspace (``embedded``), by
-        (key, content): for the keys of ``items`` whose earlier upload is unaccounted for, or that
-        the cache knows (their document may have been taken out of the workspace). Only uploads
-        this run made or its cache remembers count (by the id in their marker): another sync's
-        document, perhaps being embedded right now, is never taken. Empty without a request when
-        there are none; ``None`` when the server could not be asked (each such file is reported)."""
-        keys: set[str] = set()
-        for item in items:
-            entry = self.cache.entries.get(item.key)
-            known = entry is not None and item.file is not None and stamp_matches(item.file, entry)
-            if self._maybe_stored(item) or (item.action is Action.UPLOAD and known):
-                keys.add(item.key)
-        if not keys:
-            return {}
-        try:
-            documents = await self.patient.list_documents()
-        except AnythingLLMError as exc:
-            for item in items:
-                if self._maybe_stored(item):
-                    why = f"could not look for the copy an earlier upload may have left: {_describe(exc)}"
-                    self._failed(item.key, why, size=item.size, transient=is_transient(exc))
-            return None
-        found: _Stored = {}
-        for document in documents:
-            marker = Marker.parse(document.doc_source)
-            if (
-                marker is not None
-                and document.location
-                and document.location not in embedded
-                and marker.source == self.identity
-                and marker.workspace == self.workspace
-                and marker.key in keys
-                and marker.upload in self._uploads_of(marker.key)
-            ):
-                found.setdefault((marker.key, marker.sha256), []).append((document.location, marker.upload))
-        for locations in found.values():
-            locations.sort()
-        return found
-
-    async def _send_one(self, item: PlanItem, stored: _Stored) -> _Sent | None:
-        file = item.file
-        assert file is not None
-        size = max(file.size, 0)
-        try:
-            async with self.source.local_path(file) as path:
-                found, reason = await asyncio.to_thread(self._examine, path)
-                size = found if file.size < 0 else size
-                if reason is not None:
-                    await self._refused(item, reason, size)
-                    return None
-                sha: str = await asyncio.to_thread(sha256_file, path)
-                copies = stored.get((item.key, sha))
-                if copies:
-                    location, upload = copies.pop(0)
-                    resumed = self._maybe_stored(item)
-                    sent = _Sent(item, location, sha, size, upload, adopted=True, resumed=resumed)
-                else:
-                    upload = secrets.token_hex(6)
-                    self.sent_ids.setdefault(item.key, set()).add(upload)
-                    await self._remember(file, sha, upload=upload, pending=True)
-                    await self._archive(path, item.key)
-                    sent = _Sent(item, await self._upload(path, item.key, sha, upload), sha, size, upload)
-                if self.source.changed(file, path):
-                    self.unaccounted.add(item.key)
-                    why = f"changed while it was being synced (sent as {sent.location}); it is sent again"
-                    self._failed(item.key, why, size=size, transient=True)
-                    return None
-                await self._remember(file, sha, upload=upload)
-                return sent
-        except (AnythingLLMError, StorageError, IngestError, FileValidationError, OSError, ValueError) as exc:
-            if isinstance(exc, AnythingLLMError) and is_transient(exc):
-                self.unaccounted.add(item.key)
-            detail = _describe(exc)
-            if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
-                detail = f"cannot be read: {detail}"
-            self._failed(item.key, detail, size=size, transient=is_transient(exc))
-            return None
-
-    async def _upload(self, path: Path, key: str, sha: str, upload: str) -> str:
-        """Upload the file with its marker; its location.
-
-        The server stores an upload under the name it is sent with, in one folder for every upload
-        at once, so two uploads of the same name at the same time (two syncs of one source) would
-        take each other's file: each is sent under a name of its own (the upload id added), and
-        its title (what people see in citations) is the file's name. An upload the open breaker
-        refused was not sent, so the client sends it once the breaker lets it (an upload that may
-        have been processed is an outcome-unknown error instead)."""
-        name = Path(key).name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        stem, dot, suffix = name.rpartition(".")
-        unique = f"{stem}-{upload}.{suffix}" if dot and stem else f"{name}-{upload}"
-        marker = Marker(self.identity, key, sha, self.workspace, upload)
-        result = await self.patient.upload_file(
-            path,
-            workspaces=self.workspace,
-            metadata={"title": name, "docSource": marker.to_doc_source()},
-            filename=unique,
-            verify=False,
-        )
-        return result.location
-
-    def _examine(self, path: Path) -> tuple[int, str | None]:
-        """(In a worker thread.) The file's size and why validation refuses it (``None``: valid).
-        Raises ``OSError`` when it cannot be read (gone, no permission): that is a failure to
-        report, not a file to refuse."""
-        info = path.lstat()
-        if stat.S_ISREG(info.st_mode):  # a symlink is left to validation, which refuses it
-            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-        return info.st_size, self.validator.inspect(path).reason if self.validator is not None else None
-
     async def _refused(self, item: PlanItem, reason: str, size: int) -> None:
         """A file whose content validation refuses: rejected; with prune its copies go too (not
         its legacy copies: those are only ever replaced, so they stay and are counted)."""
@@ -709,20 +749,13 @@ class _Run:
             try:
                 await self.patient.delete_documents_from_server(marked)
             except AnythingLLMError as exc:
-                reason += f"; its document could not be removed: {_describe(exc)}"
+                reason += f"; its document could not be removed: {describe(exc)}"
             else:
                 reason += "; its document was removed"
         elif marked:
             reason += "; its document stays (prune removes it)"
         self._outcome(item.key, Status.REJECTED, reason, size=size)
         self._settle(item.key, size, Status.REJECTED, reason)
-
-    async def _archive(self, path: Path, key: str) -> None:
-        if self.archive is None:
-            return
-        kind = self.validator.detect_type(path) if self.validator is not None else None
-        kind = kind if kind and kind != "other" else path.suffix.lower().lstrip(".") or "other"
-        await self.archive.upload_file(path, f"processed/{kind}/{key}")
 
     # ------------------------------------------------------------------ cleaning up
 
@@ -746,15 +779,14 @@ class _Run:
                 for key in sorted(set(doomed.values())):
                     outcome = self.report.outcomes.get(key)
                     what = "its old copies are" if key in older else "its documents are"
-                    why = f"{what} still in the workspace, could not remove them: {_describe(exc)}"
+                    why = f"{what} still in the workspace, could not remove them: {describe(exc)}"
                     size, location = (outcome.size, outcome.location) if outcome else (0, None)
                     self._failed(key, why, size=size, location=location, transient=is_transient(exc))
                 return
         for item in removals:
-            file = self.files.get(item.key)
-            if item.reason.startswith("no longer allowed: ") and file is not None:
+            if item.reason.startswith("no longer allowed: "):
                 why = item.reason.removeprefix("no longer allowed: ") + "; its document was removed"
-                self._outcome(item.key, Status.REJECTED, why, size=file.size)
+                self._outcome(item.key, Status.REJECTED, why, size=self._size(item.key))
             else:
                 self._outcome(item.key, Status.REMOVED, item.reason)
         for key, copies in older.items():
@@ -778,9 +810,9 @@ class _Run:
             assert item.file is not None
             try:
                 async with self.gate, self.source.local_path(item.file) as path:
-                    _, reason = await asyncio.to_thread(self._examine, path)
+                    _, reason = await asyncio.to_thread(self.sender.examine, path)
             except (OSError, StorageError) as exc:
-                self._outcome(item.key, Status.FAILED, f"cannot be read: {_reason(exc)}", size=item.size)
+                self._outcome(item.key, Status.FAILED, f"cannot be read: {describe(exc)}", size=item.size)
                 return
             if reason is not None:
                 self._outcome(item.key, Status.REJECTED, reason, size=item.size)
@@ -800,6 +832,22 @@ class _Run:
     def _breaker_wait(self, what: str, seconds: float) -> None:
         self.progress.waiting(f"the server is failing (circuit breaker open); trying {what} again", seconds)
 
+    def _stop_waiting(self, retry_in: float) -> None:
+        """The breaker stays open longer than the wait left: the run stops trying (once)."""
+        if self.report.stopped is not None:
+            return
+        budget, left = self.waiting.budget, self.waiting.left
+        allowed = f"the {budget:g} s the sync may wait for it (--max-wait, INGEST_MAX_WAIT)"
+        if left < 1:
+            why = f"the server kept failing, and {allowed} are spent"
+        else:
+            why = (
+                f"the server kept failing, and its circuit breaker lets the next call through only "
+                f"in {retry_in:.0f} s, more than the {left:.0f} s left of {allowed}"
+            )
+        self.report.stopped = why
+        self._warn(f"stopped waiting: {why}; the files not sent yet are not tried")
+
     def _retry_wait(self, what: str, seconds: float, reason: str) -> None:
         if seconds >= 1:  # shorter waits pass before anyone could read about them
             self.progress.waiting(f"{what} failed ({reason}); trying again", seconds)
@@ -808,12 +856,25 @@ class _Run:
         config = getattr(self.client, "config", None)
         allowed = min(config.max_concurrency, config.max_connections_per_host) if config else self.concurrency
         if allowed < self.concurrency:
-            logger.warning(
-                "sync(concurrency=%d) sends at most %d file(s) at once: the client allows that many "
-                "calls in flight (max_concurrency, max_connections_per_host); run_sync sizes its client",
-                self.concurrency,
-                allowed,
+            self._warn(
+                f"sync(concurrency={self.concurrency}) sends at most {allowed} file(s) at once: the "
+                "client allows that many calls in flight (max_concurrency, max_connections_per_host); "
+                "run_sync sizes its client"
             )
+
+    def _warn(self, message: str) -> None:
+        """Something the sync's user should know that is no file's outcome: in the report's
+        warnings, and shown now."""
+        logger.warning("%s", message)
+        self.report.warnings.append(message)
+        self.progress.note(message)
+
+    def _take_notes(self) -> None:
+        """The cache's notes not yet passed on (see ``Manifest.notes``), as warnings."""
+        while self.cache.notes:
+            message = self.cache.notes.pop(0)
+            self.report.warnings.append(message)  # logged by the cache already
+            self.progress.note(message)
 
     def _settle(self, key: str, size: int, status: Status, detail: str = "") -> None:
         """Tell the progress display a file's final outcome, once."""
@@ -841,28 +902,10 @@ class _Run:
         size: int = 0,
         transient: bool = False,
     ) -> None:
-        if status is Status.FAILED and transient:
-            self.transient.add(key)
-        else:
-            self.transient.discard(key)
-        self.report.outcomes[key] = FileOutcome(key, status, detail, location, max(size, 0))
+        transient = transient and status is Status.FAILED
+        self.report.outcomes[key] = FileOutcome(key, status, detail, location, max(size, 0), transient)
 
 
 def _newest_location(item: PlanItem) -> str | None:
     latest = newest(item.copies)
     return latest.docpath if latest is not None else None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    known = AnythingLLMError | StorageError | IngestError | FileValidationError
-    return text if isinstance(exc, known) else _reason(exc)
-
-
-def _reason(exc: BaseException) -> str:
-    """An error as one line for a person: an OS error by its reason (``permission denied``)."""
-    if isinstance(exc, FileNotFoundError):
-        return "it vanished during the sync"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror[:1].lower() + exc.strerror[1:]
-    return str(exc) or type(exc).__name__

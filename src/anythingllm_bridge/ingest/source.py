@@ -7,8 +7,8 @@ A sync only ever reads its source (a bucket may well be read-only to it).
 Listing is where "the files are gone" could be mistaken for "the files could not be seen", so a
 source that cannot be listed at all raises :class:`IngestError` (the sync does not start), and a
 folder inside it that cannot be listed is named in :attr:`Listing.unlisted`: what the workspace
-holds from there is neither pruned nor reported gone. Entries that are not regular files (FIFOs,
-sockets, devices) are listed in :attr:`Listing.refused` with the reason, never opened.
+holds from there is neither pruned nor reported gone. Entries that are not regular files (symbolic
+links, FIFOs, sockets, devices) are listed in :attr:`Listing.refused` with the reason, never opened.
 
 Each source has an :attr:`~Source.identity` that the markers on its documents carry: the
 ``file://`` URI of a folder's absolute, resolved path, or ``s3://bucket/prefix``. It names the
@@ -22,19 +22,35 @@ import asyncio
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from anythingllm_bridge.checksum import Checksum, sha256_file
-from anythingllm_bridge.errors import IngestError, StorageError
+from anythingllm_bridge.errors import IngestError, StorageError, os_reason
+from anythingllm_bridge.validation import NOT_REGULAR
 
 if TYPE_CHECKING:
     from anythingllm_bridge.storage import StorageClient
 
-__all__ = ["FolderSource", "Listing", "Source", "SourceFile", "StorageSource", "sha256_file"]
+__all__ = [
+    "SYMLINK",
+    "FolderSource",
+    "Listing",
+    "Source",
+    "SourceFile",
+    "StorageSource",
+    "folder_location",
+    "overlap",
+    "sha256_file",
+    "source_location",
+    "storage_location",
+]
+
+#: Why a symbolic link in a source folder is not synced.
+SYMLINK = "is a symbolic link (not followed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +76,8 @@ class SourceFile:
 class Listing:
     """What a source lists: its files, sorted by key, and what it could not list or will not send.
 
-    ``refused``: key → why it is not a file the sync can send (a pipe, socket or device).
+    ``refused``: key → why it is not a file the sync can send (a symbolic link, a device, a pipe, a
+    socket; in a bucket, a key the storage cannot name).
     ``unreadable``: key → why it could not be examined. ``unlisted``: key prefixes (``"sub/"``)
     of folders that could not be listed → why. Nothing unreadable or unlisted counts as gone.
     """
@@ -106,19 +123,17 @@ class FolderSource:
     """Every regular file under a local folder (recursively).
 
     Names starting with ``.`` (files and folders) are skipped: they are editor, VCS and OS
-    droppings such as ``.git`` or ``.DS_Store``. Symbolic links are listed without being followed,
-    so validation can refuse them with a reason. ``exclude`` names absolute paths to leave out
-    (the sync's cache, when it lives inside the folder). File names that are not valid UTF-8 are
-    listed as Python gives them (with surrogate escapes).
+    droppings such as ``.git`` or ``.DS_Store``. Symbolic links are not followed: each one, to a
+    file or a folder, is listed in :attr:`Listing.refused` (``is a symbolic link (not followed)``),
+    so a link can never pull in files from outside the folder, nor the same files twice. The
+    folder is walked without recursion, however deep it is. File names that are not valid UTF-8
+    are listed as Python gives them (with surrogate escapes).
     """
 
-    def __init__(
-        self, root: str | os.PathLike[str], *, exclude: Iterable[str | os.PathLike[str]] = ()
-    ) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser()
         self.description = str(self.root)
         self.identity = self.root.resolve().as_uri()
-        self._exclude = {os.path.abspath(p) for p in exclude}
 
     def __repr__(self) -> str:
         return f"FolderSource({str(self.root)!r})"
@@ -137,36 +152,44 @@ class FolderSource:
         try:
             entries = list(os.scandir(os.path.abspath(self.root)))
         except OSError as exc:
-            raise IngestError(f"cannot list the source folder {self.root}: {exc.strerror or exc}") from exc
-        self._walk(entries, "", listing)
+            raise IngestError(f"cannot list the source folder {self.root}: {os_reason(exc)}") from exc
+        folders: list[tuple[str, list[os.DirEntry[str]]]] = [("", entries)]
+        while folders:  # a stack of the folders still to look into: no depth is too deep
+            prefix, below = folders.pop()
+            for entry in below:
+                found = self._look_at(entry, prefix + entry.name, listing)
+                if found is not None:
+                    folders.append((prefix + entry.name + "/", found))
         listing.files.sort(key=lambda f: f.key)
         return listing
 
-    def _walk(self, entries: list[os.DirEntry[str]], prefix: str, listing: Listing) -> None:
-        for entry in entries:
-            if entry.name.startswith(".") or entry.path in self._exclude:
-                continue
-            key = prefix + entry.name
+    @staticmethod
+    def _look_at(entry: os.DirEntry[str], key: str, listing: Listing) -> list[os.DirEntry[str]] | None:
+        """Put ``entry`` (at ``key``) into ``listing``; the entries of a folder to look into."""
+        if entry.name.startswith("."):
+            return None
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # gone between the listing and the look at it
+        except OSError as exc:
+            listing.unreadable[key] = f"cannot be examined: {os_reason(exc)}"
+            return None
+        if stat.S_ISDIR(st.st_mode):
             try:
-                st = entry.stat(follow_symlinks=False)
+                return list(os.scandir(entry.path))
             except FileNotFoundError:
-                continue  # gone between the listing and the look at it
+                return None
             except OSError as exc:
-                listing.unreadable[key] = f"cannot be examined: {exc.strerror or exc}"
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    below = list(os.scandir(entry.path))
-                except FileNotFoundError:
-                    continue
-                except OSError as exc:
-                    listing.unlisted[key + "/"] = f"cannot list this folder: {exc.strerror or exc}"
-                    continue
-                self._walk(below, key + "/", listing)
-            elif stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                listing.files.append(SourceFile(key=key, size=st.st_size, mtime_ns=st.st_mtime_ns))
-            else:
-                listing.refused[key] = "is not a regular file (a pipe, socket or device)"
+                listing.unlisted[key + "/"] = f"cannot list this folder: {os_reason(exc)}"
+                return None
+        if stat.S_ISREG(st.st_mode):
+            listing.files.append(SourceFile(key=key, size=st.st_size, mtime_ns=st.st_mtime_ns))
+        elif stat.S_ISLNK(st.st_mode):
+            listing.refused[key] = SYMLINK
+        else:
+            listing.refused[key] = NOT_REGULAR
+        return None
 
     def path_of(self, file: SourceFile) -> Path:
         """Where the file is on disk."""
@@ -193,8 +216,10 @@ class FolderSource:
 class StorageSource:
     """Every object under ``prefix`` in a storage (local or S3). Keys are relative to the prefix.
 
-    Keys with a part starting with ``.`` are skipped, as in a folder. ``identity`` defaults to
-    ``s3://bucket/prefix`` for an S3 storage and to ``description`` otherwise.
+    Keys with a part starting with ``.`` are skipped, as in a folder. Objects whose key the storage
+    refuses to name (``a//b``, a control character) are listed in :attr:`Listing.refused` with
+    the storage's reason. ``identity`` defaults to ``s3://bucket/prefix`` for an S3 storage and to
+    ``description`` otherwise.
     """
 
     def __init__(
@@ -218,11 +243,16 @@ class StorageSource:
 
     async def scan(self) -> Listing:
         """Every object under the prefix; a listing that fails (access denied, cut short) raises."""
+        refused: dict[str, str] = {}
         try:
-            objects = await self.storage.list_objects(self.prefix)
+            objects = await self.storage.list_objects(self.prefix, refused=refused)
         except StorageError as exc:
             raise IngestError(f"cannot list {self.description}: {exc}") from exc
         listing = Listing()
+        for object_key, reason in refused.items():  # objects no storage call could read
+            key = object_key.removeprefix(self.prefix)
+            if key and not any(part.startswith(".") for part in key.split("/")):
+                listing.refused[key] = f"cannot be read through the storage: {reason}"
         for listed in objects:
             object_key = listed.key
             if not object_key.startswith(self.prefix):
@@ -261,3 +291,35 @@ class StorageSource:
     def changed(self, file: SourceFile, path: Path) -> bool:
         """Never: the local copy is a snapshot, hashed and sent as it is."""
         return False
+
+
+def storage_location(storage: StorageClient, prefix: str = "") -> str | None:
+    """Where ``prefix`` of ``storage`` is, as a URI ending in ``/`` (``file:///srv/store/processed/``,
+    ``s3://bucket/processed/``), to tell whether two places overlap; ``None`` for a storage of
+    another kind."""
+    bucket = getattr(storage, "bucket", None)
+    if isinstance(bucket, str):
+        return f"s3://{bucket}/{prefix}"
+    base = getattr(storage, "base_path", None)
+    if isinstance(base, Path):
+        return folder_location(base / prefix)
+    return None
+
+
+def folder_location(path: Path) -> str:
+    """A local folder as a URI ending in ``/`` (absolute, symbolic links resolved)."""
+    return path.expanduser().resolve().as_uri().rstrip("/") + "/"
+
+
+def source_location(source: Source) -> str | None:
+    """Where ``source`` reads from, as :func:`storage_location` writes it (``None``: unknown)."""
+    if isinstance(source, FolderSource):
+        return folder_location(source.root)
+    if isinstance(source, StorageSource):
+        return storage_location(source.storage, source.prefix)
+    return None
+
+
+def overlap(one: str, other: str) -> bool:
+    """True when one of two locations (from :func:`storage_location`) lies within the other."""
+    return one.startswith(other) or other.startswith(one)

@@ -114,9 +114,13 @@ class StorageClient(abc.ABC):
         """Delete the object; ``True`` if it existed, ``False`` if there was nothing to delete."""
 
     @abc.abstractmethod
-    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_objects(
+        self, prefix: str = "", *, refused: dict[str, str] | None = None
+    ) -> list[ObjectInfo]:
         """Every object whose key starts with ``prefix`` (a plain string prefix, as in S3), sorted
-        by key, with its size and its version stamp (see :class:`ObjectInfo`)."""
+        by key, with its size and its version stamp (see :class:`ObjectInfo`). An object whose
+        key no call of this client may name (see :mod:`.keys`) is left out; given ``refused``,
+        each such key is put there with the reason, so a caller can say what it did not list."""
 
     async def list_files(self, prefix: str = "") -> list[str]:
         """Every key that starts with ``prefix`` (a plain string prefix, as in S3), sorted."""

@@ -200,7 +200,9 @@ class LocalStorageClient(StorageClient):
             raise StorageFileNotFoundError(f"no object under key {key!r}", key=key)
         return Path(target.real).as_uri()
 
-    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_objects(
+        self, prefix: str = "", *, refused: dict[str, str] | None = None
+    ) -> list[ObjectInfo]:
         """Every file under ``prefix`` with its size and modification time (one ``lstat`` per
         file, one more ``stat`` per symlink)."""
         validate_prefix(prefix)
@@ -209,9 +211,9 @@ class LocalStorageClient(StorageClient):
         if not self._inside(start):
             raise StorageKeyError(f"prefix {prefix!r} leads outside the storage folder through a symlink")
         with _errors(prefix, writing=False):
-            return await asyncio.to_thread(self._walk, start, folder, prefix)
+            return await asyncio.to_thread(self._walk, start, folder, prefix, refused)
 
-    def _walk(self, start: str, folder: str, prefix: str) -> list[ObjectInfo]:
+    def _walk(self, start: str, folder: str, prefix: str, refused: dict[str, str] | None) -> list[ObjectInfo]:
         objects: list[ObjectInfo] = []
         for root, _dirs, files in os.walk(start):
             rel_root = os.path.relpath(root, start).replace(os.sep, "/")
@@ -224,8 +226,10 @@ class LocalStorageClient(StorageClient):
                     continue
                 try:
                     validate_key(key)
-                except StorageKeyError:
-                    continue  # a file no key can name (backslash, control character...)
+                except StorageKeyError as exc:  # a file no key can name (backslash, control character...)
+                    if refused is not None:
+                        refused[key] = str(exc)
+                    continue
                 path = os.path.join(root, name)
                 try:
                     st = os.lstat(path)

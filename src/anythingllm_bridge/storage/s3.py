@@ -379,9 +379,11 @@ class S3StorageClient(StorageClient):
             )
         return url
 
-    async def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+    async def list_objects(
+        self, prefix: str = "", *, refused: dict[str, str] | None = None
+    ) -> list[ObjectInfo]:
         """Every object under ``prefix`` with its size and ETag; keys no client key may name
-        (``folder/`` markers...) are skipped."""
+        (``folder/`` markers, ``a//b``...) are left out (and put in ``refused``, when given)."""
         validate_prefix(prefix)
         client = await self._client()
         objects: list[ObjectInfo] = []
@@ -389,9 +391,13 @@ class S3StorageClient(StorageClient):
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
             async for page in pages:
                 for item in page.get("Contents", ()):
-                    with contextlib.suppress(StorageKeyError):
+                    try:
                         key = validate_key(item["Key"])
-                        objects.append(ObjectInfo(key, int(item.get("Size", 0)), etag=item.get("ETag")))
+                    except StorageKeyError as exc:
+                        if refused is not None and not item["Key"].endswith("/"):  # not a folder marker
+                            refused[item["Key"]] = str(exc)
+                        continue
+                    objects.append(ObjectInfo(key, int(item.get("Size", 0)), etag=item.get("ETag")))
         return objects
 
 

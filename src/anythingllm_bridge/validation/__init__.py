@@ -7,6 +7,6 @@ members). See :mod:`anythingllm_bridge.validation._validator`.
 
 from __future__ import annotations
 
-from anythingllm_bridge.validation._validator import KNOWN_TYPES, FileValidator, FileVerdict
+from anythingllm_bridge.validation._validator import KNOWN_TYPES, NOT_REGULAR, FileValidator, FileVerdict
 
-__all__ = ["KNOWN_TYPES", "FileValidator", "FileVerdict"]
+__all__ = ["KNOWN_TYPES", "NOT_REGULAR", "FileValidator", "FileVerdict"]

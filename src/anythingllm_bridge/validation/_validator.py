@@ -44,13 +44,15 @@ from anythingllm_bridge.validation._zip import DIRECTORY_BUDGET, MIMETYPES, OOXM
 if TYPE_CHECKING:
     from anythingllm_bridge.config import Settings
 
-__all__ = ["KNOWN_TYPES", "FileValidator", "FileVerdict"]
+__all__ = ["KNOWN_TYPES", "NOT_REGULAR", "FileValidator", "FileVerdict"]
 
 KIB = 1024
 MIB = 1024 * KIB
 READ_BUDGET = 64 * KIB
 
 _SYMLINK = "is a symbolic link; give the path of the file it points to"
+#: Why an entry that is neither a file nor a folder (a device, a pipe, a socket) is refused.
+NOT_REGULAR = "is not a regular file (a device, pipe or socket)"
 _ALIASES = {"htm": "html", "markdown": "md", "jpeg": "jpg", "oga": "ogg", "mpg": "mpeg", "text": "txt"}
 _TEXT_TYPES = ("txt", "md", "org", "adoc", "rst", "html")
 KNOWN_TYPES: frozenset[str] = frozenset(
@@ -194,7 +196,7 @@ class FileValidator:
         if stat.S_ISDIR(info.st_mode):
             return refuse("is a folder, not a file")
         if not stat.S_ISREG(info.st_mode):
-            return refuse("is not a regular file (a device, pipe or socket)")
+            return refuse(NOT_REGULAR)
         reason = self._listed_reason(file_type, info.st_size, check_size=check_size, check_type=check_type)
         if reason is not None:
             return refuse(reason)
