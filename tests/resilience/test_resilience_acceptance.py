@@ -239,6 +239,26 @@ async def test_four_xx_answers_never_open_the_breaker(emulator: RunningEmulator)
     assert transport.breaker.failure_count == 0
 
 
+async def test_429_answers_never_open_the_breaker_and_a_429_probe_closes_it(
+    emulator: RunningEmulator,
+) -> None:
+    # a server answering 429 is alive: its Retry-After governs the wait, not the breaker
+    emulator.emulator.faults.add("GET", WORKSPACES, status=429, times=5)
+    clock = FakeClock()
+    async with transport_for(emulator, max_retries=0, failure_threshold=2, clock=clock) as (transport, _):
+        for _ in range(5):
+            with pytest.raises(AnythingLLMRateLimitError):
+                await transport.request("GET", "/v1/workspaces")
+        assert transport.breaker.state is CircuitState.CLOSED
+        assert transport.breaker.failure_count == 0
+        await open_breaker(transport, emulator, failures=2)
+        clock.now += 60
+        emulator.emulator.faults.add("GET", WORKSPACES, status=429, times=1)
+        with pytest.raises(AnythingLLMRateLimitError):
+            await transport.request("GET", "/v1/workspaces")  # the probe: answered, so the server is up
+        assert transport.breaker.state is CircuitState.CLOSED
+
+
 async def test_anythingllms_own_500_refusals_never_open_the_breaker(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:

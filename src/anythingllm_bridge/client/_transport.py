@@ -38,6 +38,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMOutcomeUnknownError,
+    AnythingLLMRateLimitError,
     AnythingLLMSessionError,
     AnythingLLMStreamError,
     AnythingLLMTimeoutError,
@@ -67,6 +68,12 @@ _KEEPALIVE_TIMEOUT = 4.0
 _SMALL_BODY = 64 * 1024
 # Sending these twice ends in the same state as sending them once.
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def _counts_against_server(error: AnythingLLMError) -> bool:
+    """Whether a failed attempt counts toward opening the breaker: a transient failure, except 429 —
+    a server that answers 429 is up, and its ``Retry-After`` (not the breaker) governs the wait."""
+    return is_transient(error) and not isinstance(error, AnythingLLMRateLimitError)
 
 
 class Transport:
@@ -383,7 +390,7 @@ class Transport:
                             path=path,
                             trace_id=tid,
                         )
-                        if isinstance(outcome, Failure) and is_transient(outcome.error):
+                        if isinstance(outcome, Failure) and _counts_against_server(outcome.error):
                             permit.failure(describe(outcome.error))
                         else:
                             permit.success()

@@ -1,6 +1,6 @@
 """The one answer to "may another try, later, succeed?" — asked by the circuit breaker (what counts as
-a failure of the server), by the retry loop (together with whether repeating the call is safe) and
-by the ingestion pipeline (which files get another pass).
+a failure of the server, 429 aside: a server answering it is up), by the retry loop (together with
+whether repeating the call is safe) and by the ingestion pipeline (which files get another pass).
 
 AnythingLLM answers 500 both when something broke and when it refuses a request in its own words
 (``{"success": false, "error": "File extension .exe not supported for parsing ..."}``, ``{"success":
