@@ -25,8 +25,8 @@ class ClientConfig:
 
     - ``timeout``: the whole call — every attempt and every backoff or ``Retry-After`` wait between
       them. A wait that would end past it is not taken: the call fails at once, its error saying so
-      and naming the last failure. Time spent queued for a free connection slot, or waiting out an
-      open breaker (``client.with_options(breaker_wait=...)``), does not count. A stream's ``timeout``
+      and naming the last failure. Time spent queued for a free connection slot counts; time spent
+      waiting out an open breaker (``client.with_options(breaker_wait=...)``) does not. A stream's ``timeout``
       covers getting it started; once it streams, only ``read_timeout`` applies.
     - ``connect_timeout``: opening a TCP (and TLS) connection, per attempt.
     - ``read_timeout``, per attempt: a plain request must have its complete answer (status, headers

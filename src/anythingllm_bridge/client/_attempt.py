@@ -14,6 +14,7 @@ import asyncio
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -29,7 +30,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMTimeoutError,
 )
 
-__all__ = ["ApiResponse", "Failure", "OpenStream", "Sender"]
+__all__ = ["ApiResponse", "Failure", "OpenStream", "Sender", "connection_tracer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,35 @@ class OpenStream:
 
     response: aiohttp.ClientResponse
     attempts: int = 1
+    # the concurrency slot the stream holds until it is closed (set by the transport that took it:
+    # the client may have reconnected since, so it is not necessarily the current one's)
+    slot: asyncio.Semaphore | None = None
+
+
+class _Progress:
+    """How far one attempt got: ``connected`` once it had a connection to the server (before that,
+    nothing of the request can have been sent)."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+async def _on_connected(_session: aiohttp.ClientSession, context: SimpleNamespace, _params: object) -> None:
+    progress = context.trace_request_ctx
+    if isinstance(progress, _Progress):
+        progress.connected = True
+
+
+def connection_tracer() -> aiohttp.TraceConfig:
+    """The session's trace hook telling an attempt when it has a connection (new or reused), so a
+    deadline that ends it before then is known to have sent nothing."""
+    tracer = aiohttp.TraceConfig()
+    tracer.on_connection_create_end.append(_on_connected)
+    tracer.on_connection_reuseconn.append(_on_connected)
+    tracer.freeze()
+    return tracer
 
 
 class Sender:
@@ -103,6 +133,7 @@ class Sender:
         timeout (so an attempt it ends is the last), not the attempt's ``read_timeout``."""
         timeout = self._connect_only if plain else self._with_silence
         answered = False
+        progress = _Progress()
         try:
             async with asyncio.timeout(within) as timer:
                 response = await session.request(
@@ -113,6 +144,7 @@ class Sender:
                     params=params,
                     allow_redirects=False,
                     timeout=timeout,
+                    trace_request_ctx=progress,
                 )
                 answered = True
                 try:
@@ -135,14 +167,22 @@ class Sender:
             ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             if timer.expired():
-                return self.timed_out(within, deadline=deadline)
+                connected = progress.connected
+                return self.timed_out(within, deadline=deadline, sent=connected, connected=connected)
             return self._connection_failure(exc, answered=answered)
         response.release()
         return _interpret(response, raw, method, path, trace_id, expect, subject, stream)
 
-    def timed_out(self, within: float, *, deadline: bool, sent: bool = True) -> Failure:
+    def timed_out(
+        self, within: float, *, deadline: bool, sent: bool = True, connected: bool = True
+    ) -> Failure:
         """The failure of an attempt that had no complete answer within ``within`` seconds: the
-        call's deadline (final) or the attempt's ``read_timeout``."""
+        call's deadline (final) or the attempt's ``read_timeout``. ``connected``: False when it
+        never had a connection (so nothing was sent)."""
+        if not connected:
+            limit = f"{self._config.timeout:g} s (timeout)" if deadline else f"{within:g} s (read_timeout)"
+            message = f"could not connect to {self._base_url} within {limit}; nothing was sent"
+            return Failure(AnythingLLMTimeoutError(message), sent=False, final=deadline)
         if deadline:
             message = (
                 f"no complete answer within {self._config.timeout:g} s "

@@ -9,8 +9,9 @@ whether it waits out an open breaker (``breaker_wait``).
 
 A call first waits for one of the client's slots (one transport talks to one host, so at most
 ``min(max_concurrency, max_connections_per_host)`` calls are in flight, and a call holding a slot
-never waits for the connection pool); the breaker is checked again after such a wait, and the
-time spent queued does not count toward the call's timeout.
+never waits for the connection pool); the breaker is checked again after such a wait. The call's
+timeout covers that wait too: a caller's deadline is the whole call, queued or not. A stream keeps
+its slot until it is closed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from anythingllm_bridge.client._attempt import ApiResponse, Failure, OpenStream, Sender
+from anythingllm_bridge.client._attempt import (
+    ApiResponse,
+    Failure,
+    OpenStream,
+    Sender,
+    connection_tracer,
+)
 from anythingllm_bridge.client._errors import Expect, Subject, abort_error
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder
 from anythingllm_bridge.client_config import ClientConfig, normalise_url
@@ -138,7 +145,10 @@ class Transport:
             ssl=self._ssl_context(),
         )
         session = aiohttp.ClientSession(
-            connector=connector, headers=self._session_headers, raise_for_status=False
+            connector=connector,
+            headers=self._session_headers,
+            raise_for_status=False,
+            trace_configs=[connection_tracer()],
         )
         # aiohttp silently re-sends an idempotent request once when a pooled connection drops; the
         # retry loop below decides (and logs, and counts) every repeat, so switch that off.
@@ -259,7 +269,7 @@ class Transport:
         later in the stream is the chat's outcome, not the server's health.
         """
         method = method.upper()
-        _, slots = self._require_open(method, path)
+        self._require_open(method, path)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
         tid = current_trace_id() or new_trace_id()
@@ -309,7 +319,8 @@ class Transport:
                 ) from exc
         finally:
             response.close()
-            slots.release()
+            if result.slot is not None:
+                result.slot.release()
 
     # ------------------------------------------------------------------ the retry loop
 
@@ -354,11 +365,24 @@ class Transport:
                 continue
             handed_over = False
             try:
-                # the concurrency limit: time queued for a slot does not count toward the deadline,
-                # and the breaker may have opened meanwhile
-                queued = clock()
-                await slots.acquire()
-                deadline += clock() - queued
+                # the concurrency limit, within the call's deadline
+                if slots.locked():
+                    await self._wait_for_slot(slots, deadline - clock(), method, path, tid, attempt)
+                else:
+                    await slots.acquire()  # free: returns at once
+                if self._session is not session:  # disconnected (or reconnected) meanwhile
+                    slots.release()
+                    if not self.is_open:
+                        raise AnythingLLMSessionError(
+                            "the client disconnected while this call waited for a free connection "
+                            "slot; nothing was sent",
+                            method=method,
+                            path=path,
+                            trace_id=tid,
+                            attempts=attempt,
+                        )
+                    continue  # take a slot of the new session
+                # the breaker may have opened while this call waited
                 try:
                     permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
                 except AnythingLLMCircuitOpenError as exc:
@@ -394,7 +418,8 @@ class Transport:
                             permit.failure(describe(outcome.error))
                         else:
                             permit.success()
-                            handed_over = isinstance(outcome, OpenStream)
+                            if isinstance(outcome, OpenStream):
+                                outcome.slot, handed_over = slots, True
                     if debug:
                         result = describe(outcome.error) if isinstance(outcome, Failure) else "ok"
                         logger.debug(
@@ -420,6 +445,27 @@ class Transport:
                 breaker_wait.retrying(f"{method} {path}", wait, describe(outcome.error))
             await self._sleep(wait)
             attempt += 1
+
+    async def _wait_for_slot(
+        self, slots: asyncio.Semaphore, left: float, method: str, path: str, tid: str, attempt: int
+    ) -> None:
+        """Take a slot within ``left`` seconds, or raise AnythingLLMTimeoutError naming the limits
+        that made the call wait (the breaker is not told: the server was never asked)."""
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                await slots.acquire()
+        except TimeoutError:
+            cfg = self.config
+            raise AnythingLLMTimeoutError(
+                f"waited for a free connection slot until the call's timeout ({cfg.timeout:g} s) ran "
+                f"out; all are busy (max_concurrency={cfg.max_concurrency}, "
+                f"max_connections_per_host={cfg.max_connections_per_host}): raise them, or make "
+                "fewer calls at once (a stream holds its slot until it is closed); nothing was sent",
+                method=method,
+                path=path,
+                trace_id=tid,
+                attempts=attempt,
+            ) from None
 
     async def _wait_out(
         self,
