@@ -111,6 +111,19 @@ async def test_get_or_create_workspace(client: AnythingLLMClient, server: Server
     assert len([w for w in await client.list_workspaces() if w.slug == slug]) == 1
 
 
+async def test_get_or_create_workspace_finds_by_name_when_the_server_chose_another_slug(
+    client: AnythingLLMClient, server: Server
+) -> None:
+    slug = server.name("goc-name")
+    name = server.name("Python Documentation")  # the server's slug for it is not `slug`
+    first = await client.get_or_create_workspace(slug, name)
+    server.created_workspaces.append(first.slug)
+    assert first.slug != slug
+    again = [await client.get_or_create_workspace(slug, name) for _ in range(2)]
+    assert [w.id for w in again] == [first.id, first.id]
+    assert len([w for w in await client.list_workspaces() if w.name == name]) == 1
+
+
 async def test_list_threads_carries_names(client: AnythingLLMClient, workspace: Workspace) -> None:
     thread = (await client.create_thread(workspace.slug, "Support")).thread
     threads = await client.list_threads(workspace.slug)

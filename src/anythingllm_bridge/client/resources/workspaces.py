@@ -105,12 +105,13 @@ class WorkspacesMixin(Resource):
         self._known_ids.forget_workspace(slug)
 
     async def get_or_create_workspace(self, slug: WorkspaceRef, name: str | None = None) -> Workspace:
-        """The workspace with this slug, created if it is missing, named ``name`` (default: the
-        slug in title case, ``"python-docs"`` -> ``"Python Docs"``).
+        """The workspace with this slug, else the one named exactly ``name`` (default: the slug in
+        title case, ``"python-docs"`` -> ``"Python Docs"``), else a new one with that name.
 
-        The server derives the new slug from the name; if that differs from ``slug`` a warning
-        is logged and the created workspace (with its real slug) is returned. A numeric id must
-        name an existing workspace.
+        Calling it again with the same arguments finds what the first call found or made, so it
+        never creates a second workspace: the server derives a new workspace's slug from its name,
+        and when that differs from ``slug`` (a warning says so) the name still finds it. A numeric
+        id must name an existing workspace.
         """
         if isinstance(slug, int):
             return await self.get_workspace(slug)
@@ -118,7 +119,11 @@ class WorkspacesMixin(Resource):
             return await self.get_workspace(slug)
         except AnythingLLMNotFoundError:
             pass
-        created = await self.create_workspace(name or slug.replace("-", " ").title())
+        name = name or slug.replace("-", " ").title()
+        named = [workspace for workspace in await self.list_workspaces() if workspace.name == name]
+        if named:
+            return await self.get_workspace(min(named, key=lambda workspace: workspace.id).slug)
+        created = await self.create_workspace(name)
         if created.workspace.slug != slug:
             log.warning(
                 "asked for workspace slug %r; the server named the new workspace %r",
