@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from anythingllm_bridge.client._options import AnythingLLMConfig, client_options
 from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
+from anythingllm_bridge.client.resources._base import KnownIds
 from anythingllm_bridge.client.resources.chat import ChatMixin
 from anythingllm_bridge.client.resources.embeddings import EmbeddingsMixin
 from anythingllm_bridge.client.resources.openai import OpenAIMixin
@@ -103,6 +104,7 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
         self.base_url = self._transport.base_url
+        self._known_ids = KnownIds()
 
     def with_options(self, *, breaker_wait: BreakerWait | None) -> AnythingLLMClient:
         """A view of this client whose calls carry these options; it shares the session, the

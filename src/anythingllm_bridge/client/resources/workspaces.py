@@ -47,6 +47,8 @@ class WorkspacesMixin(Resource):
 
         Raises ``AnythingLLMNotFoundError`` for an unknown slug (the server says 200 ``[]``).
         """
+        if isinstance(slug, int) and not isinstance(slug, bool):
+            return await self._by_id(slug)  # already checked and learnt
         workspace = await self._fetch_workspace(await self._slug(slug))
         self._known_ids.learn(workspace)
         return workspace
