@@ -124,7 +124,7 @@ class WorkspacesMixin(Resource):
         name = name or slug.replace("-", " ").title()
         named = [workspace for workspace in await self.list_workspaces() if workspace.name == name]
         if named:
-            return await self.get_workspace(min(named, key=lambda workspace: workspace.id).slug)
+            return await self.get_workspace(min(named, key=lambda workspace: workspace.id or 0).slug)
         created = await self.create_workspace(name)
         if created.workspace.slug != slug:
             log.warning(
