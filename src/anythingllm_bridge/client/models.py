@@ -93,7 +93,7 @@ class ApiModel(BaseModel):
         data = dict(data)
         for old, new in cls._renamed.items():
             if old in data:
-                _deprecated.warn(f"{cls.__name__}({old}=...)", f"{cls.__name__}({new}=...)", stacklevel=2)
+                _deprecated.warn(f"{cls.__name__}({old}=...)", f"{cls.__name__}({new}=...)")
                 value = data.pop(old)
                 data.setdefault(new, value)
         return data
@@ -319,7 +319,7 @@ def workspace_settings_body(caller: str, settings: Mapping[str, object]) -> dict
     for key, value in settings.items():
         name = Workspace._renamed.get(key, key)
         if name != key:
-            _deprecated.warn(f"{caller}({key}=...)", f"{name}=...", stacklevel=4)
+            _deprecated.warn(f"{caller}({key}=...)", f"{name}=...")
         if name not in WorkspaceSettings.__annotations__:
             raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
         if value is not None:
