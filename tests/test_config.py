@@ -6,6 +6,7 @@ import dataclasses
 import inspect
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -222,3 +223,30 @@ def test_a_missing_user_config_file_or_xdg_folder(
 def test_env_names_name_every_setting_the_way_it_is_read() -> None:
     assert env_names("anythingllm_url") == ("ANYTHINGLLM_URL",)
     assert env_names("max_retries") == ("ANYTHINGLLM_MAX_RETRIES", "MAX_RETRIES", "max_retries")
+
+
+# --------------------------------------------------------------------------- the key is never echoed
+
+SECRET = "sk-SECRET-KEY-123"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "api_key", "said"),
+    [
+        (SECRET, "http://swapped.example:3001", "are base_url and api_key swapped?"),
+        (f"http://user:{SECRET}@127.0.0.1:3001", "k", "must not carry a user name or password"),
+        (f"ftp://user:{SECRET}@127.0.0.1:3001", "k", "got '127.0.0.1:3001'"),
+        (f"http://127.0.0.1:3001/?key={SECRET}", "k", "must not have a query"),
+        (
+            {"endpoint": "http://127.0.0.1:3001", "api_key": SECRET},
+            None,
+            "a dict with keys endpoint, api_key",
+        ),
+    ],
+)
+def test_a_bad_server_url_never_shows_the_key(base_url: Any, api_key: str | None, said: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AnythingLLMClient(base_url, api_key)
+    assert said in str(info.value)
+    assert "SECRET" not in str(info.value)
+    assert "SECRET" not in repr(info.value)

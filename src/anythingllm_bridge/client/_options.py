@@ -81,9 +81,12 @@ def client_options(source: Any) -> tuple[str, Any, dict[str, Any]]:
             if value is not None:
                 options[option] = value
     else:
+        what = type(source).__name__
+        if isinstance(source, dict):  # its values may hold the key: name only its keys
+            what += f" with keys {', '.join(map(str, source))} (pass AnythingLLMConfig(**it) instead)"
         raise ConfigurationError(
-            "base_url must be http:// or https:// followed by a host, or a Settings or an "
-            f"AnythingLLMConfig; got {source!r}"
+            f"base_url must be http:// or https:// followed by a host, or a Settings or an "
+            f"AnythingLLMConfig; got a {what}"
         )
     if not isinstance(base_url, str):
         raise TypeError(f"the server URL must be a string, got {type(base_url).__name__}")
