@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from anythingllm_bridge.tracing import trace_id
 from support import Server
 
 
@@ -171,3 +174,14 @@ async def test_workspace_new_validation_error_from_the_server(client: AnythingLL
     with pytest.raises(AnythingLLMValidationError) as caught:
         await client.transport.request("POST", "/v1/workspace/new", json={})
     assert caught.value.server_message == "name cannot be null"
+
+
+async def test_the_workspace_warnings_carry_the_calls_trace_id(
+    emu_client: AnythingLLMClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="anythingllm_bridge"), trace_id("goc-trace-1"):
+        created = await emu_client.get_or_create_workspace("my-docs", "My Documents")
+    assert created.slug == "my-documents"
+    [record] = [r for r in caplog.records if "the server named the new workspace" in r.getMessage()]
+    assert record.name.startswith("anythingllm_bridge.client")
+    assert getattr(record, "trace_id", None) == "goc-trace-1"  # stamped like every library record

@@ -10,7 +10,6 @@ vectors), then checked once more. ``upload_documents``, ``upload_document`` and 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -31,10 +30,11 @@ from anythingllm_bridge.client.models import (
 from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segment, workspace_subject
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
+from anythingllm_bridge.tracing import get_logger
 
 __all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
 
-log = logging.getLogger("anythingllm_bridge.client")
+log = get_logger(__name__)
 
 CHUNK_CONCURRENCY = 5
 # The metadata keys the raw-text route keeps (everything else is dropped by the server).

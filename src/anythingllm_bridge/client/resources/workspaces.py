@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Unpack
 
 from anythingllm_bridge.client import _deprecated
@@ -25,10 +24,11 @@ from anythingllm_bridge.client.resources._base import (
     workspace_subject,
 )
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from anythingllm_bridge.tracing import get_logger
 
 __all__ = ["WorkspacesMixin"]
 
-log = logging.getLogger("anythingllm_bridge.client")
+log = get_logger(__name__)
 
 
 class WorkspacesMixin(Resource):
