@@ -214,9 +214,16 @@ class EmbeddingsMixin(DocumentsMixin):
         async def upload_one(path: Path) -> FileUploadResult:
             try:
                 check_upload_file(path)
-                meta = metadata(path) if callable(metadata) else metadata
-                meta_field = metadata_field(meta)
             except (FileValidationError, ValueError) as exc:
+                return FileUploadResult(path=str(path), status="failed", error=str(exc))
+            try:
+                meta = metadata(path) if callable(metadata) else metadata
+            except Exception as exc:  # the caller's function: its failure is this file's alone
+                error = f"the metadata function raised {type(exc).__name__}: {exc}"
+                return FileUploadResult(path=str(path), status="failed", error=error)
+            try:
+                meta_field = metadata_field(meta)
+            except ValueError as exc:
                 return FileUploadResult(path=str(path), status="failed", error=str(exc))
             async with limit:
                 try:
@@ -365,7 +372,14 @@ async def first_alone(
         result = await send(rest.pop(0))
         results.append(result)
         fresh = not landed(result)
-    return results + list(await asyncio.gather(*(send(item) for item in rest)))
+    tasks = [asyncio.ensure_future(send(item)) for item in rest]
+    try:
+        return results + list(await asyncio.gather(*tasks))
+    except BaseException:  # one failed (or the caller cancelled): none of the others outlives the call
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _answer_workspace(data: Any) -> Workspace | None:
