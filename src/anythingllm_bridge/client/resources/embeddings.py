@@ -177,7 +177,8 @@ class EmbeddingsMixin(DocumentsMixin):
         each ends up embedded. One result per file, in input order (see ``FileUploadResult``).
 
         ``metadata`` is one mapping for every file or a function ``path -> mapping``. Files that
-        do not exist or cannot be read are reported as ``failed`` without a request. An unknown
+        do not exist or cannot be read, and files for which that function raises, are reported
+        as ``failed`` without a request. An unknown
         workspace raises ``AnythingLLMNotFoundError`` before anything is uploaded.
 
         How: each file is uploaded with ``addToWorkspaces``, so the server embeds it in the same
