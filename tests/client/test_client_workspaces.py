@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -185,3 +186,18 @@ async def test_the_workspace_warnings_carry_the_calls_trace_id(
     [record] = [r for r in caplog.records if "the server named the new workspace" in r.getMessage()]
     assert record.name.startswith("anythingllm_bridge.client")
     assert getattr(record, "trace_id", None) == "goc-trace-1"  # stamped like every library record
+
+
+async def test_a_delete_whose_answer_was_lost_and_retry_finds_nothing_is_done(
+    emulator: Any, emu_client: AnythingLLMClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    slug = (await emu_client.create_workspace("Lost Answer")).workspace.slug
+    emulator.emulator.faults.add("DELETE", f"/api/v1/workspace/{slug}", drop="after_headers", times=1)
+    with caplog.at_level(logging.INFO, logger="anythingllm_bridge"):
+        await emu_client.delete_workspace(slug)  # the first attempt deleted it; the retry: 400
+    assert slug not in [w.slug for w in await emu_client.list_workspaces()]
+    deletes = [r for r in emulator.emulator.faults.requests if r.method == "DELETE"]
+    assert len(deletes) == 2
+    assert any("whose answer was lost deleted it" in r.getMessage() for r in caplog.records)
+    with pytest.raises(AnythingLLMNotFoundError):  # no lost answer: not found is still an error
+        await emu_client.delete_workspace(slug)

@@ -44,6 +44,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
     AnythingLLMError,
+    AnythingLLMNotFoundError,
     AnythingLLMOutcomeUnknownError,
     AnythingLLMRateLimitError,
     AnythingLLMSessionError,
@@ -353,6 +354,7 @@ class Transport:
         debug = logger.isEnabledFor(logging.DEBUG)
         deadline = clock() + cfg.timeout
         attempt = 1
+        lost_answer = False  # an attempt was sent and its answer never came
         while True:
             session, slots = self._session, self._slots
             if session is None or slots is None or session.closed:
@@ -440,6 +442,20 @@ class Transport:
                 if attempt > 1:
                     outcome = dataclasses.replace(outcome, attempts=attempt)
                 return outcome
+            if lost_answer and method == "DELETE" and isinstance(outcome.error, AnythingLLMNotFoundError):
+                # the attempt whose answer was lost deleted it: the call did what it was asked
+                logger.info(
+                    "%s %s attempt %d: not found, so the earlier attempt whose answer was lost "
+                    "deleted it; done",
+                    method,
+                    path,
+                    attempt,
+                    extra={"trace_id": tid, "attempt": attempt},
+                )
+                return ApiResponse(outcome.error.status or 404, "", {}, None, tid, attempt)
+            lost_answer = lost_answer or (
+                outcome.sent and isinstance(outcome.error, AnythingLLMConnectionError)
+            )
             wait = self._retry_wait(outcome, method, path, tid, attempt, idempotent, deadline)
             if breaker_wait is not None:
                 breaker_wait.retrying(f"{method} {path}", wait, describe(outcome.error))
