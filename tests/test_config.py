@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.client import AnythingLLMClient, AnythingLLMConfig, CircuitBreakerConfig
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
 from anythingllm_bridge.config import (
     Settings,
@@ -250,3 +250,21 @@ def test_a_bad_server_url_never_shows_the_key(base_url: Any, api_key: str | None
     assert said in str(info.value)
     assert "SECRET" not in str(info.value)
     assert "SECRET" not in repr(info.value)
+
+
+def test_keyword_arguments_win_over_a_settings_object_passed_too() -> None:
+    settings = Settings(_env_file=None, anythingllm_url="http://127.0.0.1:3001", anythingllm_api_key="k1")  # type: ignore[call-arg]
+    settings = settings.model_copy(update={"max_retries": 7, "anythingllm_timeout": 40.0})
+    config = AnythingLLMClient(settings, max_retries=0, timeout=5, read_timeout=2).config
+    assert (config.max_retries, config.timeout, config.read_timeout) == (0, 5, 2)
+    assert AnythingLLMClient(settings, read_timeout=2).config.max_retries == 7  # the object's
+    default = DEFAULTS.max_retries  # passed explicitly, the default value wins too
+    assert AnythingLLMClient(settings, max_retries=default).config.max_retries == default
+    alm = AnythingLLMConfig(
+        endpoint="http://127.0.0.1:3001",
+        api_key="k2",
+        circuit_breaker=CircuitBreakerConfig(timeout_seconds=30, failure_threshold=9),
+    )
+    config = AnythingLLMClient(alm, timeout=5).config
+    assert (config.timeout, config.failure_threshold) == (5, 9)
+    assert "timeout" in inspect.signature(AnythingLLMClient).parameters  # the signature is still shown

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from pydantic import SecretStr
 
@@ -42,6 +44,28 @@ if TYPE_CHECKING:
 
 __all__ = ["AnythingLLMClient", "create_anythingllm_client"]
 
+P = ParamSpec("P")
+
+# The keyword arguments the caller wrote while AnythingLLMClient.__init__ runs: they win over a
+# settings object's values, while the defaults in the signature do not.
+_explicit_options: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "anythingllm_bridge_explicit_options", default=frozenset()
+)
+
+
+def _noting_explicit_options(init: Callable[P, None]) -> Callable[P, None]:
+    """``init`` with the names of the keyword arguments it was given in ``_explicit_options``."""
+
+    @functools.wraps(init)
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        token = _explicit_options.set(frozenset(kwargs))
+        try:
+            init(*args, **kwargs)
+        finally:
+            _explicit_options.reset(token)
+
+    return call
+
 
 class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, SystemMixin, OpenAIMixin):
     """Async client for the AnythingLLM developer API.
@@ -53,14 +77,15 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine;
     ``client.base_url`` is the root), or a settings object that carries the server, the key and
     the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or ALM-001's
-    ``AnythingLLMConfig`` (then the object's values replace the keyword arguments;
-    ``create_anythingllm_client(obj, **overrides)`` overrides them instead). The keyword arguments
+    ``AnythingLLMConfig``. The object's values replace the defaults; an ``api_key`` or keyword
+    argument passed as well wins over it (``AnythingLLMClient(settings, timeout=5)``). The keyword arguments
     tune timeouts (seconds), retries, the circuit breaker and limits; their defaults and meaning are
     those of :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep``
     replaces ``asyncio.sleep`` for retry waits (tests), ``on_breaker_change`` is called on every
     breaker state change.
     """
 
+    @_noting_explicit_options
     def __init__(
         self,
         base_url: str | Settings | AnythingLLMConfig,
@@ -83,7 +108,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     ) -> None:
         from_object: dict[str, Any] = {}
         if not isinstance(base_url, str):
-            base_url, api_key, from_object = client_options(base_url)
+            base_url, key_from_object, from_object = client_options(base_url)
+            api_key = api_key if api_key is not None else key_from_object
         self.config = ClientConfig(
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -98,6 +124,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             verify_ssl=verify_ssl,
             ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
+        explicit = _explicit_options.get()
+        from_object = {name: value for name, value in from_object.items() if name not in explicit}
         if from_object:
             self.config = dataclasses.replace(self.config, **from_object)
         self._transport = Transport(
