@@ -30,7 +30,6 @@ from anythingllm_bridge.client_config import DEFAULTS, ClientConfig
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
     AnythingLLMAuthenticationError,
-    AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMProtocolError,
@@ -39,6 +38,7 @@ from anythingllm_bridge.errors import (
 )
 
 if TYPE_CHECKING:
+    from anythingllm_bridge.client._attempt import ApiResponse
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.resilience import BreakerWait, CircuitBreaker
 
@@ -187,7 +187,13 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         must be AnythingLLM's ``{"online": true}`` (``answering``), and only then is the key checked
         with ``GET /api/v1/auth`` (``authenticated``; ``None`` when not checked). Works outside a
         session too (a temporary one is opened). ``reason`` says in words what is wrong;
-        ``latency_ms`` is the round trip of ``/api/ping``; ``breaker`` is the breaker's state.
+        ``latency_ms`` is the round trip of ``/api/ping``; ``breaker`` (and
+        ``health["circuit_breaker"]``) is the breaker's state, ``health["status"]`` ``"healthy"``
+        or ``"unhealthy"``.
+
+        Each check is one request (``Transport.probe``): no retries, and the circuit breaker is
+        neither asked nor told — the check sees the server as it is now even while the breaker is
+        open, and a failed check does not push the breaker toward opening.
         """
         reachable = answering = not_anythingllm = False
         authenticated: bool | None = None
@@ -199,7 +205,7 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
                 await self._transport.open()
             started = time.perf_counter()
             try:
-                online = await self.ping()
+                online = bool(_json_object(await self._transport.probe("GET", "/ping")).get("online"))
             except (AnythingLLMAPIError, AnythingLLMProtocolError) as exc:  # an answer, not AnythingLLM's
                 not_anythingllm, reason = _ping_refused(self.base_url, exc)
             else:
@@ -211,10 +217,6 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             latency_ms = round((time.perf_counter() - started) * 1000, 3)
             if answering:
                 authenticated, reason = await self._auth_verdict()
-        except AnythingLLMCircuitOpenError as exc:
-            reason = (
-                f"the circuit breaker is open after repeated failures; the next probe in {exc.retry_in:.1f} s"
-            )
         except AnythingLLMTimeoutError as exc:
             reason = f"{self.base_url} did not answer in time: {exc.message}"
         except AnythingLLMConnectionError as exc:
@@ -250,15 +252,24 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     async def _auth_verdict(self) -> tuple[bool | None, str | None]:
         """``(authenticated, reason)`` from ``GET /api/v1/auth``; ``None`` when it could not tell."""
         try:
-            if await self.check_auth():
+            answer = _json_object(await self._transport.probe("GET", "/v1/auth"))
+            if answer.get("authenticated"):
                 return True, None
             return False, "the server did not confirm the API key"
         except AnythingLLMAuthenticationError as exc:
             return False, f"the API key was not accepted: {exc.server_message or exc.message}"
-        except AnythingLLMCircuitOpenError:
-            raise
         except AnythingLLMError as exc:
             return None, f"the API key could not be checked: {exc.message}"
+
+
+def _json_object(answer: ApiResponse) -> dict[str, Any]:
+    """A probe's answer as a JSON object, or ``AnythingLLMProtocolError``."""
+    if not isinstance(answer.data, dict):
+        raise AnythingLLMProtocolError(
+            f"expected a JSON object, got {type(answer.data).__name__}: {str(answer.data)[:200]!r}",
+            method="GET",
+        )
+    return answer.data
 
 
 # OpenSSL's words when the other side of a TLS handshake answers in plain text (an http:// server)

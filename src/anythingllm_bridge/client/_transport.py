@@ -248,6 +248,43 @@ class Transport:
         assert isinstance(result, ApiResponse)
         return result
 
+    async def probe(self, method: str, path: str) -> ApiResponse:
+        """One attempt of a JSON call, outside the resilience policy: no retries, and the circuit
+        breaker neither consulted nor told (a health check must see the server as it is now, and
+        its failure is not the application's). Bounded by the call's ``timeout``."""
+        method = method.upper()
+        session, slots = self._require_open(method, path)
+        tid = current_trace_id() or new_trace_id()
+        if slots.locked():
+            await self._wait_for_slot(slots, self.config.timeout, method, path, tid, 1)
+        else:
+            await slots.acquire()
+        try:
+            outcome = await self._sender.send(
+                session,
+                method,
+                self._api + path,
+                data=None,
+                headers={"X-Request-ID": tid},
+                params=None,
+                plain=True,
+                stream=False,
+                within=self.config.timeout,
+                deadline=True,
+                expect="json",
+                subject=None,
+                path=path,
+                trace_id=tid,
+            )
+        finally:
+            slots.release()
+        if isinstance(outcome, Failure):
+            error = outcome.error
+            error.method, error.path, error.trace_id, error.attempts = method, path, tid, 1
+            raise error
+        assert isinstance(outcome, ApiResponse)
+        return outcome
+
     async def stream(
         self,
         method: str,

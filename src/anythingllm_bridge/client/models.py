@@ -833,3 +833,16 @@ class HealthStatus(ApiModel):
     def ok(self) -> bool:
         """Reachable, answering as AnythingLLM, and the key accepted."""
         return self.reachable and self.answering and self.authenticated is True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> str:
+        """``"healthy"`` when :attr:`ok`, else ``"unhealthy"`` (``health["status"]`` works too)."""
+        return "healthy" if self.ok else "unhealthy"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def circuit_breaker(self) -> dict[str, Any] | None:
+        """The breaker as a plain dict — ``state``, ``failure_count``, ``last_failure``,
+        ``retry_in`` — also as ``health["circuit_breaker"]``."""
+        return self.breaker.model_dump() if self.breaker is not None else None
