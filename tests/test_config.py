@@ -88,8 +88,9 @@ def test_the_readme_documents_every_setting_with_its_default() -> None:
             if line.startswith("| `")}  # fmt: skip
     by_name = {name.strip("` "): default for names, default in rows.items() for name in names.split(" / ")}
     for name, field in Settings.model_fields.items():
-        assert name.upper() in by_name, f"README's settings table lacks {name.upper()}"
-        shown = by_name[name.upper()].strip("`")
+        listed = [env for env in (name.upper(), *env_names(name)) if env in by_name]
+        assert listed, f"README's settings table lacks {name.upper()}"
+        shown = by_name[listed[0]].strip("`")
         if isinstance(field.default, int | float) and not isinstance(field.default, bool):
             assert float(shown) == float(field.default), f"README shows {name.upper()}={shown}"
         elif isinstance(field.default, str):
@@ -223,6 +224,19 @@ def test_a_missing_user_config_file_or_xdg_folder(
 def test_env_names_name_every_setting_the_way_it_is_read() -> None:
     assert env_names("anythingllm_url") == ("ANYTHINGLLM_URL",)
     assert env_names("max_retries") == ("ANYTHINGLLM_MAX_RETRIES", "MAX_RETRIES", "max_retries")
+    assert env_names("verify_ssl") == ("ANYTHINGLLM_VERIFY_SSL",)  # TLS trust: prefixed only
+
+
+def test_tls_settings_ignore_the_bare_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERIFY_SSL", "false")
+    monkeypatch.setenv("ca_bundle", "/elsewhere.pem")
+    dotenv = tmp_path / "tls.env"
+    dotenv.write_text("VERIFY_SSL=false\nCA_BUNDLE=/other.pem\n", encoding="utf-8")
+    settings = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+    assert (settings.verify_ssl, settings.ca_bundle) == (True, None)
+    monkeypatch.setenv("ANYTHINGLLM_VERIFY_SSL", "false")
+    assert Settings(_env_file=dotenv).verify_ssl is False  # type: ignore[call-arg]
+    assert Settings(_env_file=None, verify_ssl=False).verify_ssl is False  # type: ignore[call-arg]
 
 
 # --------------------------------------------------------------------------- the key is never echoed

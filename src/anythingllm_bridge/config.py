@@ -61,12 +61,13 @@ class StorageType(StrEnum):
     S3 = "s3"
 
 
-def _knob(default: Any, name: str, description: str, **kwargs: Any) -> Any:
-    """A resilience setting read from ``ANYTHINGLLM_<NAME>`` or ``<NAME>``."""
+def _knob(default: Any, name: str, description: str, *, bare: bool = True, **kwargs: Any) -> Any:
+    """A resilience setting read from ``ANYTHINGLLM_<NAME>`` or (``bare``) ``<NAME>``."""
     upper = name.upper()
+    names = (f"ANYTHINGLLM_{upper}", upper, name) if bare else (f"ANYTHINGLLM_{upper}",)
     return Field(
         default,
-        validation_alias=AliasChoices(f"ANYTHINGLLM_{upper}", upper, name),
+        validation_alias=AliasChoices(*names),
         description=description,
         **kwargs,
     )
@@ -152,9 +153,11 @@ class Settings(BaseSettings):
     max_connections_per_host: int = _knob(
         DEFAULTS.max_connections_per_host, "max_connections_per_host", "Connections per host", ge=1
     )
-    verify_ssl: bool = _knob(DEFAULTS.verify_ssl, "verify_ssl", "Verify TLS certificates")
+    # TLS trust only from ANYTHINGLLM_*: a bare VERIFY_SSL or CA_BUNDLE in the environment belongs to
+    # some other tool, and must not switch this client's certificate checks off or change its CAs
+    verify_ssl: bool = _knob(DEFAULTS.verify_ssl, "verify_ssl", "Verify TLS certificates", bare=False)
     ca_bundle: Path | None = _knob(
-        DEFAULTS.ca_bundle, "ca_bundle", "PEM file of extra trusted CA certificates"
+        DEFAULTS.ca_bundle, "ca_bundle", "PEM file of extra trusted CA certificates", bare=False
     )
 
     # --- storage
@@ -239,8 +242,18 @@ def _sources(
     if isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ".env":
         # the default, relative ".env": look in the current folder and then up its parents
         dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=nearest_dotenv())
+    for source in (env_settings, dotenv_settings):
+        if isinstance(source, EnvSettingsSource):  # no bare VERIFY_SSL / CA_BUNDLE (see Settings)
+            source.env_vars = {
+                name: value for name, value in source.env_vars.items() if name.lower() not in _PREFIXED_ONLY
+            }
     user_file = TomlConfigSettingsSource(settings_cls, toml_file=user_config_file())
     return init_settings, env_settings, dotenv_settings, user_file, file_secret_settings
+
+
+# Settings read only under their ANYTHINGLLM_ name from the environment and .env files: pydantic
+# would also take the bare field name there (populate_by_name), which for these belongs to other tools.
+_PREFIXED_ONLY = frozenset({"verify_ssl", "ca_bundle"})
 
 
 def env_names(field: str) -> tuple[str, ...]:
