@@ -290,3 +290,15 @@ async def test_upload_document_rejects_duplicate_chunk_ids(
     document.chunks[1].id = document.chunks[0].id
     with pytest.raises(ValueError, match="duplicate chunk ids"):
         await emu_client.upload_document(emu_workspace.slug, document)
+
+
+async def test_upload_document_makes_a_missing_workspace_and_reuses_it(emulator: Any) -> None:
+    async with make_client(emulator.url, emulator.api_key) as client:
+        first = await client.upload_document("observatory-docs", processed(2))
+        again = await client.upload_document("observatory-docs", processed(2))
+        workspaces = [w.slug for w in await client.list_workspaces()]
+        documents = await client.list_workspace_documents("observatory-docs")
+    assert (first.workspace_slug, first.successful_uploads) == ("observatory-docs", 2)
+    assert (again.workspace_slug, again.successful_uploads) == ("observatory-docs", 2)
+    assert workspaces == ["observatory-docs"]  # made once, then found
+    assert len(documents) == 4

@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
@@ -47,6 +47,10 @@ R = TypeVar("R")
 
 class EmbeddingsMixin(DocumentsMixin):
     """Putting documents into workspaces and taking them out, checked against the workspace."""
+
+    if TYPE_CHECKING:  # WorkspacesMixin's, next to it in AnythingLLMClient
+
+        async def get_or_create_workspace(self, slug: WorkspaceRef, name: str | None = None) -> Workspace: ...
 
     async def update_embeddings(
         self,
@@ -262,7 +266,8 @@ class EmbeddingsMixin(DocumentsMixin):
         """Send a pre-chunked document: each ``DocumentChunk`` becomes one raw-text document in
         the workspace (embedded with its upload), at most 5 at a time; then every chunk is checked
         (and repaired) in the workspace with ``ensure_embedded``. The report counts chunks by the
-        caller's ``chunk.id``, under ``document.id``.
+        caller's ``chunk.id``, under ``document.id``. The workspace is made when it does not exist
+        yet (``get_or_create_workspace``); ``report.workspace_slug`` is its real slug.
 
         Each chunk carries ``document.title`` (its title is "<title> part <n> of <total>", which
         the server turns into a file name), ``document.source_url`` (as ``url``), the metadata
@@ -283,8 +288,9 @@ class EmbeddingsMixin(DocumentsMixin):
                     f"{where} metadata sets docSource, which upload_document fills with the chunk's "
                     "ids; put that value in technology or description instead"
                 )
-        slug = await self._slug(slug)
-        fresh = not (await self._fetch_workspace(slug)).documents
+        workspace = await self.get_or_create_workspace(slug)
+        slug = workspace.slug
+        fresh = not workspace.documents
         target = slug.strip().lower()
         limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
         total = len(document.chunks)
