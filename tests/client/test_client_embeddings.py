@@ -302,3 +302,37 @@ async def test_upload_document_makes_a_missing_workspace_and_reuses_it(emulator:
     assert (again.workspace_slug, again.successful_uploads) == ("observatory-docs", 2)
     assert workspaces == ["observatory-docs"]  # made once, then found
     assert len(documents) == 4
+
+
+def raw_text_posts(emulator: Any) -> int:
+    return sum(1 for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/raw-text")
+
+
+@pytest.mark.parametrize(
+    ("drop", "sends"),
+    [("after_headers", 3), ("before_headers", 4)],
+    ids=["stored, answer lost: found by its marker", "not stored: sent again"],
+)
+async def test_a_chunk_whose_answer_was_lost_is_looked_for_before_it_is_sent_again(
+    emulator: Any, emu_client: AnythingLLMClient, emu_workspace: Workspace, drop: str, sends: int
+) -> None:
+    await emu_client.upload_document(emu_workspace.slug, processed(3))  # an earlier upload, same ids
+    before = raw_text_posts(emulator)
+    emulator.emulator.faults.add("POST", "/api/v1/document/raw-text", drop=drop, times=1)
+    report = await emu_client.upload_document(emu_workspace.slug, processed(3))
+    assert (report.successful_uploads, report.failed_chunk_ids) == (3, [])
+    assert raw_text_posts(emulator) - before == sends
+    stored = (await emu_client.list_folder("custom-documents")).documents
+    assert len(stored) == 6  # each chunk once per upload_document call: no duplicate
+    assert set(report.locations.values()) <= {d.location for d in stored}
+    assert len(set(report.locations.values())) == 3
+
+
+async def test_a_chunk_never_stored_is_sent_three_times_then_reported(
+    emulator: Any, emu_client: AnythingLLMClient, emu_workspace: Workspace
+) -> None:
+    emulator.emulator.faults.add("POST", "/api/v1/document/raw-text", drop="before_headers", times=None)
+    report = await emu_client.upload_document(emu_workspace.slug, processed(1))
+    assert (report.successful_uploads, report.failed_chunk_ids) == (0, ["c0"])
+    assert raw_text_posts(emulator) == 3
+    assert "sent 3 times, never stored" in report.errors[0]

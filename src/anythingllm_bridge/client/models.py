@@ -570,11 +570,28 @@ class ChunkMetadata(ApiModel):
     source_url: str | None = None
 
     MARKER: ClassVar[str] = "anythingllm-bridge-chunk"
+    # the upload_document call that sent the chunk, beside the fields (see upload_of)
+    _UPLOAD: ClassVar[str] = "upload"
 
-    def to_doc_source(self) -> str:
-        """The ``docSource`` value that carries these fields."""
-        fields = self.model_dump(exclude_none=True)
-        return json.dumps({self.MARKER: 1, **fields}, ensure_ascii=False, separators=(",", ":"))
+    def to_doc_source(self, upload: str | None = None) -> str:
+        """The ``docSource`` value that carries these fields, and ``upload`` (the id of the call
+        that sends it) when given."""
+        fields: dict[str, Any] = {self.MARKER: 1, **self.model_dump(exclude_none=True)}
+        if upload is not None:
+            fields[self._UPLOAD] = upload
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def upload_of(cls, value: Any) -> str | None:
+        """The ``upload`` id ``to_doc_source`` wrote into a ``docSource``, or ``None``."""
+        if not isinstance(value, str) or cls.MARKER not in value:
+            return None
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return None
+        upload = data.get(cls._UPLOAD) if isinstance(data, dict) else None
+        return upload if isinstance(upload, str) else None
 
     @classmethod
     def from_doc_source(cls, value: Any) -> ChunkMetadata | None:
@@ -585,6 +602,7 @@ class ChunkMetadata(ApiModel):
             data = json.loads(value)
             if not isinstance(data, dict) or data.pop(cls.MARKER, None) != 1:
                 return None
+            data.pop(cls._UPLOAD, None)
             return cls.model_validate(data)
         except ValueError:  # not JSON, or pydantic's ValidationError
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,11 +33,14 @@ from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 from anythingllm_bridge.tracing import get_logger
 
-__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
+__all__ = ["CHUNK_ATTEMPTS", "CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
 
 log = get_logger(__name__)
 
 CHUNK_CONCURRENCY = 5
+# Sends of one chunk at most: a send whose answer is lost is followed by a look for the chunk
+# before the next one.
+CHUNK_ATTEMPTS = 3
 # The metadata keys the raw-text route keeps (everything else is dropped by the server).
 RAW_TEXT_KEYS = ("url", "title", "docAuthor", "description", "docSource", "chunkSource", "published")
 
@@ -295,14 +299,34 @@ class EmbeddingsMixin(DocumentsMixin):
         limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
         total = len(document.chunks)
 
+        upload_id = uuid.uuid4().hex
+
         async def send(chunk: DocumentChunk) -> tuple[str, str | None, str | None]:
-            meta = _chunk_metadata(document, chunk, total)
+            meta = _chunk_metadata(document, chunk, total, upload_id)
             async with limit:
-                try:
-                    data = await self._send_text(meta["title"], chunk.content, meta, target)
-                    return chunk.id, parse(UploadResult, data).location, None
-                except (AnythingLLMError, ValueError) as exc:
-                    return chunk.id, None, f"chunk {chunk.id}: {exc}"
+                for attempt in range(1, CHUNK_ATTEMPTS + 1):
+                    try:
+                        data = await self._send_text(meta["title"], chunk.content, meta, target)
+                        return chunk.id, parse(UploadResult, data).location, None
+                    except AnythingLLMOutcomeUnknownError as exc:
+                        lost = exc  # did it land? its marker says, before it is sent again
+                    except (AnythingLLMError, ValueError) as exc:
+                        return chunk.id, None, f"chunk {chunk.id}: {exc}"
+                    try:
+                        landed = await self._stored_chunk(upload_id, chunk.id)
+                    except AnythingLLMError as exc:
+                        return chunk.id, None, f"chunk {chunk.id}: {lost}; looking for it failed: {exc}"
+                    if landed is not None:
+                        return chunk.id, landed, None
+                    log.warning(
+                        "upload_document: chunk %s was sent (attempt %d/%d), its answer lost, and it "
+                        "is not on the server: sending it again",
+                        chunk.id,
+                        attempt,
+                        CHUNK_ATTEMPTS,
+                    )
+                message = f"{lost}; sent {CHUNK_ATTEMPTS} times, never stored"
+                return chunk.id, None, f"chunk {chunk.id}: {message}"
 
         outcomes = await first_alone(document.chunks, send, fresh, lambda outcome: outcome[1] is not None)
         report = DocumentUploadReport(document_id=document.id, workspace_slug=slug, total_chunks=total)
@@ -326,6 +350,19 @@ class EmbeddingsMixin(DocumentsMixin):
         report.successful_uploads = len(report.uploaded_chunk_ids)
         report.failed_uploads = len(report.failed_chunk_ids)
         return report
+
+    async def _stored_chunk(self, upload_id: str, chunk_id: str) -> str | None:
+        """The location of the chunk ``upload_document`` call ``upload_id`` sent as ``chunk_id``,
+        if the server stored it (raw text lands in ``custom-documents``), else ``None``."""
+        for stored in (await self.list_folder("custom-documents")).documents:
+            marker = stored.chunk_metadata
+            if (
+                marker is not None
+                and marker.chunk_id == chunk_id
+                and ChunkMetadata.upload_of(stored.doc_source) == upload_id
+            ):
+                return stored.location
+        return None
 
     def _warn_if_throttled(self, caller: str, concurrency: int) -> None:
         """Log when the client's limits allow fewer calls at once than ``concurrency`` asks for."""
@@ -403,7 +440,9 @@ def _answer_workspace(data: Any) -> Workspace | None:
         return None
 
 
-def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: int) -> dict[str, Any]:
+def _chunk_metadata(
+    document: ProcessedDocument, chunk: DocumentChunk, total: int, upload_id: str
+) -> dict[str, Any]:
     """Raw-text metadata for one chunk: its title and description, the document's source URL,
     the document's then the chunk's own metadata, and its ``ChunkMetadata`` in ``docSource``."""
     chunks = chunk.total_chunks if chunk.total_chunks is not None else total
@@ -424,5 +463,5 @@ def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: in
         document_title=document.title,
         technology=document.technology,
         source_url=document.source_url,
-    ).to_doc_source()
+    ).to_doc_source(upload_id)
     return meta
