@@ -124,7 +124,7 @@ def test_settings_hand_every_knob_to_the_client_config(tmp_path: Path) -> None:
         "verify_ssl": False,
         "ca_bundle": tmp_path / "ca.pem",
     }
-    config = Settings(_env_file=None, **values).client_config()  # type: ignore[call-arg]
+    config = AnythingLLMClient(Settings(_env_file=None, **values)).config  # type: ignore[call-arg]
     assert {_setting(k.name): getattr(config, k.name) for k in dataclasses.fields(ClientConfig)} == values
 
 

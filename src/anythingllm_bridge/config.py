@@ -4,8 +4,8 @@ Each field is read from the environment variable of the same name in upper case
 (``anythingllm_url`` ← ``ANYTHINGLLM_URL``). The resilience knobs are also read with an
 ``ANYTHINGLLM_`` prefix (``ANYTHINGLLM_MAX_RETRIES`` wins over ``MAX_RETRIES``).
 Secrets are ``SecretStr``: they never appear in ``repr`` or logs. The client's knobs take their
-defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only), and
-:meth:`Settings.client_config` hands them to a client.
+defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only);
+``AnythingLLMClient(settings)`` takes them from a ``Settings``.
 
 Where a value comes from, highest first: keyword arguments (the command line's ``--url`` and
 ``--api-key``), the environment, the ``.env`` file of the current folder or of its nearest parent that
@@ -35,7 +35,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
+from anythingllm_bridge.client_config import DEFAULTS, normalise_url
 
 __all__ = [
     "DEFAULT_ALLOWED_FILE_TYPES",
@@ -209,23 +209,6 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_url(cls, value: str) -> str:
         return normalise_url(value, "ANYTHINGLLM_URL")  # a ValueError, reported by pydantic like any field
-
-    def client_config(self) -> ClientConfig:
-        """The client knobs of these settings (``anythingllm_timeout`` is the config's ``timeout``)."""
-        return ClientConfig(
-            timeout=self.anythingllm_timeout,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            max_retries=self.max_retries,
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
-            failure_threshold=self.failure_threshold,
-            recovery_timeout=self.recovery_timeout,
-            max_concurrency=self.max_concurrency,
-            max_connections_per_host=self.max_connections_per_host,
-            verify_ssl=self.verify_ssl,
-            ca_bundle=self.ca_bundle,
-        )
 
 
 #: what each of the sources ``_sources`` returns is called, in its order
