@@ -7,7 +7,7 @@ arrived. A stream cut before it raises ``AnythingLLMStreamError`` — never a qu
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any, Generic, Self, TypeVar
 
 from anythingllm_bridge.client import _deprecated
@@ -28,7 +28,6 @@ __all__ = ["ChatStream", "EventStream", "OpenAIChatStream"]
 
 EventT = TypeVar("EventT")
 OpenEvents = Callable[[], AsyncIterator[dict[str, Any]]]
-Diagnose = Callable[[AnythingLLMChatError], Awaitable[None]]
 
 
 class EventStream(Generic[EventT]):
@@ -36,11 +35,10 @@ class EventStream(Generic[EventT]):
 
     closing_event = "the closing event"
 
-    def __init__(self, open_events: OpenEvents, *, method: str, path: str, diagnose: Diagnose | None = None):
+    def __init__(self, open_events: OpenEvents, *, method: str, path: str):
         self._open_events = open_events
         self._method = method
         self._path = path
-        self._diagnose = diagnose
         self._iterator: AsyncGenerator[EventT, None] | None = None
         self.events_received = 0
         self.completed = False
@@ -84,11 +82,7 @@ class EventStream(Generic[EventT]):
                 self.events_received += 1
                 self._absorb(event)
                 yield event
-        except AnythingLLMChatError as exc:
-            if self.events_received == 0 and self._diagnose is not None:
-                await self._diagnose(exc)
-            raise
-        except AnythingLLMTimeoutError:
+        except (AnythingLLMChatError, AnythingLLMTimeoutError):
             raise
         except (AnythingLLMConnectionError, AnythingLLMStreamError) as exc:
             if self.events_received == 0:
@@ -125,8 +119,8 @@ class ChatStream(EventStream[ChatStreamEvent]):
 
     closing_event = "its closing event (finalizeResponseStream)"
 
-    def __init__(self, open_events: OpenEvents, *, method: str, path: str, diagnose: Diagnose | None = None):
-        super().__init__(open_events, method=method, path=path, diagnose=diagnose)
+    def __init__(self, open_events: OpenEvents, *, method: str, path: str):
+        super().__init__(open_events, method=method, path=path)
         self.text_response = ""
         self.sources: list[Source] = []
         self.chat_id: int | None = None
