@@ -659,3 +659,20 @@ async def test_a_deadline_passed_while_connecting_is_not_an_unknown_outcome(blac
     assert f"could not connect to {black_hole} within 0.3 s" in str(info.value)
     assert "nothing was sent" in str(info.value)
     assert sleep.waits == []
+
+
+async def test_a_streams_generated_trace_id_is_the_contexts_while_it_starts(
+    emulator: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with on(emulator, failure_threshold=1, recovery_timeout=0) as (transport, _):
+        slug = await new_workspace(transport)
+        emulator.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", status=503, times=1)
+        with caplog.at_level(logging.INFO, logger="anythingllm_bridge"):
+            events = await collect(
+                transport, f"/v1/workspace/{slug}/stream-chat", {"message": "hi", "mode": "chat"}
+            )
+    assert events[-1]["type"] == "finalizeResponseStream"
+    [sent, *_] = [r.request_id for r in emulator.emulator.faults.requests if r.path.endswith("stream-chat")]
+    breaker = [r for r in caplog.records if r.name.startswith("anythingllm_bridge.resilience")]
+    assert breaker  # it opened on the 503, then closed on the retry
+    assert {getattr(r, "trace_id", None) for r in breaker} == {sent}

@@ -310,10 +310,20 @@ class Transport:
         self._require_open(method, path)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        tid = current_trace_id() or new_trace_id()
-        result = await self._call(
-            method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
-        )
+        tid = _current_trace.get()
+        if tid is not None:
+            result = await self._call(
+                method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
+            )
+        else:  # the generated id is the context's while the stream starts (breaker logs carry it)
+            tid = new_trace_id()
+            token = _current_trace.set(tid)
+            try:
+                result = await self._call(
+                    method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
+                )
+            finally:
+                _current_trace.reset(token)
         where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
         if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
             events = result.data if isinstance(result.data, list) else [result.data]
