@@ -76,8 +76,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
 
     ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine;
     ``client.base_url`` is the root), or a settings object that carries the server, the key and
-    the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or ALM-001's
-    ``AnythingLLMConfig``. The object's values replace the defaults; an ``api_key`` or keyword
+    the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or the integration
+    specification's ``AnythingLLMConfig``. The object's values replace the defaults; an ``api_key`` or keyword
     argument passed as well wins over it (``AnythingLLMClient(settings, timeout=5)``). The keyword arguments
     tune timeouts (seconds), retries, the circuit breaker and limits; their defaults and meaning are
     those of :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep``

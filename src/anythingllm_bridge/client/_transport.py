@@ -132,6 +132,7 @@ class Transport:
 
     @property
     def is_open(self) -> bool:
+        """True between :meth:`open` and :meth:`close` (the HTTP session exists and is not closed)."""
         return self._session is not None and not self._session.closed
 
     async def open(self) -> None:
@@ -161,6 +162,8 @@ class Transport:
         self._slots = asyncio.Semaphore(min(cfg.max_concurrency, cfg.max_connections_per_host))
 
     async def close(self) -> None:
+        """Close the HTTP session (idempotent). Calls in flight fail with a connection error;
+        calls still waiting for a slot with ``AnythingLLMSessionError`` (nothing was sent)."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()

@@ -611,8 +611,9 @@ class ChunkMetadata(ApiModel):
 class DocumentUploadReport(ApiModel):
     """The result of ``upload_document``, by the caller's ids: one entry per chunk.
 
-    Reads like the dictionary the ALM-001 client returns (``report["successful_uploads"]``) as
-    well as by attribute. ``locations`` maps each uploaded chunk id to its document location.
+    Reads like the dictionary the integration specification's client returns
+    (``report["successful_uploads"]``) as well as by attribute. ``locations`` maps each uploaded
+    chunk id to its document location.
     """
 
     document_id: str

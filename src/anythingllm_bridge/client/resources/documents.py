@@ -88,6 +88,9 @@ def metadata_field(metadata: Mapping[str, Any] | str | None) -> str | None:
 
 
 class DocumentsMixin(Resource):
+    """Documents in the server's storage: uploading files, text and links, listing, reading,
+    moving and deleting them, and folders."""
+
     async def upload_file(
         self,
         path: str | os.PathLike[str],
