@@ -196,13 +196,17 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["localhost:3001", "ftp://h", "http://", "http://h:port", " ", "http://h/?x=1"]
+    ("url", "shown"),
+    [
+        *[(url, url) for url in ["localhost:3001", "ftp://h", "http://", "http://h:port", " "]],
+        ("http://h/?x=1", "http://h/"),  # a query may hold a secret: not shown
+    ],
 )
-def test_bad_base_url_is_refused_naming_it(url: str) -> None:
+def test_bad_base_url_is_refused_naming_it(url: str, shown: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url") as info:
         Transport(url, "KEY")
     assert isinstance(info.value, ValueError)
-    assert repr(url) in str(info.value)
+    assert repr(shown) in str(info.value)
 
 
 # ---------------------------------------------------------------- retry policy per call
