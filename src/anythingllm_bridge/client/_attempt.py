@@ -11,7 +11,6 @@ retry loop, the breaker and the concurrency limit are the transport's (:mod:`._t
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ from typing import Any
 import aiohttp
 from aiohttp import hdrs
 
-from anythingllm_bridge.client._errors import Expect, Subject, interpret_response
+from anythingllm_bridge.client._errors import Expect, Subject, interpret_response, parse_content_type
 from anythingllm_bridge.client._sse import SSEDecodeError, decode_all
 from anythingllm_bridge.client_config import ClientConfig
 from anythingllm_bridge.errors import (
@@ -226,7 +225,7 @@ def _interpret(
 ) -> ApiResponse | Failure:
     status = response.status
     headers = response.headers
-    content_type, charset = _content_type(headers.get(hdrs.CONTENT_TYPE, ""))
+    content_type, charset = parse_content_type(headers.get(hdrs.CONTENT_TYPE, ""))
     text = _decode(raw, charset)
     if stream and status == 200 and text.lstrip().startswith("data:"):
         expect = "any"  # a stream route answered with event lines but not as an event stream
@@ -250,21 +249,6 @@ def _interpret(
             broken = AnythingLLMStreamError(f"the event stream is broken: {exc}", status=status)
             return Failure(broken, sent=True)
     return ApiResponse(status, content_type, headers, data, trace_id)
-
-
-@functools.lru_cache(maxsize=32)  # a server sends the same few values over and over
-def _content_type(header: str) -> tuple[str, str | None]:
-    """The media type (lower case, without parameters) and the charset of a Content-Type header
-    ("" and None when there is none)."""
-    mime, charset = header, None
-    if ";" in header:
-        mime, _, params = header.partition(";")
-        for param in params.split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "charset":
-                charset = value.strip().strip('"') or None
-                break
-    return mime.strip().lower(), charset
 
 
 def _decode(raw: bytes, charset: str | None) -> str:
