@@ -81,10 +81,25 @@ async def test_update_embeddings_needs_something_to_do(
         await client.update_embeddings(workspace.slug)
 
 
-async def test_upload_file_notices_a_dropped_embedding(
+async def test_upload_file_repairs_a_dropped_embedding(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
 ) -> None:
     emulator.emulator.faults.lose_embeddings(next_n=1)
+    result = await emu_client.upload_file(make_files(tmp_path, 1)[0], workspaces=emu_workspace.slug)
+    assert result.success is True  # the server said 200, left it out, and the client embedded it again
+    assert result.missing_from == []
+    assert result.location in (await emu_client.get_workspace(emu_workspace.slug)).docpaths
+    repairs = [r for r in emulator.emulator.faults.requests if r.path.endswith("/update-embeddings")]
+    assert len(repairs) == 1
+
+
+async def test_upload_file_notices_an_embedding_the_repair_could_not_make(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    emulator.emulator.faults.lose_embeddings(next_n=1)
+    emulator.emulator.faults.add(  # and the repair is refused
+        "POST", "/api/v1/workspace/*/update-embeddings", status=400, body={"error": "refused"}, times=1
+    )
     result = await emu_client.upload_file(make_files(tmp_path, 1)[0], workspaces=emu_workspace.slug)
     assert result.success is True  # the server said 200 ...
     assert result.missing_from == [emu_workspace.slug]  # ... but the document is not there

@@ -387,7 +387,7 @@ class UploadResult(ApiModel):
     """The answer of an upload (file, raw text, link) plus the client's embedding check.
 
     ``missing_from`` lists the workspaces asked for in ``workspaces=`` that do not hold the
-    document after the upload (the server answers 200 either way).
+    document after the upload and one repair (the server answers 200 either way).
     """
 
     success: bool = True

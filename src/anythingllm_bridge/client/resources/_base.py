@@ -230,23 +230,6 @@ class Resource:
             )
         return parse(Workspace, raw)
 
-    async def _missing_from(self, location: str, slugs: Iterable[str]) -> list[str]:
-        """The workspaces (of ``slugs``) whose ``documents[].docpath`` lacks ``location``.
-
-        A workspace that does not exist counts as missing: the server ignores unknown slugs in
-        ``addToWorkspaces`` without a word.
-        """
-        missing: list[str] = []
-        for slug in slugs:
-            try:
-                workspace = await self._fetch_workspace(slug)
-            except AnythingLLMNotFoundError:
-                missing.append(slug)
-                continue
-            if location not in workspace.docpaths:
-                missing.append(slug)
-        return missing
-
 
 def folder_segment(folder: str) -> str:
     """A document folder name: exactly one path segment (storage is two levels deep)."""
