@@ -30,6 +30,7 @@ __all__ = [
     "parse_list",
     "segment",
     "thread_subject",
+    "workspace_object",
     "workspace_subject",
 ]
 
@@ -102,6 +103,15 @@ class KnownIds:
         """Drop a deleted workspace (or a slug that now names another one)."""
         for key in [key for key, value in self.workspaces.items() if value == slug]:
             del self.workspaces[key]
+
+
+def workspace_object(data: Any) -> dict[str, Any] | None:
+    """The workspace in an answer's ``workspace`` envelope: the server sends an object or a list of
+    one (``GET /v1/workspace/<slug>``); ``None`` when it sends none (missing, ``null``, ``[]``)."""
+    raw = data.get("workspace") if isinstance(data, dict) else None
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    return raw if isinstance(raw, dict) and raw else None
 
 
 def workspace_subject(slug: str) -> Subject:
@@ -216,10 +226,8 @@ class Resource:
         """
         path = f"/v1/workspace/{segment(slug)}"
         data = await self._object("GET", path, subject=workspace_subject(slug))
-        raw = data.get("workspace")
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        if not raw:
+        raw = workspace_object(data)
+        if raw is None:
             raise AnythingLLMNotFoundError(
                 f"workspace {slug!r} does not exist",
                 status=200,

@@ -28,7 +28,13 @@ from anythingllm_bridge.client.models import (
     UploadResult,
     Workspace,
 )
-from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segment, workspace_subject
+from anythingllm_bridge.client.resources._base import (
+    WorkspaceRef,
+    parse,
+    segment,
+    workspace_object,
+    workspace_subject,
+)
 from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
 from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
 from anythingllm_bridge.tracing import get_logger
@@ -429,10 +435,8 @@ async def first_alone(
 def _answer_workspace(data: Any) -> Workspace | None:
     """The workspace an ``update-embeddings`` answer carries (with its documents), ``None`` if it
     carries none or one that does not parse (the caller reads the workspace instead)."""
-    workspace = data.get("workspace") if isinstance(data, dict) else None
-    if isinstance(workspace, list):
-        workspace = workspace[0] if len(workspace) == 1 else None
-    if not isinstance(workspace, dict) or not isinstance(workspace.get("documents"), list):
+    workspace = workspace_object(data)
+    if workspace is None or not isinstance(workspace.get("documents"), list):
         return None
     try:
         return Workspace.model_validate(workspace)

@@ -21,6 +21,7 @@ from anythingllm_bridge.client.resources._base import (
     parse,
     parse_list,
     segment,
+    workspace_object,
     workspace_subject,
 )
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
@@ -89,8 +90,8 @@ class WorkspacesMixin(Resource):
             raise ValueError("update_workspace needs at least one setting to change")
         path = f"/v1/workspace/{segment(slug)}/update"  # sets fields: safe to repeat
         data = await self._object("POST", path, json=body, idempotent=True, subject=workspace_subject(slug))
-        workspace = data.get("workspace")
-        if isinstance(workspace, dict) and "slug" not in workspace:
+        workspace = workspace_object(data)
+        if workspace is not None and "slug" not in workspace:
             # {"workspace": {"id": 1}, "message": "No valid fields to update!"}: read it back.
             message = data.get("message")
             return WorkspaceResponse(
@@ -204,10 +205,8 @@ class WorkspacesMixin(Resource):
     def _workspace_response(self, data: dict[str, Any], method: str, path: str) -> WorkspaceResponse:
         """``{"workspace": {...}, "message": ...}``; an answer without a workspace (the server says
         200 or 400 with ``{"workspace": null, "message": why}``) raises ``AnythingLLMValidationError``."""
-        raw = data.get("workspace")
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        if not isinstance(raw, dict):
+        raw = workspace_object(data)
+        if raw is None:
             message = data.get("message") or "the server returned no workspace"
             raise AnythingLLMValidationError(
                 str(message), status=200, body=data, server_message=str(message), method=method, path=path
