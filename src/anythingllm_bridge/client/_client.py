@@ -21,10 +21,10 @@ from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
 from anythingllm_bridge.client.resources._base import KnownIds
 from anythingllm_bridge.client.resources.chat import ChatMixin
-from anythingllm_bridge.client.resources.embeddings import EmbeddingsMixin
 from anythingllm_bridge.client.resources.openai import OpenAIMixin
 from anythingllm_bridge.client.resources.system import SystemMixin
 from anythingllm_bridge.client.resources.threads import ThreadsMixin
+from anythingllm_bridge.client.resources.uploads import UploadsMixin
 from anythingllm_bridge.client.resources.workspaces import WorkspacesMixin
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig
 from anythingllm_bridge.errors import (
@@ -67,7 +67,7 @@ def _noting_explicit_options(init: Callable[P, None]) -> Callable[P, None]:
     return call
 
 
-class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, SystemMixin, OpenAIMixin):
+class AnythingLLMClient(UploadsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, SystemMixin, OpenAIMixin):
     """Async client for the AnythingLLM developer API.
 
     Use it inside ``async with client:`` (or between ``await client.connect()`` and
