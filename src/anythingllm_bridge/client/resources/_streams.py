@@ -7,7 +7,7 @@ arrived. A stream cut before it raises ``AnythingLLMStreamError`` — never a qu
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, Self, TypeVar
 
 from anythingllm_bridge.client import _deprecated
@@ -42,6 +42,24 @@ class EventStream(Generic[EventT]):
         self._iterator: AsyncGenerator[EventT, None] | None = None
         self.events_received = 0
         self.completed = False
+
+    @classmethod
+    def later(cls, start: Callable[[], Awaitable[EventStream[EventT]]], *, method: str, path: str) -> Self:
+        """A stream whose request ``start`` makes on the first iteration: ``start`` returns a
+        stream of the same kind (``lambda: client.chat(..., stream=True)``), whose events this one
+        yields — so a stream made before its call can be awaited is still that call's stream."""
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            raw = (await start())._open_events()
+            try:
+                async for data in raw:
+                    yield data
+            finally:
+                aclose = getattr(raw, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return cls(events, method=method, path=path)
 
     def __aiter__(self) -> EventStream[EventT]:
         return self
