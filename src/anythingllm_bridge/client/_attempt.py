@@ -11,13 +11,16 @@ retry loop, the breaker and the concurrency limit are the transport's (:mod:`._t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 from aiohttp import hdrs
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from anythingllm_bridge.client._errors import Expect, Subject, interpret_response, parse_content_type
 from anythingllm_bridge.client._sse import SSEDecodeError, decode_all
@@ -29,7 +32,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMTimeoutError,
 )
 
-__all__ = ["ApiResponse", "Failure", "OpenStream", "Sender", "connection_tracer"]
+__all__ = ["ApiResponse", "Connector", "Failure", "OpenStream", "Sender"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +79,29 @@ class _Progress:
         self.connected = False
 
 
-async def _on_connected(_session: aiohttp.ClientSession, context: SimpleNamespace, _params: object) -> None:
-    progress = context.trace_request_ctx
-    if isinstance(progress, _Progress):
-        progress.connected = True
+# The attempt the current task is making (set by Sender.send around its request).
+_attempt: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar(
+    "anythingllm_bridge_attempt", default=None
+)
 
 
-def connection_tracer() -> aiohttp.TraceConfig:
-    """The session's trace hook telling an attempt when it has a connection (new or reused), so a
-    deadline that ends it before then is known to have sent nothing."""
-    tracer = aiohttp.TraceConfig()
-    tracer.on_connection_create_end.append(_on_connected)
-    tracer.on_connection_reuseconn.append(_on_connected)
-    tracer.freeze()
-    return tracer
+class Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling the attempt in progress when it has its connection (new or
+    pooled), so a deadline that ends the attempt before then is known to have sent nothing. (An
+    ``aiohttp.TraceConfig`` would tell the same at several times the cost per request.)"""
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        """aiohttp's ``connect``; the attempt in progress is then marked connected."""
+        connection = await super().connect(req, traces, timeout)
+        progress = _attempt.get()
+        if progress is not None:
+            progress.connected = True
+        return connection
 
 
 class Sender:
@@ -133,6 +145,7 @@ class Sender:
         timeout = self._connect_only if plain else self._with_silence
         answered = False
         progress = _Progress()
+        token = _attempt.set(progress)
         try:
             async with asyncio.timeout(within) as timer:
                 response = await session.request(
@@ -143,7 +156,6 @@ class Sender:
                     params=params,
                     allow_redirects=False,
                     timeout=timeout,
-                    trace_request_ctx=progress,
                 )
                 answered = True
                 try:
@@ -169,6 +181,8 @@ class Sender:
                 connected = progress.connected
                 return self.timed_out(within, deadline=deadline, sent=connected, connected=connected)
             return self._connection_failure(exc, answered=answered)
+        finally:
+            _attempt.reset(token)
         response.release()
         return _interpret(response, raw, method, path, trace_id, expect, subject, stream)
 

@@ -31,10 +31,10 @@ import aiohttp
 
 from anythingllm_bridge.client._attempt import (
     ApiResponse,
+    Connector,
     Failure,
     OpenStream,
     Sender,
-    connection_tracer,
 )
 from anythingllm_bridge.client._errors import Expect, Subject, abort_error
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder
@@ -140,7 +140,7 @@ class Transport:
         if self.is_open:
             return
         cfg = self.config
-        connector = aiohttp.TCPConnector(
+        connector = Connector(
             limit=max(100, cfg.max_connections_per_host),
             limit_per_host=cfg.max_connections_per_host,
             keepalive_timeout=_KEEPALIVE_TIMEOUT,
@@ -150,7 +150,6 @@ class Transport:
             connector=connector,
             headers=self._session_headers,
             raise_for_status=False,
-            trace_configs=[connection_tracer()],
         )
         # aiohttp silently re-sends an idempotent request once when a pooled connection drops; the
         # retry loop below decides (and logs, and counts) every repeat, so switch that off.
