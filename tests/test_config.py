@@ -6,11 +6,12 @@ import dataclasses
 import inspect
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from anythingllm_bridge.client import AnythingLLMClient
+from anythingllm_bridge.client import AnythingLLMClient, AnythingLLMConfig, CircuitBreakerConfig
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
 from anythingllm_bridge.config import (
     Settings,
@@ -87,8 +88,9 @@ def test_the_readme_documents_every_setting_with_its_default() -> None:
             if line.startswith("| `")}  # fmt: skip
     by_name = {name.strip("` "): default for names, default in rows.items() for name in names.split(" / ")}
     for name, field in Settings.model_fields.items():
-        assert name.upper() in by_name, f"README's settings table lacks {name.upper()}"
-        shown = by_name[name.upper()].strip("`")
+        listed = [env for env in (name.upper(), *env_names(name)) if env in by_name]
+        assert listed, f"README's settings table lacks {name.upper()}"
+        shown = by_name[listed[0]].strip("`")
         if isinstance(field.default, int | float) and not isinstance(field.default, bool):
             assert float(shown) == float(field.default), f"README shows {name.upper()}={shown}"
         elif isinstance(field.default, str):
@@ -122,7 +124,7 @@ def test_settings_hand_every_knob_to_the_client_config(tmp_path: Path) -> None:
         "verify_ssl": False,
         "ca_bundle": tmp_path / "ca.pem",
     }
-    config = Settings(_env_file=None, **values).client_config()  # type: ignore[call-arg]
+    config = AnythingLLMClient(Settings(_env_file=None, **values)).config  # type: ignore[call-arg]
     assert {_setting(k.name): getattr(config, k.name) for k in dataclasses.fields(ClientConfig)} == values
 
 
@@ -222,3 +224,61 @@ def test_a_missing_user_config_file_or_xdg_folder(
 def test_env_names_name_every_setting_the_way_it_is_read() -> None:
     assert env_names("anythingllm_url") == ("ANYTHINGLLM_URL",)
     assert env_names("max_retries") == ("ANYTHINGLLM_MAX_RETRIES", "MAX_RETRIES", "max_retries")
+    assert env_names("verify_ssl") == ("ANYTHINGLLM_VERIFY_SSL",)  # TLS trust: prefixed only
+
+
+def test_tls_settings_ignore_the_bare_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VERIFY_SSL", "false")
+    monkeypatch.setenv("ca_bundle", "/elsewhere.pem")
+    dotenv = tmp_path / "tls.env"
+    dotenv.write_text("VERIFY_SSL=false\nCA_BUNDLE=/other.pem\n", encoding="utf-8")
+    settings = Settings(_env_file=dotenv)  # type: ignore[call-arg]
+    assert (settings.verify_ssl, settings.ca_bundle) == (True, None)
+    monkeypatch.setenv("ANYTHINGLLM_VERIFY_SSL", "false")
+    assert Settings(_env_file=dotenv).verify_ssl is False  # type: ignore[call-arg]
+    assert Settings(_env_file=None, verify_ssl=False).verify_ssl is False  # type: ignore[call-arg]
+
+
+# --------------------------------------------------------------------------- the key is never echoed
+
+SECRET = "sk-SECRET-KEY-123"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "api_key", "said"),
+    [
+        (SECRET, "http://swapped.example:3001", "are base_url and api_key swapped?"),
+        (f"http://user:{SECRET}@127.0.0.1:3001", "k", "must not carry a user name or password"),
+        (f"ftp://user:{SECRET}@127.0.0.1:3001", "k", "got '127.0.0.1:3001'"),
+        (f"http://127.0.0.1:3001/?key={SECRET}", "k", "must not have a query"),
+        (
+            {"endpoint": "http://127.0.0.1:3001", "api_key": SECRET},
+            None,
+            "a dict with keys endpoint, api_key",
+        ),
+    ],
+)
+def test_a_bad_server_url_never_shows_the_key(base_url: Any, api_key: str | None, said: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        AnythingLLMClient(base_url, api_key)
+    assert said in str(info.value)
+    assert "SECRET" not in str(info.value)
+    assert "SECRET" not in repr(info.value)
+
+
+def test_keyword_arguments_win_over_a_settings_object_passed_too() -> None:
+    settings = Settings(_env_file=None, anythingllm_url="http://127.0.0.1:3001", anythingllm_api_key="k1")  # type: ignore[call-arg]
+    settings = settings.model_copy(update={"max_retries": 7, "anythingllm_timeout": 40.0})
+    config = AnythingLLMClient(settings, max_retries=0, timeout=5, read_timeout=2).config
+    assert (config.max_retries, config.timeout, config.read_timeout) == (0, 5, 2)
+    assert AnythingLLMClient(settings, read_timeout=2).config.max_retries == 7  # the object's
+    default = DEFAULTS.max_retries  # passed explicitly, the default value wins too
+    assert AnythingLLMClient(settings, max_retries=default).config.max_retries == default
+    alm = AnythingLLMConfig(
+        endpoint="http://127.0.0.1:3001",
+        api_key="k2",
+        circuit_breaker=CircuitBreakerConfig(timeout_seconds=30, failure_threshold=9),
+    )
+    config = AnythingLLMClient(alm, timeout=5).config
+    assert (config.timeout, config.failure_threshold) == (5, 9)
+    assert "timeout" in inspect.signature(AnythingLLMClient).parameters  # the signature is still shown

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from anythingllm_bridge.errors import ConfigurationError
 
@@ -25,8 +25,8 @@ class ClientConfig:
 
     - ``timeout``: the whole call — every attempt and every backoff or ``Retry-After`` wait between
       them. A wait that would end past it is not taken: the call fails at once, its error saying so
-      and naming the last failure. Time spent queued for a free connection slot, or waiting out an
-      open breaker (``client.with_options(breaker_wait=...)``), does not count. A stream's ``timeout``
+      and naming the last failure. Time spent queued for a free connection slot counts; time spent
+      waiting out an open breaker (``client.with_options(breaker_wait=...)``) does not. A stream's ``timeout``
       covers getting it started; once it streams, only ``read_timeout`` applies.
     - ``connect_timeout``: opening a TCP (and TLS) connection, per attempt.
     - ``read_timeout``, per attempt: a plain request must have its complete answer (status, headers
@@ -95,11 +95,33 @@ def normalise_url(url: object, what: str = "the server URL") -> str:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(
-            f"{what} must be http:// or https:// followed by a host (e.g. http://host:3001), got {url!r}"
+            f"{what} must be http:// or https:// followed by a host (e.g. http://host:3001), "
+            f"got {_shown(url)}"
+        )
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            f"{what} must not carry a user name or password (user:password@host); "
+            "give the API key on its own (api_key / ANYTHINGLLM_API_KEY)"
         )
     if parts.query or parts.fragment:
-        raise ConfigurationError(f"{what} must not have a query or a fragment, got {url!r}")
+        where = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        raise ConfigurationError(
+            f"{what} must not have a query or a fragment (got {where!r} followed by one)"
+        )
     for suffix in ("/api/v1", "/api"):
         if text.endswith(suffix):
             return text[: -len(suffix)]
     return text
+
+
+def _shown(url: object) -> str:
+    """``url`` as an error message may show it: a value with nothing of a URL (no ``:``, ``/`` or
+    ``.``) is not shown, since it is most likely the API key given in the URL's place."""
+    if not isinstance(url, str) or not url.strip() or any(mark in url for mark in ":/."):
+        if isinstance(url, str) and "@" in url:
+            return repr(url.rpartition("@")[2])  # no user name or password
+        return repr(url)
+    return (
+        f"a {len(url)}-character value that is not a URL (not shown: it may be the API key; "
+        "are base_url and api_key swapped?)"
+    )

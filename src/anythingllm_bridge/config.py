@@ -4,8 +4,8 @@ Each field is read from the environment variable of the same name in upper case
 (``anythingllm_url`` ← ``ANYTHINGLLM_URL``). The resilience knobs are also read with an
 ``ANYTHINGLLM_`` prefix (``ANYTHINGLLM_MAX_RETRIES`` wins over ``MAX_RETRIES``).
 Secrets are ``SecretStr``: they never appear in ``repr`` or logs. The client's knobs take their
-defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only), and
-:meth:`Settings.client_config` hands them to a client.
+defaults from :data:`anythingllm_bridge.client_config.DEFAULTS` (declared there only);
+``AnythingLLMClient(settings)`` takes them from a ``Settings``.
 
 Where a value comes from, highest first: keyword arguments (the command line's ``--url`` and
 ``--api-key``), the environment, the ``.env`` file of the current folder or of its nearest parent that
@@ -35,7 +35,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from anythingllm_bridge.client_config import DEFAULTS, ClientConfig, normalise_url
+from anythingllm_bridge.client_config import DEFAULTS, normalise_url
 from anythingllm_bridge.ingest_config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_PASSES,
@@ -67,12 +67,13 @@ class StorageType(StrEnum):
     S3 = "s3"
 
 
-def _knob(default: Any, name: str, description: str, **kwargs: Any) -> Any:
-    """A resilience setting read from ``ANYTHINGLLM_<NAME>`` or ``<NAME>``."""
+def _knob(default: Any, name: str, description: str, *, bare: bool = True, **kwargs: Any) -> Any:
+    """A resilience setting read from ``ANYTHINGLLM_<NAME>`` or (``bare``) ``<NAME>``."""
     upper = name.upper()
+    names = (f"ANYTHINGLLM_{upper}", upper, name) if bare else (f"ANYTHINGLLM_{upper}",)
     return Field(
         default,
-        validation_alias=AliasChoices(f"ANYTHINGLLM_{upper}", upper, name),
+        validation_alias=AliasChoices(*names),
         description=description,
         **kwargs,
     )
@@ -158,9 +159,11 @@ class Settings(BaseSettings):
     max_connections_per_host: int = _knob(
         DEFAULTS.max_connections_per_host, "max_connections_per_host", "Connections per host", ge=1
     )
-    verify_ssl: bool = _knob(DEFAULTS.verify_ssl, "verify_ssl", "Verify TLS certificates")
+    # TLS trust only from ANYTHINGLLM_*: a bare VERIFY_SSL or CA_BUNDLE in the environment belongs to
+    # some other tool, and must not switch this client's certificate checks off or change its CAs
+    verify_ssl: bool = _knob(DEFAULTS.verify_ssl, "verify_ssl", "Verify TLS certificates", bare=False)
     ca_bundle: Path | None = _knob(
-        DEFAULTS.ca_bundle, "ca_bundle", "PEM file of extra trusted CA certificates"
+        DEFAULTS.ca_bundle, "ca_bundle", "PEM file of extra trusted CA certificates", bare=False
     )
 
     # --- storage
@@ -220,23 +223,6 @@ class Settings(BaseSettings):
     def _normalise_url(cls, value: str) -> str:
         return normalise_url(value, "ANYTHINGLLM_URL")  # a ValueError, reported by pydantic like any field
 
-    def client_config(self) -> ClientConfig:
-        """The client knobs of these settings (``anythingllm_timeout`` is the config's ``timeout``)."""
-        return ClientConfig(
-            timeout=self.anythingllm_timeout,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            max_retries=self.max_retries,
-            base_delay=self.base_delay,
-            max_delay=self.max_delay,
-            failure_threshold=self.failure_threshold,
-            recovery_timeout=self.recovery_timeout,
-            max_concurrency=self.max_concurrency,
-            max_connections_per_host=self.max_connections_per_host,
-            verify_ssl=self.verify_ssl,
-            ca_bundle=self.ca_bundle,
-        )
-
 
 #: what each of the sources ``_sources`` returns is called, in its order
 _SOURCE_NAMES = ("argument", "environment", ".env", "config file", "secrets")
@@ -252,8 +238,18 @@ def _sources(
     if isinstance(dotenv_settings, DotEnvSettingsSource) and dotenv_settings.env_file == ".env":
         # the default, relative ".env": look in the current folder and then up its parents
         dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=nearest_dotenv())
+    for source in (env_settings, dotenv_settings):
+        if isinstance(source, EnvSettingsSource):  # no bare VERIFY_SSL / CA_BUNDLE (see Settings)
+            source.env_vars = {
+                name: value for name, value in source.env_vars.items() if name.lower() not in _PREFIXED_ONLY
+            }
     user_file = TomlConfigSettingsSource(settings_cls, toml_file=user_config_file())
     return init_settings, env_settings, dotenv_settings, user_file, file_secret_settings
+
+
+# Settings read only under their ANYTHINGLLM_ name from the environment and .env files: pydantic
+# would also take the bare field name there (populate_by_name), which for these belongs to other tools.
+_PREFIXED_ONLY = frozenset({"verify_ssl", "ca_bundle"})
 
 
 def env_names(field: str) -> tuple[str, ...]:

@@ -3,6 +3,8 @@ the old call does what the new one does (against the emulator)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,14 @@ FACT = "The Zorblax protocol uses three handshake phases called ping, pong and p
 USER = [{"role": "user", "content": "What are the handshake phases?"}]
 
 
-def deprecated(replacement: str) -> pytest.WarningsRecorder:
-    """Expect one deprecation warning that names ``replacement``."""
-    return pytest.warns(AnythingLLMDeprecationWarning, match=f"use {replacement}")
+@contextlib.contextmanager
+def deprecated(replacement: str) -> Iterator[None]:
+    """Expect a deprecation warning that names ``replacement``, attributed to the line of this file
+    that made the old call (not to the library, pydantic or the sync facade's event loop)."""
+    with pytest.warns(AnythingLLMDeprecationWarning, match=f"use {replacement}") as caught:
+        yield
+    ours = [w for w in caught if issubclass(w.category, AnythingLLMDeprecationWarning)]
+    assert [w.filename for w in ours] == [__file__] * len(ours)
 
 
 @pytest.fixture
@@ -208,7 +215,14 @@ def test_the_blocking_facade_keeps_the_old_names_too() -> None:
     with EmulatorThread(api_key="OLD-NAMES") as running, AnythingLLM(running.url, running.api_key) as llm:
         slug = llm.create_workspace("Sync old names").workspace.slug
         llm.upload_text("Zorblax", FACT, workspaces=slug)
-        with deprecated(r"await chat\(\.\.\., stream=True\)"):
+        with deprecated(r"chat\(\.\.\., stream=True\)$"):  # no `await` in the facade's words
             stream = llm.stream_chat(slug, "What are the handshake phases?")
         events: list[Any] = list(stream)
         assert events[-1].type == "finalizeResponseStream"
+        with deprecated(r"limit=\.\.\."):  # warned on the facade's loop thread, shown at this line
+            assert len(llm.search_workspace(slug, "handshake phases", 1)) == 1
+        upload = llm.upload_text("Gone", FACT)
+        with deprecated(r"delete_documents_from_server\(\.\.\.\)"):
+            llm.remove_documents([upload.location])
+        with deprecated(r"openai_chat\(\.\.\.\)$"):
+            assert llm.openai_complete(slug, USER).choices

@@ -81,10 +81,25 @@ async def test_update_embeddings_needs_something_to_do(
         await client.update_embeddings(workspace.slug)
 
 
-async def test_upload_file_notices_a_dropped_embedding(
+async def test_upload_file_repairs_a_dropped_embedding(
     emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
 ) -> None:
     emulator.emulator.faults.lose_embeddings(next_n=1)
+    result = await emu_client.upload_file(make_files(tmp_path, 1)[0], workspaces=emu_workspace.slug)
+    assert result.success is True  # the server said 200, left it out, and the client embedded it again
+    assert result.missing_from == []
+    assert result.location in (await emu_client.get_workspace(emu_workspace.slug)).docpaths
+    repairs = [r for r in emulator.emulator.faults.requests if r.path.endswith("/update-embeddings")]
+    assert len(repairs) == 1
+
+
+async def test_upload_file_notices_an_embedding_the_repair_could_not_make(
+    emu_client: AnythingLLMClient, emu_workspace: Workspace, emulator: Any, tmp_path: Path
+) -> None:
+    emulator.emulator.faults.lose_embeddings(next_n=1)
+    emulator.emulator.faults.add(  # and the repair is refused
+        "POST", "/api/v1/workspace/*/update-embeddings", status=400, body={"error": "refused"}, times=1
+    )
     result = await emu_client.upload_file(make_files(tmp_path, 1)[0], workspaces=emu_workspace.slug)
     assert result.success is True  # the server said 200 ...
     assert result.missing_from == [emu_workspace.slug]  # ... but the document is not there
@@ -290,3 +305,49 @@ async def test_upload_document_rejects_duplicate_chunk_ids(
     document.chunks[1].id = document.chunks[0].id
     with pytest.raises(ValueError, match="duplicate chunk ids"):
         await emu_client.upload_document(emu_workspace.slug, document)
+
+
+async def test_upload_document_makes_a_missing_workspace_and_reuses_it(emulator: Any) -> None:
+    async with make_client(emulator.url, emulator.api_key) as client:
+        first = await client.upload_document("observatory-docs", processed(2))
+        again = await client.upload_document("observatory-docs", processed(2))
+        workspaces = [w.slug for w in await client.list_workspaces()]
+        documents = await client.list_workspace_documents("observatory-docs")
+    assert (first.workspace_slug, first.successful_uploads) == ("observatory-docs", 2)
+    assert (again.workspace_slug, again.successful_uploads) == ("observatory-docs", 2)
+    assert workspaces == ["observatory-docs"]  # made once, then found
+    assert len(documents) == 4
+
+
+def raw_text_posts(emulator: Any) -> int:
+    return sum(1 for r in emulator.emulator.faults.requests if r.path == "/api/v1/document/raw-text")
+
+
+@pytest.mark.parametrize(
+    ("drop", "sends"),
+    [("after_headers", 3), ("before_headers", 4)],
+    ids=["stored, answer lost: found by its marker", "not stored: sent again"],
+)
+async def test_a_chunk_whose_answer_was_lost_is_looked_for_before_it_is_sent_again(
+    emulator: Any, emu_client: AnythingLLMClient, emu_workspace: Workspace, drop: str, sends: int
+) -> None:
+    await emu_client.upload_document(emu_workspace.slug, processed(3))  # an earlier upload, same ids
+    before = raw_text_posts(emulator)
+    emulator.emulator.faults.add("POST", "/api/v1/document/raw-text", drop=drop, times=1)
+    report = await emu_client.upload_document(emu_workspace.slug, processed(3))
+    assert (report.successful_uploads, report.failed_chunk_ids) == (3, [])
+    assert raw_text_posts(emulator) - before == sends
+    stored = (await emu_client.list_folder("custom-documents")).documents
+    assert len(stored) == 6  # each chunk once per upload_document call: no duplicate
+    assert set(report.locations.values()) <= {d.location for d in stored}
+    assert len(set(report.locations.values())) == 3
+
+
+async def test_a_chunk_never_stored_is_sent_three_times_then_reported(
+    emulator: Any, emu_client: AnythingLLMClient, emu_workspace: Workspace
+) -> None:
+    emulator.emulator.faults.add("POST", "/api/v1/document/raw-text", drop="before_headers", times=None)
+    report = await emu_client.upload_document(emu_workspace.slug, processed(1))
+    assert (report.successful_uploads, report.failed_chunk_ids) == (0, ["c0"])
+    assert raw_text_posts(emulator) == 3
+    assert "sent 3 times, never stored" in report.errors[0]

@@ -106,3 +106,33 @@ async def test_a_thread_id_this_client_never_saw_is_not_found(
 ) -> None:
     with pytest.raises(AnythingLLMNotFoundError, match="thread id 987654 is not one this client created"):
         await client.send_message(workspace.slug, 987654, "hi")
+
+
+async def test_an_id_whose_slug_now_names_another_workspace_is_not_found(emulator: Any) -> None:
+    async with (
+        make_client(emulator.url, emulator.api_key) as mine,
+        make_client(emulator.url, emulator.api_key) as other,
+    ):
+        old = (await mine.create_workspace("Team Docs")).workspace
+        await other.delete_workspace(old.slug)
+        new = (await other.create_workspace("Team Docs")).workspace
+        assert (new.slug, new.id) == (old.slug, (old.id or 0) + 1)  # same slug, another workspace
+        assert old.id is not None
+        with pytest.raises(AnythingLLMNotFoundError, match=f"no workspace has the id {old.id}"):
+            await mine.get_workspace(old.id)
+        with pytest.raises(AnythingLLMNotFoundError, match=f"no workspace has the id {old.id}"):
+            await mine.chat(old.id, "hello")
+        assert await other.get_workspace_chats(new.slug) == []  # nothing went to the new one
+        assert (await mine.get_workspace(new.id or 0)).id == new.id
+
+
+async def test_with_options_views_share_the_ids_the_client_learnt(emulator: Any) -> None:
+    async with make_client(emulator.url, emulator.api_key) as creator:
+        created = (await creator.create_workspace("Shared")).workspace
+    assert created.id is not None
+    async with make_client(emulator.url, emulator.api_key) as client:
+        view = client.with_options(breaker_wait=None)  # made before any id was learnt
+        before = listings(emulator.emulator)
+        assert (await view.get_workspace(created.id)).slug == created.slug
+        assert (await client.get_workspace(created.id)).slug == created.slug
+        assert listings(emulator.emulator) - before == 1  # the view's lookup served the client too

@@ -182,25 +182,33 @@ async def test_health_check_of_nothing_listening_does_not_raise() -> None:
     assert health.answering is False
     assert health.authenticated is None  # never checked, so neither accepted nor refused
     assert health.reason
-    assert health.breaker is not None
-    assert health.breaker.failure_count >= 1
+    assert health["status"] == "unhealthy"
+    assert health["circuit_breaker"]["state"] == "closed"
+    assert health["circuit_breaker"]["failure_count"] == 0  # a health check is not the application's call
 
 
-async def test_health_check_reports_an_open_breaker(emulator: Any) -> None:
+async def test_health_check_is_one_probe_outside_the_breaker(emulator: Any) -> None:
     emulator.emulator.faults.outage(3600)
-    async with make_client(emulator.url, emulator.api_key, max_retries=0, failure_threshold=2) as client:
-        first = await client.health_check()
-        await client.health_check()
-        health = await client.health_check()
+    async with make_client(emulator.url, emulator.api_key, failure_threshold=2) as client:  # 3 retries
+        checks = [await client.health_check() for _ in range(3)]
+        pings = [r for r in emulator.emulator.faults.requests if r.path == "/api/ping"]
+        assert len(pings) == 3  # one request per check: no retries
+        assert client.breaker.failure_count == 0
+        with pytest.raises(AnythingLLMError):  # the application's own call, retried, opens it
+            await client.list_workspaces()
+        assert client.breaker.state.value == "open"
+        during = await client.health_check()
+    first = checks[0]
     assert first.reachable is True  # it answered: 503
     assert first.answering is False
     assert first.authenticated is None
     assert first.not_anythingllm is False  # any server may be failing
     assert "503" in (first.reason or "")
-    assert health.reachable is False
-    assert health.breaker is not None
-    assert health.breaker.state.lower().endswith("open")
-    assert "breaker" in (health.reason or "")
+    assert (first["status"], first["circuit_breaker"]["state"]) == ("unhealthy", "closed")
+    assert during.reachable is True  # the open breaker did not stop the check from asking
+    assert "503" in (during.reason or "")
+    assert during["circuit_breaker"]["state"] == "open"
+    assert [r.path for r in emulator.emulator.faults.requests].count("/api/ping") == 4
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ an answer lost in transit means, and what the client's own limits allow."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
+from anythingllm_bridge.client.resources.embeddings import first_alone
 from support import docpaths, make_client
 
 
@@ -157,3 +159,46 @@ async def test_into_a_fresh_workspace_the_first_upload_goes_alone(
     assert all(r.status == "embedded" for r in results)
     first, *rest = sorted(r.at for r in requests_to(emulator, "POST", "/document/upload"))
     assert all(at - first >= 0.05 for at in rest)  # the others only once the first was answered
+
+
+async def test_a_metadata_function_that_raises_fails_its_file_alone(
+    emulator: Any, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, 4)
+
+    def metadata(path: Path) -> dict[str, str]:
+        if path == files[2]:
+            raise KeyError("no author for this one")
+        return {"docAuthor": path.stem}
+
+    async with make_client(emulator.url, emulator.api_key) as client:
+        results = await client.upload_documents(emu_workspace.slug, files, metadata=metadata)
+        embedded = await docpaths(client, emu_workspace.slug)
+    assert [r.status for r in results] == ["embedded", "embedded", "failed", "embedded"]
+    assert results[2].error == "the metadata function raised KeyError: 'no author for this one'"
+    assert results[2].location is None
+    assert len(requests_to(emulator, "POST", "/document/upload")) == 3  # nothing sent for it
+    assert sorted(embedded) == sorted(r.location for r in results if r.location)
+
+
+async def test_when_one_send_raises_the_others_are_cancelled_not_orphaned() -> None:
+    started: list[int] = []
+    cancelled: list[int] = []
+    never = asyncio.Event()
+
+    async def send(item: int) -> int:
+        started.append(item)
+        if item == 1:
+            await asyncio.sleep(0)  # the others have started by now
+            raise RuntimeError("boom")
+        try:
+            await never.wait()
+        except asyncio.CancelledError:
+            cancelled.append(item)
+            raise
+        return item
+
+    with pytest.raises(RuntimeError, match="boom"):
+        await first_alone([0, 1, 2, 3], send, False, lambda _result: True)
+    assert sorted(started) == [0, 1, 2, 3]
+    assert sorted(cancelled) == [0, 2, 3]  # all of them, before first_alone returned

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 
 from anythingllm_bridge.client import AnythingLLMClient, Workspace
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from anythingllm_bridge.tracing import trace_id
 from support import Server
 
 
@@ -111,6 +115,19 @@ async def test_get_or_create_workspace(client: AnythingLLMClient, server: Server
     assert len([w for w in await client.list_workspaces() if w.slug == slug]) == 1
 
 
+async def test_get_or_create_workspace_finds_by_name_when_the_server_chose_another_slug(
+    client: AnythingLLMClient, server: Server
+) -> None:
+    slug = server.name("goc-name")
+    name = server.name("Python Documentation")  # the server's slug for it is not `slug`
+    first = await client.get_or_create_workspace(slug, name)
+    server.created_workspaces.append(first.slug)
+    assert first.slug != slug
+    again = [await client.get_or_create_workspace(slug, name) for _ in range(2)]
+    assert [w.id for w in again] == [first.id, first.id]
+    assert len([w for w in await client.list_workspaces() if w.name == name]) == 1
+
+
 async def test_list_threads_carries_names(client: AnythingLLMClient, workspace: Workspace) -> None:
     thread = (await client.create_thread(workspace.slug, "Support")).thread
     threads = await client.list_threads(workspace.slug)
@@ -158,3 +175,29 @@ async def test_workspace_new_validation_error_from_the_server(client: AnythingLL
     with pytest.raises(AnythingLLMValidationError) as caught:
         await client.transport.request("POST", "/v1/workspace/new", json={})
     assert caught.value.server_message == "name cannot be null"
+
+
+async def test_the_workspace_warnings_carry_the_calls_trace_id(
+    emu_client: AnythingLLMClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="anythingllm_bridge"), trace_id("goc-trace-1"):
+        created = await emu_client.get_or_create_workspace("my-docs", "My Documents")
+    assert created.slug == "my-documents"
+    [record] = [r for r in caplog.records if "the server named the new workspace" in r.getMessage()]
+    assert record.name.startswith("anythingllm_bridge.client")
+    assert getattr(record, "trace_id", None) == "goc-trace-1"  # stamped like every library record
+
+
+async def test_a_delete_whose_answer_was_lost_and_retry_finds_nothing_is_done(
+    emulator: Any, emu_client: AnythingLLMClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    slug = (await emu_client.create_workspace("Lost Answer")).workspace.slug
+    emulator.emulator.faults.add("DELETE", f"/api/v1/workspace/{slug}", drop="after_headers", times=1)
+    with caplog.at_level(logging.INFO, logger="anythingllm_bridge"):
+        await emu_client.delete_workspace(slug)  # the first attempt deleted it; the retry: 400
+    assert slug not in [w.slug for w in await emu_client.list_workspaces()]
+    deletes = [r for r in emulator.emulator.faults.requests if r.method == "DELETE"]
+    assert len(deletes) == 2
+    assert any("whose answer was lost deleted it" in r.getMessage() for r in caplog.records)
+    with pytest.raises(AnythingLLMNotFoundError):  # no lost answer: not found is still an error
+        await emu_client.delete_workspace(slug)

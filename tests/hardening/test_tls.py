@@ -108,6 +108,8 @@ async def test_the_settings_come_from_the_environment(
         assert await client.list_workspaces() == []
 
     monkeypatch.delenv("ANYTHINGLLM_VERIFY_SSL")
+    monkeypatch.setenv("VERIFY_SSL", "false")  # another tool's setting: it changes nothing here
+    monkeypatch.setenv("CA_BUNDLE", str(bundle))
     async with create_anythingllm_client(Settings(_env_file=None)) as client:
         with pytest.raises(AnythingLLMConnectionError, match="TLS"):
             await client.list_workspaces()

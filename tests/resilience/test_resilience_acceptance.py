@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -31,7 +32,7 @@ from anythingllm_bridge.errors import (
 from anythingllm_bridge.resilience import BreakerEvent, CircuitState
 from anythingllm_bridge.testing import Emulator, RunningEmulator, run_emulator
 from anythingllm_bridge.tracing import trace_id
-from support import FakeClock, SleepRecorder, collect
+from support import FakeClock, SleepRecorder, collect, make_client
 
 WORKSPACES = "/api/v1/workspaces"
 
@@ -236,6 +237,67 @@ async def test_four_xx_answers_never_open_the_breaker(emulator: RunningEmulator)
                 await transport.request("GET", "/v1/document/nope-doc")
     assert transport.breaker.state is CircuitState.CLOSED
     assert transport.breaker.failure_count == 0
+
+
+async def test_429_answers_never_open_the_breaker_and_a_429_probe_closes_it(
+    emulator: RunningEmulator,
+) -> None:
+    # a server answering 429 is alive: its Retry-After governs the wait, not the breaker
+    emulator.emulator.faults.add("GET", WORKSPACES, status=429, times=5)
+    clock = FakeClock()
+    async with transport_for(emulator, max_retries=0, failure_threshold=2, clock=clock) as (transport, _):
+        for _ in range(5):
+            with pytest.raises(AnythingLLMRateLimitError):
+                await transport.request("GET", "/v1/workspaces")
+        assert transport.breaker.state is CircuitState.CLOSED
+        assert transport.breaker.failure_count == 0
+        await open_breaker(transport, emulator, failures=2)
+        clock.now += 60
+        emulator.emulator.faults.add("GET", WORKSPACES, status=429, times=1)
+        with pytest.raises(AnythingLLMRateLimitError):
+            await transport.request("GET", "/v1/workspaces")  # the probe: answered, so the server is up
+        assert transport.breaker.state is CircuitState.CLOSED
+
+
+async def test_anythingllms_own_500_refusals_never_open_the_breaker(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    # AnythingLLM answers 500 {"success": false, ...} for plain refusals: the same answer every time
+    async with make_client(emulator.url, emulator.api_key, failure_threshold=2) as client:
+        for _ in range(6):
+            await client.create_folder("notes")  # "Folder by that name already exists"
+        await client.create_workspace("w")
+        files = []
+        for number in range(6):
+            path = tmp_path / f"f{number}.exe"
+            path.write_bytes(b"MZ\x00\x01" * 10)
+            files.append(path)
+        results = await client.upload_documents("w", files)
+        assert [r.status for r in results] == ["failed"] * 6
+        assert all("not supported" in (r.error or "") for r in results)
+        assert client.breaker.state is CircuitState.CLOSED
+        assert client.breaker.failure_count == 0
+        await client.list_workspaces()  # still let through
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("<html><h1>502 Bad Gateway</h1></html>", id="a proxy's page"),
+        pytest.param("Internal Server Error", id="a crash's text"),
+        pytest.param({"success": False, "error": "Document processing API is not online."}, id="not online"),
+    ],
+)
+async def test_500s_that_are_not_a_refusal_count_toward_the_breaker(
+    emulator: RunningEmulator, body: object
+) -> None:
+    content_type = "text/html" if isinstance(body, str) and body.startswith("<") else None
+    emulator.emulator.faults.add("GET", WORKSPACES, status=500, body=body, content_type=content_type, times=2)
+    async with transport_for(emulator, max_retries=0, failure_threshold=2) as (transport, _):
+        for _ in range(2):
+            with pytest.raises(AnythingLLMServerError):
+                await transport.request("GET", "/v1/workspaces")
+        assert transport.breaker.state is CircuitState.OPEN
 
 
 async def test_after_recovery_exactly_one_of_20_concurrent_calls_probes(emulator: RunningEmulator) -> None:

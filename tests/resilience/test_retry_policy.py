@@ -29,8 +29,15 @@ from anythingllm_bridge.resilience.retry import backoff, retry_delay, should_ret
 from anythingllm_bridge.resilience.transient import is_transient
 
 
-def api(cls: type[AnythingLLMAPIError], status: int, said: str | None = None) -> AnythingLLMAPIError:
-    return cls("x", status=status, server_message=said)
+def api(
+    cls: type[AnythingLLMAPIError], status: int, said: str | None = None, body: object = None
+) -> AnythingLLMAPIError:
+    return cls("x", status=status, server_message=said, body=body)
+
+
+def refusal(said: str, key: str = "error") -> AnythingLLMServerError:
+    """AnythingLLM's own 500: its JSON error envelope."""
+    return AnythingLLMServerError("x", status=500, server_message=said, body={"success": False, key: said})
 
 
 NOT_ONLINE = "Document processing API is not online. Document a.pdf will not be processed automatically."
@@ -40,14 +47,19 @@ REFUSED = [
     api(AnythingLLMRateLimitError, 429),
     api(AnythingLLMServerError, 503),
     api(AnythingLLMServerError, 500, NOT_ONLINE),
+    refusal(NOT_ONLINE),
 ]
 # transient, but the server may have acted: retried only when repeating the call is harmless
 MAY_HAVE_ACTED = [
     api(AnythingLLMAPIError, 408),
     api(AnythingLLMServerError, 500),
-    api(AnythingLLMServerError, 500, "File extension .bin not supported"),
+    api(AnythingLLMServerError, 500, "Internal Server Error", "Internal Server Error"),  # a crash
+    api(AnythingLLMServerError, 500, "Bad Gateway", "<html><h1>Bad Gateway</h1></html>"),  # a proxy
+    api(AnythingLLMServerError, 500, "Internal Server Error", {"error": "Internal Server Error"}),
+    api(AnythingLLMServerError, 500, "db locked", {"workspace": None, "message": "db locked"}),
     api(AnythingLLMServerError, 501),
     api(AnythingLLMServerError, 502),
+    api(AnythingLLMServerError, 502, "no", {"success": False, "error": "no"}),  # a gateway's verdict
     api(AnythingLLMServerError, 504),
     AnythingLLMTimeoutError("read timeout"),
     AnythingLLMConnectionError("server disconnected"),
@@ -61,6 +73,10 @@ PERMANENT = [
     api(AnythingLLMValidationError, 422),
     api(AnythingLLMChatError, 200, "LLM failed"),
     AnythingLLMProtocolError("html"),
+    # AnythingLLM's own refusals: the same answer every time
+    refusal("File extension .exe not supported for parsing and cannot be assumed as text file type."),
+    refusal("Folder by that name already exists", key="message"),
+    refusal("Invalid file upload. Unexpected field"),
 ]
 # transient, yet never retried by the retry loop: an open breaker is waited out, not retried; an
 # unknown outcome is the loop's final word

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+import select
+import socket
+from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
@@ -194,13 +196,17 @@ def test_config_errors_name_the_field(field: str, value: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["localhost:3001", "ftp://h", "http://", "http://h:port", " ", "http://h/?x=1"]
+    ("url", "shown"),
+    [
+        *[(url, url) for url in ["localhost:3001", "ftp://h", "http://", "http://h:port", " "]],
+        ("http://h/?x=1", "http://h/"),  # a query may hold a secret: not shown
+    ],
 )
-def test_bad_base_url_is_refused_naming_it(url: str) -> None:
+def test_bad_base_url_is_refused_naming_it(url: str, shown: str) -> None:
     with pytest.raises(ConfigurationError, match="base_url") as info:
         Transport(url, "KEY")
     assert isinstance(info.value, ValueError)
-    assert repr(url) in str(info.value)
+    assert repr(shown) in str(info.value)
 
 
 # ---------------------------------------------------------------- retry policy per call
@@ -353,9 +359,9 @@ async def test_waiting_for_a_free_connection_does_not_count_toward_read_timeout(
     emulator: RunningEmulator,
 ) -> None:
     # one connection, six calls of 0.25 s each: the last one starts after 1.25 s, yet each of them
-    # takes well under read_timeout (and timeout) once it has its connection
+    # takes well under read_timeout once it has its connection (the call's timeout covers the wait)
     emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=0.25, times=None)
-    limits = {"read_timeout": 1.0, "timeout": 1.0, "max_retries": 0, "max_connections_per_host": 1}
+    limits = {"read_timeout": 1.0, "timeout": 60, "max_retries": 0, "max_connections_per_host": 1}
     async with on(emulator, **limits) as (transport, _):
         answers = await asyncio.gather(*(transport.request("GET", "/v1/workspaces") for _ in range(6)))
     assert [answer.status for answer in answers] == [200] * 6
@@ -527,3 +533,150 @@ async def test_a_call_cancelled_while_waiting_for_a_slot_does_not_keep_one(emula
         assert [r.status for r in results if not isinstance(r, BaseException)] == [200] * 3
         assert (await transport.request("GET", "/v1/workspaces")).status == 200
     assert len(requests_to(emulator, "/api/v1/workspaces")) == 4
+
+
+# ---------------------------------------------------------------- waiting for a slot
+
+
+class LeapingClock(FakeClock):
+    """A fake clock that, once ``leap`` is set, moves that many seconds forward at every reading:
+    a call started then finds its whole timeout gone by the time it waits for anything."""
+
+    leap: float = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.leap
+        return self.now
+
+
+async def test_the_calls_timeout_bounds_its_wait_for_a_free_slot(emulator: RunningEmulator) -> None:
+    clock = LeapingClock()
+    config = ClientConfig(timeout=60, max_concurrency=1, max_connections_per_host=5)
+    transport = Transport(emulator.url, emulator.api_key, config, sleep=SleepRecorder(), clock=clock)
+    await transport.open()
+    try:
+        slug = await new_workspace(transport)
+        body = {"message": "tell me a long story please", "mode": "chat"}
+        async with aclosing(transport.stream("POST", f"/v1/workspace/{slug}/stream-chat", json=body)) as held:
+            async for _event in held:  # the stream holds the only slot until it is closed
+                break
+            clock.leap = 60
+            with pytest.raises(AnythingLLMTimeoutError) as info:
+                await transport.request("GET", "/v1/workspaces")
+        clock.leap = 0
+        assert (await transport.request("GET", "/v1/workspaces")).status == 200  # the slot is back
+    finally:
+        await transport.close()
+    message = str(info.value)
+    assert "waited for a free connection slot until the call's timeout (60 s) ran out" in message
+    assert "max_concurrency=1" in message
+    assert "max_connections_per_host=5" in message
+    assert "nothing was sent" in message
+    assert len(requests_to(emulator, "/api/v1/workspaces")) == 1  # only the call made after
+    assert transport.breaker.failure_count == 0
+
+
+async def test_a_call_queued_while_the_client_disconnects_is_a_session_error(
+    emulator: RunningEmulator,
+) -> None:
+    emulator.emulator.faults.add("GET", "/api/v1/workspaces", latency=30, times=1)
+    transport = Transport(emulator.url, emulator.api_key, ClientConfig(max_concurrency=1, max_retries=0))
+    await transport.open()
+    first = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
+    for _ in range(1000):  # a condition, not a duration: the first call has reached the server
+        if requests_to(emulator, "/api/v1/workspaces"):
+            break
+        await asyncio.sleep(0.005)
+    second = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
+    await asyncio.sleep(0)  # it runs up to the slot the first one holds, and queues there
+    await transport.close()
+    with pytest.raises(AnythingLLMConnectionError):
+        await first
+    with pytest.raises(AnythingLLMSessionError, match="disconnected while this call waited") as info:
+        await second
+    assert "nothing was sent" in str(info.value)
+    assert len(requests_to(emulator, "/api/v1/workspaces")) == 1
+    assert transport.breaker.failure_count <= 1  # the first call's broken connection, not the second
+
+
+async def test_a_stream_retried_across_a_reconnect_gives_its_slot_back_to_the_new_session(
+    emulator: RunningEmulator,
+) -> None:
+    transport: Transport
+
+    async def reconnect(_seconds: float) -> None:  # the backoff: the application reconnects meanwhile
+        await transport.close()
+        await transport.open()
+
+    config = ClientConfig(max_concurrency=1, timeout=5)
+    transport = Transport(emulator.url, emulator.api_key, config, sleep=reconnect)
+    await transport.open()
+    try:
+        slug = await new_workspace(transport)
+        emulator.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", status=503, times=1)
+        events = await collect(
+            transport, f"/v1/workspace/{slug}/stream-chat", {"message": "hi", "mode": "chat"}
+        )
+        assert events[-1]["type"] == "finalizeResponseStream"
+        # a slot kept would leave this call waiting until its timeout, then failing
+        assert (await transport.request("GET", "/v1/workspaces")).status == 200
+    finally:
+        await transport.close()
+
+
+# ---------------------------------------------------------------- a request that never left
+
+
+@pytest.fixture
+def black_hole() -> Iterator[str]:
+    """A URL whose connections never complete: a listening socket whose accept queue is full, so the
+    kernel drops every further SYN and ``connect()`` hangs."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    try:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+            fillers.append(filler)
+        probe = socket.socket()
+        probe.setblocking(False)
+        probe.connect_ex(("127.0.0.1", port))
+        fillers.append(probe)
+        _, writable, _ = select.select([], [probe], [], 0.5)
+        assert not writable, "the black hole accepted a connection: the test cannot show a hung connect"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+
+
+async def test_a_deadline_passed_while_connecting_is_not_an_unknown_outcome(black_hole: str) -> None:
+    async with opened(black_hole, "KEY", timeout=0.3, connect_timeout=30) as (transport, sleep):
+        with pytest.raises(AnythingLLMTimeoutError) as info:
+            await transport.request("POST", "/v1/workspace/new", json={"name": "x"})
+    assert not isinstance(info.value, AnythingLLMOutcomeUnknownError)
+    assert f"could not connect to {black_hole} within 0.3 s" in str(info.value)
+    assert "nothing was sent" in str(info.value)
+    assert sleep.waits == []
+
+
+async def test_a_streams_generated_trace_id_is_the_contexts_while_it_starts(
+    emulator: RunningEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with on(emulator, failure_threshold=1, recovery_timeout=0) as (transport, _):
+        slug = await new_workspace(transport)
+        emulator.emulator.faults.add("POST", "/api/v1/workspace/*/stream-chat", status=503, times=1)
+        with caplog.at_level(logging.INFO, logger="anythingllm_bridge"):
+            events = await collect(
+                transport, f"/v1/workspace/{slug}/stream-chat", {"message": "hi", "mode": "chat"}
+            )
+    assert events[-1]["type"] == "finalizeResponseStream"
+    [sent, *_] = [r.request_id for r in emulator.emulator.faults.requests if r.path.endswith("stream-chat")]
+    breaker = [r for r in caplog.records if r.name.startswith("anythingllm_bridge.resilience")]
+    assert breaker  # it opened on the 503, then closed on the retry
+    assert {getattr(r, "trace_id", None) for r in breaker} == {sent}

@@ -11,15 +11,18 @@ retry loop, the breaker and the concurrency limit are the transport's (:mod:`._t
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextvars
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import hdrs
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
-from anythingllm_bridge.client._errors import Expect, Subject, interpret_response
+from anythingllm_bridge.client._errors import Expect, Subject, interpret_response, parse_content_type
 from anythingllm_bridge.client._sse import SSEDecodeError, decode_all
 from anythingllm_bridge.client_config import ClientConfig
 from anythingllm_bridge.errors import (
@@ -29,7 +32,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMTimeoutError,
 )
 
-__all__ = ["ApiResponse", "Failure", "OpenStream", "Sender"]
+__all__ = ["ApiResponse", "Connector", "Failure", "OpenStream", "Sender"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,44 @@ class OpenStream:
 
     response: aiohttp.ClientResponse
     attempts: int = 1
+    # the concurrency slot the stream holds until it is closed (set by the transport that took it:
+    # the client may have reconnected since, so it is not necessarily the current one's)
+    slot: asyncio.Semaphore | None = None
+
+
+class _Progress:
+    """How far one attempt got: ``connected`` once it had a connection to the server (before that,
+    nothing of the request can have been sent)."""
+
+    __slots__ = ("connected",)
+
+    def __init__(self) -> None:
+        self.connected = False
+
+
+# The attempt the current task is making (set by Sender.send around its request).
+_attempt: contextvars.ContextVar[_Progress | None] = contextvars.ContextVar(
+    "anythingllm_bridge_attempt", default=None
+)
+
+
+class Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling the attempt in progress when it has its connection (new or
+    pooled), so a deadline that ends the attempt before then is known to have sent nothing. (An
+    ``aiohttp.TraceConfig`` would tell the same at several times the cost per request.)"""
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        """aiohttp's ``connect``; the attempt in progress is then marked connected."""
+        connection = await super().connect(req, traces, timeout)
+        progress = _attempt.get()
+        if progress is not None:
+            progress.connected = True
+        return connection
 
 
 class Sender:
@@ -103,6 +144,8 @@ class Sender:
         timeout (so an attempt it ends is the last), not the attempt's ``read_timeout``."""
         timeout = self._connect_only if plain else self._with_silence
         answered = False
+        progress = _Progress()
+        token = _attempt.set(progress)
         try:
             async with asyncio.timeout(within) as timer:
                 response = await session.request(
@@ -135,14 +178,24 @@ class Sender:
             ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             if timer.expired():
-                return self.timed_out(within, deadline=deadline)
+                connected = progress.connected
+                return self.timed_out(within, deadline=deadline, sent=connected, connected=connected)
             return self._connection_failure(exc, answered=answered)
+        finally:
+            _attempt.reset(token)
         response.release()
         return _interpret(response, raw, method, path, trace_id, expect, subject, stream)
 
-    def timed_out(self, within: float, *, deadline: bool, sent: bool = True) -> Failure:
+    def timed_out(
+        self, within: float, *, deadline: bool, sent: bool = True, connected: bool = True
+    ) -> Failure:
         """The failure of an attempt that had no complete answer within ``within`` seconds: the
-        call's deadline (final) or the attempt's ``read_timeout``."""
+        call's deadline (final) or the attempt's ``read_timeout``. ``connected``: False when it
+        never had a connection (so nothing was sent)."""
+        if not connected:
+            limit = f"{self._config.timeout:g} s (timeout)" if deadline else f"{within:g} s (read_timeout)"
+            message = f"could not connect to {self._base_url} within {limit}; nothing was sent"
+            return Failure(AnythingLLMTimeoutError(message), sent=False, final=deadline)
         if deadline:
             message = (
                 f"no complete answer within {self._config.timeout:g} s "
@@ -186,7 +239,7 @@ def _interpret(
 ) -> ApiResponse | Failure:
     status = response.status
     headers = response.headers
-    content_type, charset = _content_type(headers.get(hdrs.CONTENT_TYPE, ""))
+    content_type, charset = parse_content_type(headers.get(hdrs.CONTENT_TYPE, ""))
     text = _decode(raw, charset)
     if stream and status == 200 and text.lstrip().startswith("data:"):
         expect = "any"  # a stream route answered with event lines but not as an event stream
@@ -210,21 +263,6 @@ def _interpret(
             broken = AnythingLLMStreamError(f"the event stream is broken: {exc}", status=status)
             return Failure(broken, sent=True)
     return ApiResponse(status, content_type, headers, data, trace_id)
-
-
-@functools.lru_cache(maxsize=32)  # a server sends the same few values over and over
-def _content_type(header: str) -> tuple[str, str | None]:
-    """The media type (lower case, without parameters) and the charset of a Content-Type header
-    ("" and None when there is none)."""
-    mime, charset = header, None
-    if ";" in header:
-        mime, _, params = header.partition(";")
-        for param in params.split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "charset":
-                charset = value.strip().strip('"') or None
-                break
-    return mime.strip().lower(), charset
 
 
 def _decode(raw: bytes, charset: str | None) -> str:

@@ -4,30 +4,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from pydantic import SecretStr
 
 from anythingllm_bridge.client._options import AnythingLLMConfig, client_options
 from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
+from anythingllm_bridge.client.resources._base import KnownIds
 from anythingllm_bridge.client.resources.chat import ChatMixin
-from anythingllm_bridge.client.resources.embeddings import EmbeddingsMixin
 from anythingllm_bridge.client.resources.openai import OpenAIMixin
 from anythingllm_bridge.client.resources.system import SystemMixin
 from anythingllm_bridge.client.resources.threads import ThreadsMixin
+from anythingllm_bridge.client.resources.uploads import UploadsMixin
 from anythingllm_bridge.client.resources.workspaces import WorkspacesMixin
 from anythingllm_bridge.client_config import DEFAULTS, ClientConfig
 from anythingllm_bridge.errors import (
     AnythingLLMAPIError,
     AnythingLLMAuthenticationError,
-    AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
     AnythingLLMError,
     AnythingLLMProtocolError,
@@ -36,13 +38,36 @@ from anythingllm_bridge.errors import (
 )
 
 if TYPE_CHECKING:
+    from anythingllm_bridge.client._attempt import ApiResponse
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.resilience import BreakerWait, CircuitBreaker
 
 __all__ = ["AnythingLLMClient", "create_anythingllm_client"]
 
+P = ParamSpec("P")
 
-class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, SystemMixin, OpenAIMixin):
+# The keyword arguments the caller wrote while AnythingLLMClient.__init__ runs: they win over a
+# settings object's values, while the defaults in the signature do not.
+_explicit_options: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "anythingllm_bridge_explicit_options", default=frozenset()
+)
+
+
+def _noting_explicit_options(init: Callable[P, None]) -> Callable[P, None]:
+    """``init`` with the names of the keyword arguments it was given in ``_explicit_options``."""
+
+    @functools.wraps(init)
+    def call(*args: P.args, **kwargs: P.kwargs) -> None:
+        token = _explicit_options.set(frozenset(kwargs))
+        try:
+            init(*args, **kwargs)
+        finally:
+            _explicit_options.reset(token)
+
+    return call
+
+
+class AnythingLLMClient(UploadsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, SystemMixin, OpenAIMixin):
     """Async client for the AnythingLLM developer API.
 
     Use it inside ``async with client:`` (or between ``await client.connect()`` and
@@ -51,15 +76,16 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
 
     ``base_url`` is the server root (``http://localhost:3001``; a trailing ``/api`` is fine;
     ``client.base_url`` is the root), or a settings object that carries the server, the key and
-    the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or ALM-001's
-    ``AnythingLLMConfig`` (then the object's values replace the keyword arguments;
-    ``create_anythingllm_client(obj, **overrides)`` overrides them instead). The keyword arguments
+    the options: our ``Settings`` (``AnythingLLMClient(get_settings())``) or the integration
+    specification's ``AnythingLLMConfig``. The object's values replace the defaults; an ``api_key`` or keyword
+    argument passed as well wins over it (``AnythingLLMClient(settings, timeout=5)``). The keyword arguments
     tune timeouts (seconds), retries, the circuit breaker and limits; their defaults and meaning are
     those of :class:`~anythingllm_bridge.client_config.ClientConfig` (``client.config``). ``sleep``
     replaces ``asyncio.sleep`` for retry waits (tests), ``on_breaker_change`` is called on every
     breaker state change.
     """
 
+    @_noting_explicit_options
     def __init__(
         self,
         base_url: str | Settings | AnythingLLMConfig,
@@ -82,7 +108,8 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     ) -> None:
         from_object: dict[str, Any] = {}
         if not isinstance(base_url, str):
-            base_url, api_key, from_object = client_options(base_url)
+            base_url, key_from_object, from_object = client_options(base_url)
+            api_key = api_key if api_key is not None else key_from_object
         self.config = ClientConfig(
             timeout=timeout,
             connect_timeout=connect_timeout,
@@ -97,12 +124,15 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             verify_ssl=verify_ssl,
             ca_bundle=os.fspath(ca_bundle) if ca_bundle is not None else None,
         )
+        explicit = _explicit_options.get()
+        from_object = {name: value for name, value in from_object.items() if name not in explicit}
         if from_object:
             self.config = dataclasses.replace(self.config, **from_object)
         self._transport = Transport(
             base_url, api_key, self.config, sleep=sleep, on_breaker_change=on_breaker_change
         )
         self.base_url = self._transport.base_url
+        self._known_ids = KnownIds()
 
     def with_options(self, *, breaker_wait: BreakerWait | None) -> AnythingLLMClient:
         """A view of this client whose calls carry these options; it shares the session, the
@@ -157,7 +187,13 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
         must be AnythingLLM's ``{"online": true}`` (``answering``), and only then is the key checked
         with ``GET /api/v1/auth`` (``authenticated``; ``None`` when not checked). Works outside a
         session too (a temporary one is opened). ``reason`` says in words what is wrong;
-        ``latency_ms`` is the round trip of ``/api/ping``; ``breaker`` is the breaker's state.
+        ``latency_ms`` is the round trip of ``/api/ping``; ``breaker`` (and
+        ``health["circuit_breaker"]``) is the breaker's state, ``health["status"]`` ``"healthy"``
+        or ``"unhealthy"``.
+
+        Each check is one request (``Transport.probe``): no retries, and the circuit breaker is
+        neither asked nor told — the check sees the server as it is now even while the breaker is
+        open, and a failed check does not push the breaker toward opening.
         """
         reachable = answering = not_anythingllm = False
         authenticated: bool | None = None
@@ -169,7 +205,7 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
                 await self._transport.open()
             started = time.perf_counter()
             try:
-                online = await self.ping()
+                online = bool(_json_object(await self._transport.probe("GET", "/ping")).get("online"))
             except (AnythingLLMAPIError, AnythingLLMProtocolError) as exc:  # an answer, not AnythingLLM's
                 not_anythingllm, reason = _ping_refused(self.base_url, exc)
             else:
@@ -181,10 +217,6 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
             latency_ms = round((time.perf_counter() - started) * 1000, 3)
             if answering:
                 authenticated, reason = await self._auth_verdict()
-        except AnythingLLMCircuitOpenError as exc:
-            reason = (
-                f"the circuit breaker is open after repeated failures; the next probe in {exc.retry_in:.1f} s"
-            )
         except AnythingLLMTimeoutError as exc:
             reason = f"{self.base_url} did not answer in time: {exc.message}"
         except AnythingLLMConnectionError as exc:
@@ -220,15 +252,24 @@ class AnythingLLMClient(EmbeddingsMixin, WorkspacesMixin, ChatMixin, ThreadsMixi
     async def _auth_verdict(self) -> tuple[bool | None, str | None]:
         """``(authenticated, reason)`` from ``GET /api/v1/auth``; ``None`` when it could not tell."""
         try:
-            if await self.check_auth():
+            answer = _json_object(await self._transport.probe("GET", "/v1/auth"))
+            if answer.get("authenticated"):
                 return True, None
             return False, "the server did not confirm the API key"
         except AnythingLLMAuthenticationError as exc:
             return False, f"the API key was not accepted: {exc.server_message or exc.message}"
-        except AnythingLLMCircuitOpenError:
-            raise
         except AnythingLLMError as exc:
             return None, f"the API key could not be checked: {exc.message}"
+
+
+def _json_object(answer: ApiResponse) -> dict[str, Any]:
+    """A probe's answer as a JSON object, or ``AnythingLLMProtocolError``."""
+    if not isinstance(answer.data, dict):
+        raise AnythingLLMProtocolError(
+            f"expected a JSON object, got {type(answer.data).__name__}: {str(answer.data)[:200]!r}",
+            method="GET",
+        )
+    return answer.data
 
 
 # OpenSSL's words when the other side of a TLS handshake answers in plain text (an http:// server)

@@ -8,28 +8,62 @@ spelling is listed where its replacement is defined.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import inspect
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["AnythingLLMDeprecationWarning", "keyword_only", "renamed_keywords", "warn"]
+__all__ = ["AnythingLLMDeprecationWarning", "from_sync_facade", "keyword_only", "renamed_keywords", "warn"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Frames of these modules are never the user's line: ours, pydantic's (a renamed model field is
+# seen by a validator it calls), and contextlib's (the sync facade re-issues from a ``with``).
+_NOT_THE_CALLER = ("anythingllm_bridge.", "pydantic.", "pydantic_core.", "contextlib")
+# While the sync facade runs a call on its event loop thread, the warnings are collected here and
+# issued by the facade in the caller's thread (a stack in the loop thread ends in asyncio).
+_collected: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "anythingllm_bridge_deprecations", default=None
+)
 
 
 class AnythingLLMDeprecationWarning(DeprecationWarning):
     """An old spelling of anythingllm-bridge's API was used; the message names the new one."""
 
 
-def warn(old: str, new: str, *, stacklevel: int = 3) -> None:
-    """Warn that ``old`` is deprecated in favour of ``new`` (``stacklevel`` points at the caller)."""
+def warn(old: str, new: str) -> None:
+    """Warn that ``old`` is deprecated in favour of ``new``, attributed to the user's line: the
+    first frame up the stack that is not the library's (nor pydantic's)."""
+    sink = _collected.get()
+    if sink is not None:
+        sink.append((old, new))
+        return
+    frame, level = sys._getframe(1), 2
+    while frame.f_back is not None and f"{frame.f_globals.get('__name__', '')}.".startswith(_NOT_THE_CALLER):
+        frame, level = frame.f_back, level + 1
     warnings.warn(
         f"{old} is deprecated and will be removed in the next release; use {new}",
         AnythingLLMDeprecationWarning,
-        stacklevel=stacklevel,
+        stacklevel=level,
     )
+
+
+@contextlib.contextmanager
+def from_sync_facade() -> Iterator[None]:
+    """Collect the deprecation warnings of the calls made inside (on the facade's loop thread) and
+    issue them on leaving, in the facade's words: its methods are not awaited."""
+    sink: list[tuple[str, str]] = []
+    token = _collected.set(sink)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+        for old, new in sink:
+            warn(old, new.replace("await ", ""))
 
 
 def _rewriting(function: F, rewrite: Callable[[tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]) -> F:
@@ -61,7 +95,7 @@ def renamed_keywords(**renames: str) -> Callable[[F], F]:
                 if old in kwargs:
                     if new in kwargs:
                         raise TypeError(f"{function.__name__}() got both {old}= and {new}=; pass only {new}=")
-                    warn(f"{function.__name__}({old}=...)", f"{new}=...", stacklevel=4)
+                    warn(f"{function.__name__}({old}=...)", f"{new}=...")
                     kwargs[new] = kwargs.pop(old)
             return args
 
@@ -89,7 +123,6 @@ def keyword_only(positional: int, *names: str) -> Callable[[F], F]:
             warn(
                 f"passing {', '.join(taken)} to {function.__name__}() by position",
                 ", ".join(f"{name}=..." for name in taken),
-                stacklevel=4,
             )
             for name, value in zip(taken, extra, strict=True):
                 if name in kwargs:

@@ -36,6 +36,7 @@ other 4xx                                               AnythingLLMAPIError
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import re
 import time
@@ -63,6 +64,7 @@ __all__ = [
     "Subject",
     "abort_error",
     "interpret_response",
+    "parse_content_type",
     "parse_retry_after",
     "server_message",
 ]
@@ -111,8 +113,19 @@ class Interpretation(NamedTuple):
     error: AnythingLLMError | None
 
 
-def _mime(content_type: str) -> str:
-    return content_type.split(";", 1)[0].strip().lower()
+@functools.lru_cache(maxsize=32)  # a server sends the same few values over and over
+def parse_content_type(header: str) -> tuple[str, str | None]:
+    """The media type (lower case, without parameters) and the charset of a Content-Type header
+    ("" and None when there is none)."""
+    mime, charset = header, None
+    if ";" in header:
+        mime, _, params = header.partition(";")
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip('"') or None
+                break
+    return mime.strip().lower(), charset
 
 
 def _is_json(mime: str) -> bool:
@@ -246,7 +259,7 @@ def interpret_response(
     :class:`Subject`). ``now`` (epoch seconds) only matters for a ``Retry-After`` given as an HTTP
     date.
     """
-    mime = _mime(content_type)
+    mime = parse_content_type(content_type)[0]
     body: Any = text
     broken_json = False
     if _is_json(mime) and text and not text.isspace():

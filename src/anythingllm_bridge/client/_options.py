@@ -2,7 +2,7 @@
 
 ``AnythingLLMClient(obj)`` and ``create_anythingllm_client(obj)`` accept our ``Settings`` (or any
 object with its ``anythingllm_url`` / ``anythingllm_api_key`` / ``anythingllm_timeout`` fields), and
-the ``AnythingLLMConfig`` of the ALM-001 specification (``endpoint``, ``api_key``,
+the ``AnythingLLMConfig`` of the integration specification (``endpoint``, ``api_key``,
 ``circuit_breaker``), which is shipped here so code written against it runs unchanged.
 """
 
@@ -35,7 +35,7 @@ class CircuitBreakerConfig(BaseModel):
 
 
 class AnythingLLMConfig(BaseModel):
-    """The configuration object of the ALM-001 client: ``AnythingLLMClient(config)``.
+    """The configuration object of the integration specification's client: ``AnythingLLMClient(config)``.
 
     ``endpoint`` is the server root (``http://localhost:3001``); ``api_key`` the developer API key
     (kept as a secret: never shown in a ``repr``).
@@ -81,9 +81,12 @@ def client_options(source: Any) -> tuple[str, Any, dict[str, Any]]:
             if value is not None:
                 options[option] = value
     else:
+        what = type(source).__name__
+        if isinstance(source, dict):  # its values may hold the key: name only its keys
+            what += f" with keys {', '.join(map(str, source))} (pass AnythingLLMConfig(**it) instead)"
         raise ConfigurationError(
-            "base_url must be http:// or https:// followed by a host, or a Settings or an "
-            f"AnythingLLMConfig; got {source!r}"
+            f"base_url must be http:// or https:// followed by a host, or a Settings or an "
+            f"AnythingLLMConfig; got a {what}"
         )
     if not isinstance(base_url, str):
         raise TypeError(f"the server URL must be a string, got {type(base_url).__name__}")

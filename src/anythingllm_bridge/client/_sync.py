@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 
+from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client._client import AnythingLLMClient, create_anythingllm_client
 from anythingllm_bridge.client.models import (
     ChatMode,
@@ -61,7 +62,8 @@ class _LoopThread:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("AnythingLLM (sync) methods cannot be called from its own event loop")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        with _deprecated.from_sync_facade():  # its warnings name the caller's line, not the loop's
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def stop(self) -> None:
         if self._thread.is_alive():
@@ -137,7 +139,8 @@ def _blocking_stream(
     """The iterator twin of a client method that returns a stream."""
 
     def call(self: AnythingLLM, /, *args: P.args, **kwargs: P.kwargs) -> SyncStream[E]:
-        return SyncStream(method(self._client, *args, **kwargs), self._runner)
+        with _deprecated.from_sync_facade():
+            return SyncStream(method(self._client, *args, **kwargs), self._runner)
 
     functools.update_wrapper(call, method)
     return call

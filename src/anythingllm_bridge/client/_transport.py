@@ -9,8 +9,9 @@ whether it waits out an open breaker (``breaker_wait``).
 
 A call first waits for one of the client's slots (one transport talks to one host, so at most
 ``min(max_concurrency, max_connections_per_host)`` calls are in flight, and a call holding a slot
-never waits for the connection pool); the breaker is checked again after such a wait, and the
-time spent queued does not count toward the call's timeout.
+never waits for the connection pool); the breaker is checked again after such a wait. The call's
+timeout covers that wait too: a caller's deadline is the whole call, queued or not. A stream keeps
+its slot until it is closed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from anythingllm_bridge.client._attempt import ApiResponse, Failure, OpenStream, Sender
+from anythingllm_bridge.client._attempt import (
+    ApiResponse,
+    Connector,
+    Failure,
+    OpenStream,
+    Sender,
+)
 from anythingllm_bridge.client._errors import Expect, Subject, abort_error
 from anythingllm_bridge.client._sse import SSEDecodeError, SSEDecoder
 from anythingllm_bridge.client_config import ClientConfig, normalise_url
@@ -37,7 +44,9 @@ from anythingllm_bridge.errors import (
     AnythingLLMCircuitOpenError,
     AnythingLLMConnectionError,
     AnythingLLMError,
+    AnythingLLMNotFoundError,
     AnythingLLMOutcomeUnknownError,
+    AnythingLLMRateLimitError,
     AnythingLLMSessionError,
     AnythingLLMStreamError,
     AnythingLLMTimeoutError,
@@ -67,6 +76,12 @@ _KEEPALIVE_TIMEOUT = 4.0
 _SMALL_BODY = 64 * 1024
 # Sending these twice ends in the same state as sending them once.
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def _counts_against_server(error: AnythingLLMError) -> bool:
+    """Whether a failed attempt counts toward opening the breaker: a transient failure, except 429 —
+    a server that answers 429 is up, and its ``Retry-After`` (not the breaker) governs the wait."""
+    return is_transient(error) and not isinstance(error, AnythingLLMRateLimitError)
 
 
 class Transport:
@@ -117,6 +132,7 @@ class Transport:
 
     @property
     def is_open(self) -> bool:
+        """True between :meth:`open` and :meth:`close` (the HTTP session exists and is not closed)."""
         return self._session is not None and not self._session.closed
 
     async def open(self) -> None:
@@ -124,14 +140,16 @@ class Transport:
         if self.is_open:
             return
         cfg = self.config
-        connector = aiohttp.TCPConnector(
+        connector = Connector(
             limit=max(100, cfg.max_connections_per_host),
             limit_per_host=cfg.max_connections_per_host,
             keepalive_timeout=_KEEPALIVE_TIMEOUT,
             ssl=self._ssl_context(),
         )
         session = aiohttp.ClientSession(
-            connector=connector, headers=self._session_headers, raise_for_status=False
+            connector=connector,
+            headers=self._session_headers,
+            raise_for_status=False,
         )
         # aiohttp silently re-sends an idempotent request once when a pooled connection drops; the
         # retry loop below decides (and logs, and counts) every repeat, so switch that off.
@@ -143,6 +161,8 @@ class Transport:
         self._slots = asyncio.Semaphore(min(cfg.max_concurrency, cfg.max_connections_per_host))
 
     async def close(self) -> None:
+        """Close the HTTP session (idempotent). Calls in flight fail with a connection error;
+        calls still waiting for a slot with ``AnythingLLMSessionError`` (nothing was sent)."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -230,6 +250,43 @@ class Transport:
         assert isinstance(result, ApiResponse)
         return result
 
+    async def probe(self, method: str, path: str) -> ApiResponse:
+        """One attempt of a JSON call, outside the resilience policy: no retries, and the circuit
+        breaker neither consulted nor told (a health check must see the server as it is now, and
+        its failure is not the application's). Bounded by the call's ``timeout``."""
+        method = method.upper()
+        session, slots = self._require_open(method, path)
+        tid = current_trace_id() or new_trace_id()
+        if slots.locked():
+            await self._wait_for_slot(slots, self.config.timeout, method, path, tid, 1)
+        else:
+            await slots.acquire()
+        try:
+            outcome = await self._sender.send(
+                session,
+                method,
+                self._api + path,
+                data=None,
+                headers={"X-Request-ID": tid},
+                params=None,
+                plain=True,
+                stream=False,
+                within=self.config.timeout,
+                deadline=True,
+                expect="json",
+                subject=None,
+                path=path,
+                trace_id=tid,
+            )
+        finally:
+            slots.release()
+        if isinstance(outcome, Failure):
+            error = outcome.error
+            error.method, error.path, error.trace_id, error.attempts = method, path, tid, 1
+            raise error
+        assert isinstance(outcome, ApiResponse)
+        return outcome
+
     async def stream(
         self,
         method: str,
@@ -252,13 +309,23 @@ class Transport:
         later in the stream is the chat's outcome, not the server's health.
         """
         method = method.upper()
-        _, slots = self._require_open(method, path)
+        self._require_open(method, path)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        tid = current_trace_id() or new_trace_id()
-        result = await self._call(
-            method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
-        )
+        tid = _current_trace.get()
+        if tid is not None:
+            result = await self._call(
+                method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
+            )
+        else:  # the generated id is the context's while the stream starts (breaker logs carry it)
+            tid = new_trace_id()
+            token = _current_trace.set(tid)
+            try:
+                result = await self._call(
+                    method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
+                )
+            finally:
+                _current_trace.reset(token)
         where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
         if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
             events = result.data if isinstance(result.data, list) else [result.data]
@@ -302,7 +369,8 @@ class Transport:
                 ) from exc
         finally:
             response.close()
-            slots.release()
+            if result.slot is not None:
+                result.slot.release()
 
     # ------------------------------------------------------------------ the retry loop
 
@@ -335,6 +403,7 @@ class Transport:
         debug = logger.isEnabledFor(logging.DEBUG)
         deadline = clock() + cfg.timeout
         attempt = 1
+        lost_answer = False  # an attempt was sent and its answer never came
         while True:
             session, slots = self._session, self._slots
             if session is None or slots is None or session.closed:
@@ -347,11 +416,24 @@ class Transport:
                 continue
             handed_over = False
             try:
-                # the concurrency limit: time queued for a slot does not count toward the deadline,
-                # and the breaker may have opened meanwhile
-                queued = clock()
-                await slots.acquire()
-                deadline += clock() - queued
+                # the concurrency limit, within the call's deadline
+                if slots.locked():
+                    await self._wait_for_slot(slots, deadline - clock(), method, path, tid, attempt)
+                else:
+                    await slots.acquire()  # free: returns at once
+                if self._session is not session:  # disconnected (or reconnected) meanwhile
+                    slots.release()
+                    if not self.is_open:
+                        raise AnythingLLMSessionError(
+                            "the client disconnected while this call waited for a free connection "
+                            "slot; nothing was sent",
+                            method=method,
+                            path=path,
+                            trace_id=tid,
+                            attempts=attempt,
+                        )
+                    continue  # take a slot of the new session
+                # the breaker may have opened while this call waited
                 try:
                     permit.recheck(method=method, path=path, trace_id=tid, attempts=attempt)
                 except AnythingLLMCircuitOpenError as exc:
@@ -383,11 +465,12 @@ class Transport:
                             path=path,
                             trace_id=tid,
                         )
-                        if isinstance(outcome, Failure) and is_transient(outcome.error):
+                        if isinstance(outcome, Failure) and _counts_against_server(outcome.error):
                             permit.failure(describe(outcome.error))
                         else:
                             permit.success()
-                            handed_over = isinstance(outcome, OpenStream)
+                            if isinstance(outcome, OpenStream):
+                                outcome.slot, handed_over = slots, True
                     if debug:
                         result = describe(outcome.error) if isinstance(outcome, Failure) else "ok"
                         logger.debug(
@@ -408,11 +491,46 @@ class Transport:
                 if attempt > 1:
                     outcome = dataclasses.replace(outcome, attempts=attempt)
                 return outcome
+            if lost_answer and method == "DELETE" and isinstance(outcome.error, AnythingLLMNotFoundError):
+                # the attempt whose answer was lost deleted it: the call did what it was asked
+                logger.info(
+                    "%s %s attempt %d: not found, so the earlier attempt whose answer was lost "
+                    "deleted it; done",
+                    method,
+                    path,
+                    attempt,
+                    extra={"trace_id": tid, "attempt": attempt},
+                )
+                return ApiResponse(outcome.error.status or 404, "", {}, None, tid, attempt)
+            lost_answer = lost_answer or (
+                outcome.sent and isinstance(outcome.error, AnythingLLMConnectionError)
+            )
             wait = self._retry_wait(outcome, method, path, tid, attempt, idempotent, deadline)
             if breaker_wait is not None:
                 breaker_wait.retrying(f"{method} {path}", wait, describe(outcome.error))
             await self._sleep(wait)
             attempt += 1
+
+    async def _wait_for_slot(
+        self, slots: asyncio.Semaphore, left: float, method: str, path: str, tid: str, attempt: int
+    ) -> None:
+        """Take a slot within ``left`` seconds, or raise AnythingLLMTimeoutError naming the limits
+        that made the call wait (the breaker is not told: the server was never asked)."""
+        try:
+            async with asyncio.timeout(max(left, 0.0)):
+                await slots.acquire()
+        except TimeoutError:
+            cfg = self.config
+            raise AnythingLLMTimeoutError(
+                f"waited for a free connection slot until the call's timeout ({cfg.timeout:g} s) ran "
+                f"out; all are busy (max_concurrency={cfg.max_concurrency}, "
+                f"max_connections_per_host={cfg.max_connections_per_host}): raise them, or make "
+                "fewer calls at once (a stream holds its slot until it is closed); nothing was sent",
+                method=method,
+                path=path,
+                trace_id=tid,
+                attempts=attempt,
+            ) from None
 
     async def _wait_out(
         self,

@@ -93,7 +93,7 @@ class ApiModel(BaseModel):
         data = dict(data)
         for old, new in cls._renamed.items():
             if old in data:
-                _deprecated.warn(f"{cls.__name__}({old}=...)", f"{cls.__name__}({new}=...)", stacklevel=2)
+                _deprecated.warn(f"{cls.__name__}({old}=...)", f"{cls.__name__}({new}=...)")
                 value = data.pop(old)
                 data.setdefault(new, value)
         return data
@@ -319,7 +319,7 @@ def workspace_settings_body(caller: str, settings: Mapping[str, object]) -> dict
     for key, value in settings.items():
         name = Workspace._renamed.get(key, key)
         if name != key:
-            _deprecated.warn(f"{caller}({key}=...)", f"{name}=...", stacklevel=4)
+            _deprecated.warn(f"{caller}({key}=...)", f"{name}=...")
         if name not in WorkspaceSettings.__annotations__:
             raise TypeError(f"{caller}() got an unexpected keyword argument {key!r}")
         if value is not None:
@@ -387,7 +387,7 @@ class UploadResult(ApiModel):
     """The answer of an upload (file, raw text, link) plus the client's embedding check.
 
     ``missing_from`` lists the workspaces asked for in ``workspaces=`` that do not hold the
-    document after the upload (the server answers 200 either way).
+    document after the upload and one repair (the server answers 200 either way).
     """
 
     success: bool = True
@@ -570,11 +570,28 @@ class ChunkMetadata(ApiModel):
     source_url: str | None = None
 
     MARKER: ClassVar[str] = "anythingllm-bridge-chunk"
+    # the upload_document call that sent the chunk, beside the fields (see upload_of)
+    _UPLOAD: ClassVar[str] = "upload"
 
-    def to_doc_source(self) -> str:
-        """The ``docSource`` value that carries these fields."""
-        fields = self.model_dump(exclude_none=True)
-        return json.dumps({self.MARKER: 1, **fields}, ensure_ascii=False, separators=(",", ":"))
+    def to_doc_source(self, upload: str | None = None) -> str:
+        """The ``docSource`` value that carries these fields, and ``upload`` (the id of the call
+        that sends it) when given."""
+        fields: dict[str, Any] = {self.MARKER: 1, **self.model_dump(exclude_none=True)}
+        if upload is not None:
+            fields[self._UPLOAD] = upload
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def upload_of(cls, value: Any) -> str | None:
+        """The ``upload`` id ``to_doc_source`` wrote into a ``docSource``, or ``None``."""
+        if not isinstance(value, str) or cls.MARKER not in value:
+            return None
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return None
+        upload = data.get(cls._UPLOAD) if isinstance(data, dict) else None
+        return upload if isinstance(upload, str) else None
 
     @classmethod
     def from_doc_source(cls, value: Any) -> ChunkMetadata | None:
@@ -585,6 +602,7 @@ class ChunkMetadata(ApiModel):
             data = json.loads(value)
             if not isinstance(data, dict) or data.pop(cls.MARKER, None) != 1:
                 return None
+            data.pop(cls._UPLOAD, None)
             return cls.model_validate(data)
         except ValueError:  # not JSON, or pydantic's ValidationError
             return None
@@ -593,8 +611,9 @@ class ChunkMetadata(ApiModel):
 class DocumentUploadReport(ApiModel):
     """The result of ``upload_document``, by the caller's ids: one entry per chunk.
 
-    Reads like the dictionary the ALM-001 client returns (``report["successful_uploads"]``) as
-    well as by attribute. ``locations`` maps each uploaded chunk id to its document location.
+    Reads like the dictionary the integration specification's client returns
+    (``report["successful_uploads"]``) as well as by attribute. ``locations`` maps each uploaded
+    chunk id to its document location.
     """
 
     document_id: str
@@ -833,3 +852,16 @@ class HealthStatus(ApiModel):
     def ok(self) -> bool:
         """Reachable, answering as AnythingLLM, and the key accepted."""
         return self.reachable and self.answering and self.authenticated is True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> str:
+        """``"healthy"`` when :attr:`ok`, else ``"unhealthy"`` (``health["status"]`` works too)."""
+        return "healthy" if self.ok else "unhealthy"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def circuit_breaker(self) -> dict[str, Any] | None:
+        """The breaker as a plain dict — ``state``, ``failure_count``, ``last_failure``,
+        ``retry_in`` — also as ``health["circuit_breaker"]``."""
+        return self.breaker.model_dump() if self.breaker is not None else None

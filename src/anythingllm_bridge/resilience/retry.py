@@ -20,7 +20,7 @@ from anythingllm_bridge.errors import (
     AnythingLLMOutcomeUnknownError,
     AnythingLLMTimeoutError,
 )
-from anythingllm_bridge.resilience.transient import is_transient
+from anythingllm_bridge.resilience.transient import NOT_ONLINE_MARKER, is_not_online, is_transient
 
 __all__ = [
     "NOT_ONLINE_MARKER",
@@ -32,19 +32,7 @@ __all__ = [
     "should_retry",
 ]
 
-#: Answered (500) by uploads when the collector is down or overloaded; the server says the document
-#: "will not be processed", so the request had no effect and may be sent again even if it creates.
-NOT_ONLINE_MARKER = "document processing api is not online"
-
 _REFUSALS = frozenset({429, 503})  # the server refused before doing anything
-
-
-def is_not_online(error: AnythingLLMError) -> bool:
-    """The server's "Document processing API is not online" 500."""
-    if not isinstance(error, AnythingLLMAPIError) or error.status != 500:
-        return False
-    said = error.server_message or ""
-    return NOT_ONLINE_MARKER in said.lower()
 
 
 def refused_before_acting(error: AnythingLLMError) -> bool:

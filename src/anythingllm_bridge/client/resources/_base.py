@@ -4,7 +4,6 @@ turns a workspace's or thread's numeric id into its slug."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncGenerator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -31,6 +30,7 @@ __all__ = [
     "parse_list",
     "segment",
     "thread_subject",
+    "workspace_object",
     "workspace_subject",
 ]
 
@@ -100,8 +100,18 @@ class KnownIds:
             known[item.id] = item.slug
 
     def forget_workspace(self, slug: str) -> None:
-        """Drop a deleted workspace."""
-        self.workspaces = {key: value for key, value in self.workspaces.items() if value != slug}
+        """Drop a deleted workspace (or a slug that now names another one)."""
+        for key in [key for key, value in self.workspaces.items() if value == slug]:
+            del self.workspaces[key]
+
+
+def workspace_object(data: Any) -> dict[str, Any] | None:
+    """The workspace in an answer's ``workspace`` envelope: the server sends an object or a list of
+    one (``GET /v1/workspace/<slug>``); ``None`` when it sends none (missing, ``null``, ``[]``)."""
+    raw = data.get("workspace") if isinstance(data, dict) else None
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    return raw if isinstance(raw, dict) and raw else None
 
 
 def workspace_subject(slug: str) -> Subject:
@@ -126,29 +136,43 @@ class Resource:
 
     _transport: Transport
     _breaker_wait: BreakerWait | None = None
-
-    @functools.cached_property
-    def _known_ids(self) -> KnownIds:
-        return KnownIds()
+    #: set once by ``AnythingLLMClient`` and shared by its ``with_options`` views
+    _known_ids: KnownIds
 
     async def _slug(self, workspace: WorkspaceRef) -> str:
-        """The slug of ``workspace``, given as a slug or as a numeric id.
-
-        An id is looked up in the ids this client has seen; one it has not seen is looked for
-        once in ``GET /v1/workspaces``. An id no workspace has raises ``AnythingLLMNotFoundError``.
-        """
+        """The slug of ``workspace``, given as a slug or as a numeric id (see :meth:`_by_id`)."""
         _check_ref(workspace, "workspace")
         if isinstance(workspace, str):
             return workspace
-        known = self._known_ids.workspaces
-        if workspace not in known:
-            for item in parse_list(Workspace, await self._object("GET", "/v1/workspaces", "workspaces")):
-                self._known_ids.learn(item)
-        if workspace not in known:
+        return (await self._by_id(workspace)).slug
+
+    async def _by_id(self, workspace_id: int) -> Workspace:
+        """The workspace whose numeric id is ``workspace_id``.
+
+        The slug this client last saw for the id is checked first (``GET /v1/workspace/<slug>``):
+        a slug may since name another workspace (deleted, then made again under the same name) or
+        none. When it does not answer with this id, the id is looked for in ``GET /v1/workspaces``;
+        an id no workspace has raises ``AnythingLLMNotFoundError``.
+        """
+        cached = self._known_ids.workspaces.get(workspace_id)
+        if cached is not None:
+            try:
+                workspace = await self._fetch_workspace(cached)
+            except AnythingLLMNotFoundError:
+                workspace = None
+            if workspace is not None and workspace.id == workspace_id:
+                return workspace
+            self._known_ids.forget_workspace(cached)
+        for item in parse_list(Workspace, await self._object("GET", "/v1/workspaces", "workspaces")):
+            self._known_ids.learn(item)
+        slug = self._known_ids.workspaces.get(workspace_id)
+        if slug is None:
             raise AnythingLLMNotFoundError(
-                f"no workspace has the id {workspace}", status=200, method="GET", path="/v1/workspaces"
+                f"no workspace has the id {workspace_id}", status=200, method="GET", path="/v1/workspaces"
             )
-        return known[workspace]
+        workspace = await self._fetch_workspace(slug)
+        self._known_ids.learn(workspace)
+        return workspace
 
     async def _slugs(self, workspaces: WorkspaceRef | Iterable[WorkspaceRef] | None) -> str | None:
         """``addToWorkspaces`` for one or more workspaces (slugs or ids); ``None`` for none."""
@@ -202,10 +226,8 @@ class Resource:
         """
         path = f"/v1/workspace/{segment(slug)}"
         data = await self._object("GET", path, subject=workspace_subject(slug))
-        raw = data.get("workspace")
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        if not raw:
+        raw = workspace_object(data)
+        if raw is None:
             raise AnythingLLMNotFoundError(
                 f"workspace {slug!r} does not exist",
                 status=200,
@@ -215,23 +237,6 @@ class Resource:
                 path=path,
             )
         return parse(Workspace, raw)
-
-    async def _missing_from(self, location: str, slugs: Iterable[str]) -> list[str]:
-        """The workspaces (of ``slugs``) whose ``documents[].docpath`` lacks ``location``.
-
-        A workspace that does not exist counts as missing: the server ignores unknown slugs in
-        ``addToWorkspaces`` without a word.
-        """
-        missing: list[str] = []
-        for slug in slugs:
-            try:
-                workspace = await self._fetch_workspace(slug)
-            except AnythingLLMNotFoundError:
-                missing.append(slug)
-                continue
-            if location not in workspace.docpaths:
-                missing.append(slug)
-        return missing
 
 
 def folder_segment(folder: str) -> str:

@@ -28,7 +28,6 @@ __all__ = ["ChatStream", "EventStream", "OpenAIChatStream"]
 
 EventT = TypeVar("EventT")
 OpenEvents = Callable[[], AsyncIterator[dict[str, Any]]]
-Diagnose = Callable[[AnythingLLMChatError], Awaitable[None]]
 
 
 class EventStream(Generic[EventT]):
@@ -36,14 +35,31 @@ class EventStream(Generic[EventT]):
 
     closing_event = "the closing event"
 
-    def __init__(self, open_events: OpenEvents, *, method: str, path: str, diagnose: Diagnose | None = None):
+    def __init__(self, open_events: OpenEvents, *, method: str, path: str):
         self._open_events = open_events
         self._method = method
         self._path = path
-        self._diagnose = diagnose
         self._iterator: AsyncGenerator[EventT, None] | None = None
         self.events_received = 0
         self.completed = False
+
+    @classmethod
+    def later(cls, start: Callable[[], Awaitable[EventStream[EventT]]], *, method: str, path: str) -> Self:
+        """A stream whose request ``start`` makes on the first iteration: ``start`` returns a
+        stream of the same kind (``lambda: client.chat(..., stream=True)``), whose events this one
+        yields — so a stream made before its call can be awaited is still that call's stream."""
+
+        async def events() -> AsyncIterator[dict[str, Any]]:
+            raw = (await start())._open_events()
+            try:
+                async for data in raw:
+                    yield data
+            finally:
+                aclose = getattr(raw, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+        return cls(events, method=method, path=path)
 
     def __aiter__(self) -> EventStream[EventT]:
         return self
@@ -84,11 +100,7 @@ class EventStream(Generic[EventT]):
                 self.events_received += 1
                 self._absorb(event)
                 yield event
-        except AnythingLLMChatError as exc:
-            if self.events_received == 0 and self._diagnose is not None:
-                await self._diagnose(exc)
-            raise
-        except AnythingLLMTimeoutError:
+        except (AnythingLLMChatError, AnythingLLMTimeoutError):
             raise
         except (AnythingLLMConnectionError, AnythingLLMStreamError) as exc:
             if self.events_received == 0:
@@ -125,8 +137,8 @@ class ChatStream(EventStream[ChatStreamEvent]):
 
     closing_event = "its closing event (finalizeResponseStream)"
 
-    def __init__(self, open_events: OpenEvents, *, method: str, path: str, diagnose: Diagnose | None = None):
-        super().__init__(open_events, method=method, path=path, diagnose=diagnose)
+    def __init__(self, open_events: OpenEvents, *, method: str, path: str):
+        super().__init__(open_events, method=method, path=path)
         self.text_response = ""
         self.sources: list[Source] = []
         self.chat_id: int | None = None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from anythingllm_bridge.client import _deprecated
@@ -20,7 +19,7 @@ from anythingllm_bridge.client.resources._streams import ChatStream
 if TYPE_CHECKING:
     from anythingllm_bridge.client._errors import Subject
 
-__all__ = ["AttachmentLike", "ChatMixin", "chat_body", "chat_stream", "fixed_target"]
+__all__ = ["AttachmentLike", "ChatMixin", "chat_body", "chat_stream"]
 
 AttachmentLike = Attachment | dict[str, Any]
 
@@ -53,32 +52,11 @@ def chat_body(
     return body
 
 
-def chat_stream(
-    resource: Resource,
-    target: Callable[[], Awaitable[tuple[str, Subject]]],
-    body: dict[str, Any],
-    shown_path: str,
-) -> ChatStream:
-    """A ``ChatStream`` of ``POST path``, where ``target`` works out the path and what it names
-    (resolving ids) when the stream starts, on its first iteration; ``shown_path`` names the route
-    in the stream's own errors."""
-
-    async def events() -> AsyncIterator[dict[str, Any]]:
-        path, subject = await target()
-        async with contextlib.aclosing(resource._stream("POST", path, json=body, subject=subject)) as raw:
-            async for data in raw:
-                yield data
-
-    return ChatStream(events, method="POST", path=shown_path)
-
-
-def fixed_target(path: str, subject: Subject) -> Callable[[], Awaitable[tuple[str, Subject]]]:
-    """A ``chat_stream`` target already worked out."""
-
-    async def target() -> tuple[str, Subject]:
-        return path, subject
-
-    return target
+def chat_stream(resource: Resource, path: str, subject: Subject, body: dict[str, Any]) -> ChatStream:
+    """A ``ChatStream`` of ``POST path``; the request is made on its first iteration."""
+    return ChatStream(
+        lambda: resource._stream("POST", path, json=body, subject=subject), method="POST", path=path
+    )
 
 
 class ChatMixin(Resource):
@@ -147,9 +125,7 @@ class ChatMixin(Resource):
         path = f"/v1/workspace/{segment(resolved)}"
         subject = workspace_subject(resolved)
         if stream:
-            return chat_stream(
-                self, fixed_target(f"{path}/stream-chat", subject), body, f"{path}/stream-chat"
-            )
+            return chat_stream(self, f"{path}/stream-chat", subject, body)
         data = await self._object("POST", f"{path}/chat", json=body, subject=subject)
         return parse(ChatResponse, data)
 
@@ -165,10 +141,16 @@ class ChatMixin(Resource):
     ) -> ChatStream:
         """Deprecated: ``await chat(..., stream=True)``."""
         _deprecated.warn("stream_chat(...)", "await chat(..., stream=True)")
-        body = chat_body(message, mode=mode, session_id=session_id, attachments=attachments, reset=reset)
-
-        async def target() -> tuple[str, Subject]:
-            resolved = await self._slug(slug)
-            return f"/v1/workspace/{segment(resolved)}/stream-chat", workspace_subject(resolved)
-
-        return chat_stream(self, target, body, f"/v1/workspace/{slug}/stream-chat")
+        return ChatStream.later(
+            lambda: self.chat(
+                slug,
+                message,
+                mode=mode,
+                session_id=session_id,
+                attachments=attachments,
+                reset=reset,
+                stream=True,
+            ),
+            method="POST",
+            path=f"/v1/workspace/{slug}/stream-chat",
+        )

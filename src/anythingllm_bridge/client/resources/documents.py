@@ -8,15 +8,20 @@ import os
 import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import aiohttp
 
 from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client._errors import Subject
-from anythingllm_bridge.client.models import Document, FolderListing, UploadResult
+from anythingllm_bridge.client.models import Document, EmbeddingCheck, FolderListing, UploadResult, Workspace
 from anythingllm_bridge.client.resources._base import Resource, WorkspaceRef, folder_segment, parse, segment
-from anythingllm_bridge.errors import AnythingLLMProtocolError, AnythingLLMServerError, FileValidationError
+from anythingllm_bridge.errors import (
+    AnythingLLMNotFoundError,
+    AnythingLLMProtocolError,
+    AnythingLLMServerError,
+    FileValidationError,
+)
 
 __all__ = ["DocumentsMixin", "check_upload_file"]
 
@@ -88,6 +93,15 @@ def metadata_field(metadata: Mapping[str, Any] | str | None) -> str | None:
 
 
 class DocumentsMixin(Resource):
+    """Documents in the server's storage: uploading files, text and links, listing, reading,
+    moving and deleting them, and folders."""
+
+    if TYPE_CHECKING:  # EmbeddingsMixin's, which builds on this one in AnythingLLMClient
+
+        async def ensure_embedded(
+            self, slug: WorkspaceRef, locations: Iterable[str], *, listing: Workspace | None = None
+        ) -> EmbeddingCheck: ...
+
     async def upload_file(
         self,
         path: str | os.PathLike[str],
@@ -101,7 +115,8 @@ class DocumentsMixin(Resource):
         """Upload one file; above 1 MiB streamed from disk (never read whole into memory).
 
         * ``workspaces``: workspace(s) (slug or id) to embed the document into; afterwards the
-          client checks each really holds it and lists those that do not in ``result.missing_from``
+          client checks each really holds it, embeds it again where it does not
+          (``ensure_embedded``), and lists those that still do not in ``result.missing_from``
           (``verify=False`` skips that check, for callers that check many uploads at once with
           ``ensure_embedded``).
         * ``metadata``: ``title``, ``docAuthor``, ``description``, ``docSource``, ``chunkSource``
@@ -270,9 +285,20 @@ class DocumentsMixin(Resource):
         return dict(schema)
 
     async def _upload_result(self, data: dict[str, Any], slugs: str | None) -> UploadResult:
+        """The upload's answer; with ``slugs``, each of those workspaces checked (and repaired) with
+        ``ensure_embedded``, and those that still lack the document in ``missing_from`` — a workspace
+        that does not exist too: the server ignores unknown slugs in ``addToWorkspaces``."""
         result = parse(UploadResult, data)
         if slugs and result.documents and result.documents[0].location:
-            result.missing_from = await self._missing_from(result.documents[0].location, slugs.split(","))
+            location = result.documents[0].location
+            for slug in slugs.split(","):
+                try:
+                    check = await self.ensure_embedded(slug, [location])
+                except AnythingLLMNotFoundError:
+                    result.missing_from.append(slug)
+                    continue
+                if check.missing:
+                    result.missing_from.append(slug)
         return result
 
 

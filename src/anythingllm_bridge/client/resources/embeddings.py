@@ -3,44 +3,37 @@ embedded anything, so every call here reads the workspace back and reports what 
 
 ``ensure_embedded`` is the one check-and-repair: documents the server dropped are embedded again
 with ``update-embeddings`` (only those not present: adding a document twice duplicates its
-vectors), then checked once more. ``upload_documents``, ``upload_document`` and the sync
-(``anythingllm_bridge.ingest``) upload with ``addToWorkspaces`` and end with it.
+vectors), then checked once more. The bulk uploads (:mod:`.uploads`) and the sync
+(``anythingllm_bridge.ingest``) upload with ``addToWorkspaces`` and end with it; both send their
+uploads through :func:`first_alone`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from anythingllm_bridge.client import _deprecated
 from anythingllm_bridge.client.models import (
-    ChunkMetadata,
-    DocumentChunk,
-    DocumentUploadReport,
     EmbeddingCheck,
     EmbeddingUpdate,
-    FileUploadResult,
-    ProcessedDocument,
-    UploadResult,
     Workspace,
 )
-from anythingllm_bridge.client.resources._base import WorkspaceRef, parse, segment, workspace_subject
-from anythingllm_bridge.client.resources.documents import DocumentsMixin, check_upload_file, metadata_field
-from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError, FileValidationError
+from anythingllm_bridge.client.resources._base import (
+    WorkspaceRef,
+    segment,
+    workspace_object,
+    workspace_subject,
+)
+from anythingllm_bridge.client.resources.documents import DocumentsMixin
+from anythingllm_bridge.errors import AnythingLLMError, AnythingLLMOutcomeUnknownError
+from anythingllm_bridge.tracing import get_logger
 
-__all__ = ["CHUNK_CONCURRENCY", "EmbeddingsMixin", "first_alone"]
+__all__ = ["EmbeddingsMixin", "first_alone"]
 
-log = logging.getLogger("anythingllm_bridge.client")
+log = get_logger(__name__)
 
-CHUNK_CONCURRENCY = 5
-# The metadata keys the raw-text route keeps (everything else is dropped by the server).
-RAW_TEXT_KEYS = ("url", "title", "docAuthor", "description", "docSource", "chunkSource", "published")
-
-FileMetadata = Mapping[str, Any] | Callable[[Path], Mapping[str, Any] | None] | None
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -162,174 +155,6 @@ class EmbeddingsMixin(DocumentsMixin):
         check.present = [location for location in wanted if location in workspace.docpaths]
         return check
 
-    @_deprecated.renamed_keywords(workspace_slug="slug")
-    async def upload_documents(
-        self,
-        slug: WorkspaceRef,
-        files: Iterable[str | os.PathLike[str]],
-        *,
-        concurrency: int = 4,
-        metadata: FileMetadata = None,
-        folder: str | None = None,
-        embed_batch: int | None = None,
-    ) -> list[FileUploadResult]:
-        """Upload many files into a workspace, at most ``concurrency`` at a time, and make sure
-        each ends up embedded. One result per file, in input order (see ``FileUploadResult``).
-
-        ``metadata`` is one mapping for every file or a function ``path -> mapping``. Files that
-        do not exist or cannot be read are reported as ``failed`` without a request. An unknown
-        workspace raises ``AnythingLLMNotFoundError`` before anything is uploaded.
-
-        How: each file is uploaded with ``addToWorkspaces``, so the server embeds it in the same
-        request; then one ``ensure_embedded`` checks them all against one read of the workspace
-        and embeds again only those the server left out (it answers 200 either way, and does
-        leave a few out under concurrent uploads), reported ``repaired``, or ``not_embedded``
-        with the reason. Measured on a real AnythingLLM this is the fastest way that loses
-        nothing: embedding inside the upload costs less than a separate ``update-embeddings``
-        call per document, and that call gains nothing from batching (it embeds one document
-        after another).
-
-        At most ``min(concurrency, max_concurrency, max_connections_per_host)`` uploads are in
-        flight: the client's own limits (5 connections by default) bound every call, so for more
-        create the client with a larger ``max_connections_per_host`` (a warning says so).
-        ``embed_batch`` is deprecated and ignored (there are no batches any more).
-
-        An upload whose answer was lost (``AnythingLLMOutcomeUnknownError``) is ``failed``: the
-        server may have stored and embedded it, and it is not sent again.
-        """
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-        if embed_batch is not None:
-            _deprecated.warn(
-                "upload_documents(embed_batch=...)",
-                "upload_documents(...) without it: each document is embedded with its upload",
-            )
-        self._warn_if_throttled("upload_documents", concurrency)
-        paths = [Path(item) for item in files]
-        slug = await self._slug(slug)
-        fresh = not (await self._fetch_workspace(slug)).documents
-        slug = slug.strip().lower()
-        limit = asyncio.Semaphore(concurrency)
-
-        async def upload_one(path: Path) -> FileUploadResult:
-            try:
-                check_upload_file(path)
-                meta = metadata(path) if callable(metadata) else metadata
-                meta_field = metadata_field(meta)
-            except (FileValidationError, ValueError) as exc:
-                return FileUploadResult(path=str(path), status="failed", error=str(exc))
-            async with limit:
-                try:
-                    data = await self._send_file(path, slug, meta_field, folder, None)
-                    result = parse(UploadResult, data)
-                    location = result.location
-                except (AnythingLLMError, ValueError, OSError) as exc:  # OSError: gone since checked
-                    return FileUploadResult(path=str(path), status="failed", error=str(exc))
-            return FileUploadResult(
-                path=str(path), status="embedded", location=location, document=result.document
-            )
-
-        results = await first_alone(paths, upload_one, fresh, lambda result: result.location is not None)
-        uploaded = {r.location: r for r in results if r.location}
-        if not uploaded:
-            return results
-        try:
-            check = await self.ensure_embedded(slug, list(uploaded))
-        except AnythingLLMError as exc:
-            for result in uploaded.values():
-                result.status = "not_embedded"
-                result.error = f"uploaded; could not check the workspace: {exc}"
-            return results
-        repaired = set(check.repaired)
-        for location, result in uploaded.items():
-            if location in check.missing:
-                result.status = "not_embedded"
-                result.error = check.missing[location]
-            elif location in repaired:
-                result.status = "repaired"
-        return results
-
-    @_deprecated.renamed_keywords(workspace_slug="slug")
-    async def upload_document(self, slug: WorkspaceRef, document: ProcessedDocument) -> DocumentUploadReport:
-        """Send a pre-chunked document: each ``DocumentChunk`` becomes one raw-text document in
-        the workspace (embedded with its upload), at most 5 at a time; then every chunk is checked
-        (and repaired) in the workspace with ``ensure_embedded``. The report counts chunks by the
-        caller's ``chunk.id``, under ``document.id``.
-
-        Each chunk carries ``document.title`` (its title is "<title> part <n> of <total>", which
-        the server turns into a file name), ``document.source_url`` (as ``url``), the metadata
-        of the document and of the chunk (``docAuthor``, ``description``, ...), and the
-        ``ChunkMetadata`` fields (ids, index, total, title, technology, source URL) in
-        ``docSource``: read them back with ``.chunk_metadata`` on the workspace's documents,
-        search results and chat sources. ``delete_document(slug, document.id)`` takes every
-        chunk out again.
-        """
-        ids = [chunk.id for chunk in document.chunks]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"document {document.id!r} has duplicate chunk ids")
-        for where, metadata in [("document", document.metadata)] + [
-            (f"chunk {chunk.id!r}", chunk.metadata) for chunk in document.chunks
-        ]:
-            if "docSource" in metadata:
-                raise ValueError(
-                    f"{where} metadata sets docSource, which upload_document fills with the chunk's "
-                    "ids; put that value in technology or description instead"
-                )
-        slug = await self._slug(slug)
-        fresh = not (await self._fetch_workspace(slug)).documents
-        target = slug.strip().lower()
-        limit = asyncio.Semaphore(CHUNK_CONCURRENCY)
-        total = len(document.chunks)
-
-        async def send(chunk: DocumentChunk) -> tuple[str, str | None, str | None]:
-            meta = _chunk_metadata(document, chunk, total)
-            async with limit:
-                try:
-                    data = await self._send_text(meta["title"], chunk.content, meta, target)
-                    return chunk.id, parse(UploadResult, data).location, None
-                except (AnythingLLMError, ValueError) as exc:
-                    return chunk.id, None, f"chunk {chunk.id}: {exc}"
-
-        outcomes = await first_alone(document.chunks, send, fresh, lambda outcome: outcome[1] is not None)
-        report = DocumentUploadReport(document_id=document.id, workspace_slug=slug, total_chunks=total)
-        by_location: dict[str, str] = {}
-        for chunk_id, location, error in outcomes:
-            if location:
-                by_location[location] = chunk_id
-                report.locations[chunk_id] = location
-            else:
-                report.failed_chunk_ids.append(chunk_id)
-                report.errors.append(error or f"chunk {chunk_id}: upload failed")
-        if by_location:
-            check = await self.ensure_embedded(target, list(by_location))
-            for location, reason in check.missing.items():
-                chunk_id = by_location[location]
-                report.failed_chunk_ids.append(chunk_id)
-                report.errors.append(f"chunk {chunk_id}: {reason}")
-        failed = set(report.failed_chunk_ids)
-        report.uploaded_chunk_ids = [cid for cid in ids if cid not in failed]
-        report.failed_chunk_ids = [cid for cid in ids if cid in failed]
-        report.successful_uploads = len(report.uploaded_chunk_ids)
-        report.failed_uploads = len(report.failed_chunk_ids)
-        return report
-
-    def _warn_if_throttled(self, caller: str, concurrency: int) -> None:
-        """Log when the client's limits allow fewer calls at once than ``concurrency`` asks for."""
-        config = getattr(self, "config", None)
-        if config is None:
-            return
-        allowed = min(config.max_concurrency, config.max_connections_per_host)
-        if concurrency > allowed:
-            log.warning(
-                "%s(concurrency=%d) runs at most %d call(s) at once: the client allows "
-                "min(max_concurrency=%d, max_connections_per_host=%d); create it with larger ones",
-                caller,
-                concurrency,
-                allowed,
-                config.max_concurrency,
-                config.max_connections_per_host,
-            )
-
     async def _post_embeddings(self, slug: str, adds: list[str], deletes: list[str]) -> Workspace | None:
         """``update-embeddings``; the workspace as its answer shows it (``None``: not in it).
 
@@ -365,43 +190,23 @@ async def first_alone(
         result = await send(rest.pop(0))
         results.append(result)
         fresh = not landed(result)
-    return results + list(await asyncio.gather(*(send(item) for item in rest)))
+    tasks = [asyncio.ensure_future(send(item)) for item in rest]
+    try:
+        return results + list(await asyncio.gather(*tasks))
+    except BaseException:  # one failed (or the caller cancelled): none of the others outlives the call
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _answer_workspace(data: Any) -> Workspace | None:
     """The workspace an ``update-embeddings`` answer carries (with its documents), ``None`` if it
     carries none or one that does not parse (the caller reads the workspace instead)."""
-    workspace = data.get("workspace") if isinstance(data, dict) else None
-    if isinstance(workspace, list):
-        workspace = workspace[0] if len(workspace) == 1 else None
-    if not isinstance(workspace, dict) or not isinstance(workspace.get("documents"), list):
+    workspace = workspace_object(data)
+    if workspace is None or not isinstance(workspace.get("documents"), list):
         return None
     try:
         return Workspace.model_validate(workspace)
     except ValueError:  # pydantic's ValidationError
         return None
-
-
-def _chunk_metadata(document: ProcessedDocument, chunk: DocumentChunk, total: int) -> dict[str, Any]:
-    """Raw-text metadata for one chunk: its title and description, the document's source URL,
-    the document's then the chunk's own metadata, and its ``ChunkMetadata`` in ``docSource``."""
-    chunks = chunk.total_chunks if chunk.total_chunks is not None else total
-    number = chunk.chunk_index + 1
-    meta: dict[str, Any] = {
-        "title": f"{document.title} part {number} of {chunks}",
-        "description": f"part {number} of {chunks} of {document.title}",
-    }
-    if document.source_url:
-        meta["url"] = document.source_url
-    for source in (document.metadata, chunk.metadata):
-        meta.update({key: value for key, value in source.items() if key in RAW_TEXT_KEYS and key != "title"})
-    meta["docSource"] = ChunkMetadata(
-        chunk_id=chunk.id,
-        chunk_index=chunk.chunk_index,
-        total_chunks=chunks,
-        document_id=document.id,
-        document_title=document.title,
-        technology=document.technology,
-        source_url=document.source_url,
-    ).to_doc_source()
-    return meta

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 from anythingllm_bridge.client import _deprecated
@@ -91,15 +90,11 @@ class OpenAIMixin(Resource):
         """Deprecated: ``await openai_chat(..., stream=True)``."""
         _deprecated.warn("openai_chat_stream(...)", "await openai_chat(..., stream=True)")
 
-        async def events() -> AsyncIterator[dict[str, Any]]:
-            slug = await self._slug(model)
-            body = {"model": slug, "messages": list(messages), "temperature": temperature, "stream": True}
-            raw_events = self._stream("POST", CHAT_PATH, json=body, subject=_model(slug))
-            async with contextlib.aclosing(raw_events) as raw:
-                async for data in raw:
-                    yield data
-
-        return OpenAIChatStream(events, method="POST", path=CHAT_PATH)
+        return OpenAIChatStream.later(
+            lambda: self.openai_chat(model, messages, temperature=temperature, stream=True),
+            method="POST",
+            path=CHAT_PATH,
+        )
 
     async def openai_models(self) -> list[OpenAIModel]:
         """Every workspace as an OpenAI model entry."""

@@ -11,6 +11,9 @@ __all__ = ["SystemMixin"]
 
 
 class SystemMixin(Resource):
+    """The server as a whole: is it up (``ping``), is the key accepted (``check_auth``), its
+    vector count and its settings."""
+
     async def ping(self) -> bool:
         """``GET /api/ping`` (no key needed): True when the server is up."""
         data = await self._object("GET", "/ping")

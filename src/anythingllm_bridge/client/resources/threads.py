@@ -18,7 +18,7 @@ from anythingllm_bridge.client.resources._base import (
     workspace_subject,
 )
 from anythingllm_bridge.client.resources._streams import ChatStream
-from anythingllm_bridge.client.resources.chat import AttachmentLike, chat_body, chat_stream, fixed_target
+from anythingllm_bridge.client.resources.chat import AttachmentLike, chat_body, chat_stream
 from anythingllm_bridge.errors import AnythingLLMValidationError
 
 if TYPE_CHECKING:
@@ -130,9 +130,7 @@ class ThreadsMixin(Resource):
         body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
         if stream:
             route, subject = await self._thread_route(slug, thread_slug, crashes=True)
-            return chat_stream(
-                self, fixed_target(f"{route}/stream-chat", subject), body, f"{route}/stream-chat"
-            )
+            return chat_stream(self, f"{route}/stream-chat", subject, body)
         route, subject = await self._thread_route(slug, thread_slug)
         data = await self._object("POST", f"{route}/chat", json=body, subject=subject)
         return parse(ChatResponse, data)
@@ -150,13 +148,20 @@ class ThreadsMixin(Resource):
     ) -> ChatStream:
         """Deprecated: ``await send_message(..., stream=True)``."""
         _deprecated.warn("stream_thread_message(...)", "await send_message(..., stream=True)")
-        body = chat_body(message, mode=mode, user_id=user_id, attachments=attachments, reset=reset)
-
-        async def target() -> tuple[str, Subject]:
-            route, subject = await self._thread_route(slug, thread_slug, crashes=True)
-            return f"{route}/stream-chat", subject
-
-        return chat_stream(self, target, body, f"/v1/workspace/{slug}/thread/{thread_slug}/stream-chat")
+        return ChatStream.later(
+            lambda: self.send_message(
+                slug,
+                thread_slug,
+                message,
+                mode=mode,
+                user_id=user_id,
+                attachments=attachments,
+                reset=reset,
+                stream=True,
+            ),
+            method="POST",
+            path=f"/v1/workspace/{slug}/thread/{thread_slug}/stream-chat",
+        )
 
     async def get_thread_history(self, slug: WorkspaceRef, thread_slug: ThreadRef) -> list[ChatMessage]:
         """Every (non-reset) turn of a thread, oldest first."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Unpack
 
 from anythingllm_bridge.client import _deprecated
@@ -22,13 +21,15 @@ from anythingllm_bridge.client.resources._base import (
     parse,
     parse_list,
     segment,
+    workspace_object,
     workspace_subject,
 )
 from anythingllm_bridge.errors import AnythingLLMNotFoundError, AnythingLLMValidationError
+from anythingllm_bridge.tracing import get_logger
 
 __all__ = ["WorkspacesMixin"]
 
-log = logging.getLogger("anythingllm_bridge.client")
+log = get_logger(__name__)
 
 
 class WorkspacesMixin(Resource):
@@ -47,6 +48,8 @@ class WorkspacesMixin(Resource):
 
         Raises ``AnythingLLMNotFoundError`` for an unknown slug (the server says 200 ``[]``).
         """
+        if isinstance(slug, int) and not isinstance(slug, bool):
+            return await self._by_id(slug)  # already checked and learnt
         workspace = await self._fetch_workspace(await self._slug(slug))
         self._known_ids.learn(workspace)
         return workspace
@@ -87,8 +90,8 @@ class WorkspacesMixin(Resource):
             raise ValueError("update_workspace needs at least one setting to change")
         path = f"/v1/workspace/{segment(slug)}/update"  # sets fields: safe to repeat
         data = await self._object("POST", path, json=body, idempotent=True, subject=workspace_subject(slug))
-        workspace = data.get("workspace")
-        if isinstance(workspace, dict) and "slug" not in workspace:
+        workspace = workspace_object(data)
+        if workspace is not None and "slug" not in workspace:
             # {"workspace": {"id": 1}, "message": "No valid fields to update!"}: read it back.
             message = data.get("message")
             return WorkspaceResponse(
@@ -105,12 +108,13 @@ class WorkspacesMixin(Resource):
         self._known_ids.forget_workspace(slug)
 
     async def get_or_create_workspace(self, slug: WorkspaceRef, name: str | None = None) -> Workspace:
-        """The workspace with this slug, created if it is missing, named ``name`` (default: the
-        slug in title case, ``"python-docs"`` -> ``"Python Docs"``).
+        """The workspace with this slug, else the one named exactly ``name`` (default: the slug in
+        title case, ``"python-docs"`` -> ``"Python Docs"``), else a new one with that name.
 
-        The server derives the new slug from the name; if that differs from ``slug`` a warning
-        is logged and the created workspace (with its real slug) is returned. A numeric id must
-        name an existing workspace.
+        Calling it again with the same arguments finds what the first call found or made, so it
+        never creates a second workspace: the server derives a new workspace's slug from its name,
+        and when that differs from ``slug`` (a warning says so) the name still finds it. A numeric
+        id must name an existing workspace.
         """
         if isinstance(slug, int):
             return await self.get_workspace(slug)
@@ -118,7 +122,11 @@ class WorkspacesMixin(Resource):
             return await self.get_workspace(slug)
         except AnythingLLMNotFoundError:
             pass
-        created = await self.create_workspace(name or slug.replace("-", " ").title())
+        name = name or slug.replace("-", " ").title()
+        named = [workspace for workspace in await self.list_workspaces() if workspace.name == name]
+        if named:
+            return await self.get_workspace(min(named, key=lambda workspace: workspace.id or 0).slug)
+        created = await self.create_workspace(name)
         if created.workspace.slug != slug:
             log.warning(
                 "asked for workspace slug %r; the server named the new workspace %r",
@@ -197,10 +205,8 @@ class WorkspacesMixin(Resource):
     def _workspace_response(self, data: dict[str, Any], method: str, path: str) -> WorkspaceResponse:
         """``{"workspace": {...}, "message": ...}``; an answer without a workspace (the server says
         200 or 400 with ``{"workspace": null, "message": why}``) raises ``AnythingLLMValidationError``."""
-        raw = data.get("workspace")
-        if isinstance(raw, list):
-            raw = raw[0] if raw else None
-        if not isinstance(raw, dict):
+        raw = workspace_object(data)
+        if raw is None:
             message = data.get("message") or "the server returned no workspace"
             raise AnythingLLMValidationError(
                 str(message), status=200, body=data, server_message=str(message), method=method, path=path
