@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from anythingllm_bridge.cli._errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError, describe
+from anythingllm_bridge.tracing import get_logger
 
 if TYPE_CHECKING:  # typer's own click, which its classes' methods are typed with
     from typer._click import Context, HelpFormatter
@@ -70,7 +70,7 @@ class AllmGroup(TyperGroup):
             print_error("interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
-            logging.getLogger("anythingllm_bridge.cli").debug("unexpected failure", exc_info=True)
+            get_logger("anythingllm_bridge.cli").debug("unexpected failure", exc_info=True)
             print_error(describe(exc, url="the server", key_set=False))
             raise typer.Exit(EXIT_FAILURE) from None
 

@@ -31,6 +31,7 @@ from anythingllm_bridge.ingest_config import (
     DEFAULT_MAX_WAIT,
     MAX_CONCURRENCY,
 )
+from anythingllm_bridge.tracing import get_logger
 
 if TYPE_CHECKING:
     from anythingllm_bridge.client import AnythingLLMClient
@@ -102,7 +103,7 @@ def run(state: Invocation, work: Callable[[], Awaitable[T]], *, interrupted: str
         raise
     except (AnythingLLMBridgeError, ValueError, OSError) as exc:
         if state.verbose:
-            logging.getLogger("anythingllm_bridge.cli").exception("command failed")
+            get_logger("anythingllm_bridge.cli").exception("command failed")
         raise CliError(explain(exc, state.loaded)) from None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -20,6 +19,7 @@ from anythingllm_bridge.testing.faults.injector import FaultInjector
 from anythingllm_bridge.testing.latency import ServerTime
 from anythingllm_bridge.testing.state import Store
 from anythingllm_bridge.testing.wire import express_error_page, json_answer, spa_index, status_answer
+from anythingllm_bridge.tracing import get_logger
 
 __all__ = [
     "API_KEY",
@@ -37,7 +37,7 @@ __all__ = [
     "spa_fallback",
 ]
 
-logger = logging.getLogger("anythingllm_bridge.testing.emulator")
+logger = get_logger("anythingllm_bridge.testing.emulator")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _H = TypeVar("_H", bound=Handler)

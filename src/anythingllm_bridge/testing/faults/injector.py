@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -31,10 +30,11 @@ from anythingllm_bridge.testing.faults.embedding_loss import LOSS_ID, EmbeddingL
 from anythingllm_bridge.testing.faults.request_log import RecordedRequest, RequestLog
 from anythingllm_bridge.testing.faults.rules import Fault, Rules
 from anythingllm_bridge.testing.faults.setting import FaultSetting
+from anythingllm_bridge.tracing import get_logger
 
 __all__ = ["OUTAGE_ID", "FaultInjector", "Outage"]
 
-logger = logging.getLogger("anythingllm_bridge.testing.faults")
+logger = get_logger("anythingllm_bridge.testing.faults")
 
 #: the id an outage is listed and removed by
 OUTAGE_ID = "outage"
