@@ -249,12 +249,18 @@ async def test_symbolic_links_are_reported_not_followed_and_deep_trees_are_walke
     write(outside, ["secret.md"])
     (root / "to-file.md").symlink_to(outside / "secret.md")
     (root / "to-folder").symlink_to(outside)
-    deep = root
+    folders = [root]
     for _ in range(sys.getrecursionlimit() + 50):  # deeper than a recursive walk could go
-        deep /= "d"
-        deep.mkdir()
-    (deep / "bottom.md").write_text("# the bottom\n")
-    listing = await FolderSource(root).scan()
+        folders.append(folders[-1] / "d")
+        folders[-1].mkdir()
+    bottom = folders[-1] / "bottom.md"
+    bottom.write_text("# the bottom\n")
+    try:
+        listing = await FolderSource(root).scan()
+    finally:  # pytest's own clean-up of old temporary folders is recursive: it would fail on this
+        bottom.unlink()
+        for folder in reversed(folders[1:]):
+            folder.rmdir()
     assert [f.key for f in listing.files] == ["a.md", "d/" * (sys.getrecursionlimit() + 50) + "bottom.md"]
     assert listing.refused == {
         "to-file.md": "is a symbolic link (not followed)",
