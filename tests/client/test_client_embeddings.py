@@ -23,7 +23,8 @@ def make_files(folder: Path, count: int) -> list[Path]:
     paths = []
     for index in range(count):
         path = folder / f"doc-{index:02d}.txt"
-        path.write_text(f"Document number {index} talks about topic {index * 7}.\n", encoding="utf-8")
+        # all of one size: uploads into a fresh workspace go in input order (otherwise largest first)
+        path.write_text(f"Document number {index:03d} talks about topic {index * 7:04d}.\n", encoding="utf-8")
         paths.append(path)
     return paths
 

@@ -202,3 +202,39 @@ async def test_when_one_send_raises_the_others_are_cancelled_not_orphaned() -> N
         await first_alone([0, 1, 2, 3], send, False, lambda _result: True)
     assert sorted(started) == [0, 1, 2, 3]
     assert sorted(cancelled) == [0, 2, 3]  # all of them, before first_alone returned
+
+
+async def test_into_a_fresh_workspace_the_smallest_file_goes_alone_and_the_rest_largest_first(
+    emulator: Any, emu_workspace: Workspace, tmp_path: Path
+) -> None:
+    """Nothing else is in flight while the first upload embeds, so it is the cheapest one; then a
+    large file starts early rather than being the last one still embedding."""
+    sizes = {"a.txt": 300, "b.txt": 40, "c.txt": 900, "d.txt": 120}
+    files = []
+    for name, size in sizes.items():
+        (tmp_path / name).write_text(f"{name} " + "x" * size + "\n", encoding="utf-8")
+        files.append(tmp_path / name)
+    async with make_client(emulator.url, emulator.api_key) as client:
+        results = await client.upload_documents(emu_workspace.slug, files, concurrency=1)
+        documents = (await client.get_workspace(emu_workspace.slug)).documents
+    assert [r.path for r in results] == [str(p) for p in files]  # results stay in input order
+    assert all(r.status == "embedded" for r in results)
+    by_arrival = sorted(documents, key=lambda document: document.id or 0)
+    assert [next(r.path for r in results if r.location == d.docpath) for d in by_arrival] == [
+        str(tmp_path / name) for name in ("b.txt", "c.txt", "a.txt", "d.txt")
+    ]
+
+
+async def test_first_alone_reorders_the_sends_only_when_given_sizes() -> None:
+    sent: list[int] = []
+
+    async def send(item: int) -> int:
+        sent.append(item)
+        return item
+
+    assert await first_alone([5, 1, 9, 3], send, True, lambda _result: True) == [5, 1, 9, 3]
+    assert sent == [5, 1, 9, 3]
+    sent.clear()
+    sized = await first_alone([5, 1, 9, 3], send, True, lambda _result: True, size=lambda item: item)
+    assert sized == [5, 1, 9, 3]
+    assert sent == [1, 9, 5, 3]

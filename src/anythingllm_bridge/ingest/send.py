@@ -142,7 +142,9 @@ class Sender:
                 await done(result)
                 return result
 
-        results = await first_alone(items, send, fresh, lambda result: isinstance(result, Sent))
+        results = await first_alone(
+            items, send, fresh, lambda result: isinstance(result, Sent), size=lambda item: item.size
+        )
         sent = [result for result in results if isinstance(result, Sent)]
         adopted = {s.location for s in sent if s.adopted}
         leftovers = [loc for copies in stored.values() for loc, _ in copies if loc not in adopted]

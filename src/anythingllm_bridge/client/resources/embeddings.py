@@ -175,29 +175,40 @@ async def first_alone(
     send: Callable[[T], Awaitable[R]],
     fresh: bool,
     landed: Callable[[R], bool],
+    size: Callable[[T], int] | None = None,
 ) -> list[R]:
-    """``send`` every item, all at once (the caller bounds the concurrency), in input order —
-    but into a ``fresh`` workspace (no documents yet) one at a time until one ``landed``.
+    """``send`` every item, all at once (the caller bounds the concurrency); one result per item,
+    in input order — but into a ``fresh`` workspace (no documents yet) one at a time until one
+    ``landed``.
 
     AnythingLLM (1.16, LanceDB) creates a workspace's vector table with its first embedding;
     concurrent first embeddings race to create it, and the losers fail while the upload still
     answers 200 (the server logs "Table ... already exists"): with the first upload alone, that
     race is gone (``bench/README.md`` has the measurement).
+
+    With ``size`` (an item's bytes), the one sent alone is the smallest, so the time nothing else
+    is in flight is as short as it can be, and the rest start largest first, so a large file is
+    not the last one still embedding while the others are done.
     """
-    results: list[R] = []
-    rest = list(items)
-    while fresh and rest:
-        result = await send(rest.pop(0))
-        results.append(result)
-        fresh = not landed(result)
-    tasks = [asyncio.ensure_future(send(item)) for item in rest]
+    order = list(range(len(items)))
+    alone = sorted(order, key=lambda i: size(items[i])) if size is not None and fresh else order
+    results: dict[int, R] = {}
+    while fresh and len(results) < len(items):
+        index = next(i for i in alone if i not in results)
+        results[index] = await send(items[index])
+        fresh = not landed(results[index])
+    rest = [i for i in order if i not in results]
+    if size is not None:
+        rest.sort(key=lambda i: size(items[i]), reverse=True)
+    tasks = [asyncio.ensure_future(send(items[i])) for i in rest]
     try:
-        return results + list(await asyncio.gather(*tasks))
+        results.update(zip(rest, await asyncio.gather(*tasks), strict=True))
     except BaseException:  # one failed (or the caller cancelled): none of the others outlives the call
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    return [results[i] for i in order]
 
 
 def _answer_workspace(data: Any) -> Workspace | None:

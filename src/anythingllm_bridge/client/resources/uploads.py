@@ -124,7 +124,14 @@ class UploadsMixin(EmbeddingsMixin):
                 path=str(path), status="embedded", location=location, document=result.document
             )
 
-        results = await first_alone(paths, upload_one, fresh, lambda result: result.location is not None)
+        sizes = await asyncio.to_thread(_sizes, paths)
+        results = await first_alone(
+            paths,
+            upload_one,
+            fresh,
+            lambda result: result.location is not None,
+            size=lambda path: sizes.get(path, 0),
+        )
         uploaded = {r.location: r for r in results if r.location}
         if not uploaded:
             return results
@@ -286,3 +293,15 @@ def _chunk_metadata(
         source_url=document.source_url,
     ).to_doc_source(upload_id)
     return meta
+
+
+def _sizes(paths: list[Path]) -> dict[Path, int]:
+    """Each readable path's size in bytes (the order uploads start in; a path that cannot be
+    read is left out and reported by its upload)."""
+    sizes: dict[Path, int] = {}
+    for path in paths:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            continue
+    return sizes
