@@ -37,7 +37,9 @@ class ClientConfig:
     - ``max_retries``, ``base_delay``, ``max_delay``: retries after the first attempt, with
       exponential backoff and full jitter; ``max_delay`` also caps a ``Retry-After`` wait.
     - ``failure_threshold``, ``recovery_timeout``: the circuit breaker.
-    - ``max_concurrency``, ``max_connections_per_host``: calls in flight, connections.
+    - ``max_concurrency``, ``max_connections_per_host``: calls in flight, connections (by default
+      as many as calls: a client talks to one server, so fewer connections would only make calls
+      queue for one).
     - ``verify_ssl``, ``ca_bundle``: TLS certificate checks.
     """
 
@@ -50,7 +52,7 @@ class ClientConfig:
     failure_threshold: int = 5
     recovery_timeout: float = 60.0
     max_concurrency: int = 10
-    max_connections_per_host: int = 5
+    max_connections_per_host: int = 10
     verify_ssl: bool = True
     ca_bundle: str | Path | None = None
 

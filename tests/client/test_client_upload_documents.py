@@ -112,11 +112,11 @@ async def test_more_concurrency_than_the_client_allows_is_said(
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="anythingllm_bridge.client"):
         files = make_files(tmp_path, 2)
-        results = await emu_client.upload_documents(emu_workspace.slug, files, concurrency=8)
+        results = await emu_client.upload_documents(emu_workspace.slug, files, concurrency=16)
     assert all(r.ok for r in results)
-    (line,) = [r.getMessage() for r in caplog.records if "concurrency=8" in r.getMessage()]
-    assert "at most 5" in line
-    assert "max_connections_per_host=5" in line
+    (line,) = [r.getMessage() for r in caplog.records if "concurrency=16" in r.getMessage()]
+    assert "at most 10" in line
+    assert "max_connections_per_host=10" in line
 
 
 async def test_embed_batch_is_deprecated_and_ignored(

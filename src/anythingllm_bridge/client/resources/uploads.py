@@ -78,8 +78,8 @@ class UploadsMixin(EmbeddingsMixin):
         after another).
 
         At most ``min(concurrency, max_concurrency, max_connections_per_host)`` uploads are in
-        flight: the client's own limits (5 connections by default) bound every call, so for more
-        create the client with a larger ``max_connections_per_host`` (a warning says so).
+        flight: the client's own limits (10 of each by default) bound every call, so for more create
+        the client with larger ones (a warning says so).
         ``embed_batch`` is deprecated and ignored (there are no batches any more).
 
         An upload whose answer was lost (``AnythingLLMOutcomeUnknownError``) is ``failed``: the
