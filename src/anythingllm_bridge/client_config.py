@@ -73,6 +73,12 @@ class ClientConfig:
         if not isinstance(self.verify_ssl, bool):
             raise ConfigurationError(f"verify_ssl must be True or False, got {self.verify_ssl!r}")
 
+    @property
+    def calls_at_once(self) -> int:
+        """How many calls the client has in flight at most: ``min(max_concurrency,
+        max_connections_per_host)`` (it talks to one host, so a call never queues for a connection)."""
+        return min(self.max_concurrency, self.max_connections_per_host)
+
 
 def _check_seconds(name: str, value: object, *, positive: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:

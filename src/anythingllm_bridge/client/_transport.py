@@ -158,7 +158,7 @@ class Transport:
         self._session = session
         # every call goes to the same host, so calls beyond the connection limit would only queue
         # in aiohttp's pool (where the breaker is not rechecked): they queue here instead
-        self._slots = asyncio.Semaphore(min(cfg.max_concurrency, cfg.max_connections_per_host))
+        self._slots = asyncio.Semaphore(cfg.calls_at_once)
 
     async def close(self) -> None:
         """Close the HTTP session (idempotent). Calls in flight fail with a connection error;

@@ -854,7 +854,7 @@ class _Run:
 
     def _say_if_throttled(self) -> None:
         config = getattr(self.client, "config", None)
-        allowed = min(config.max_concurrency, config.max_connections_per_host) if config else self.concurrency
+        allowed = config.calls_at_once if config else self.concurrency
         if allowed < self.concurrency:
             self._warn(
                 f"sync(concurrency={self.concurrency}) sends at most {allowed} file(s) at once: the "

@@ -255,7 +255,7 @@ class UploadsMixin(EmbeddingsMixin):
         config = getattr(self, "config", None)
         if config is None:
             return
-        allowed = min(config.max_concurrency, config.max_connections_per_host)
+        allowed = config.calls_at_once
         if concurrency > allowed:
             log.warning(
                 "%s(concurrency=%d) runs at most %d call(s) at once: the client allows "
