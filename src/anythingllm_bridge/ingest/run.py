@@ -87,7 +87,7 @@ from anythingllm_bridge.ingest_config import (
     DEFAULT_MAX_WAIT,
     MAX_CONCURRENCY,
 )
-from anythingllm_bridge.resilience.breaker import CircuitBreaker, CircuitState
+from anythingllm_bridge.resilience.breaker import CircuitState
 from anythingllm_bridge.resilience.breaker_wait import BreakerWait
 from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import get_logger
@@ -231,30 +231,6 @@ def refuse_writes_into(source: Source, *, cache: Path | None = None, archive: st
         )
 
 
-class _Patience(BreakerWait):
-    """The run's budget for waiting out an open breaker, which also tells the run (``on_spent``,
-    with the seconds the breaker still needs) when a wait no longer fits in what is left."""
-
-    def __init__(
-        self,
-        budget: float,
-        *,
-        sleep: Callable[[float], Awaitable[None]],
-        on_wait: Callable[[str, float], None],
-        on_retry: Callable[[str, float, str], None],
-        on_spent: Callable[[float], None],
-    ) -> None:
-        super().__init__(budget, sleep=sleep, on_wait=on_wait, on_retry=on_retry)
-        self._on_spent = on_spent
-
-    async def wait(self, breaker: CircuitBreaker, what: str) -> float | None:
-        """See :meth:`BreakerWait.wait`; a refusal is passed on to ``on_spent``."""
-        waited = await super().wait(breaker, what)
-        if waited is None:
-            self._on_spent(breaker.retry_in)
-        return waited
-
-
 @dataclass
 class _Run:
     client: AnythingLLMClient
@@ -302,12 +278,12 @@ class _Run:
         self._parsed: tuple[Workspace, dict[str, list[Copy]]] | None = None  # the last listing parsed
         # the client whose calls, refused by the open breaker, wait it out within max_wait in all,
         # and whose waits the progress display shows
-        self.waiting = _Patience(
+        self.waiting = BreakerWait(
             self.max_wait,
             sleep=self.sleep,
             on_wait=self._breaker_wait,
             on_retry=self._retry_wait,
-            on_spent=self._stop_waiting,
+            on_refuse=self._stop_waiting,
         )
         self.patient = self.client.with_options(breaker_wait=self.waiting)
 

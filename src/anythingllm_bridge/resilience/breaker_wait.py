@@ -31,6 +31,9 @@ class BreakerWait:
     of a call carrying this object, why the attempt failed and how long the client waits before
     the next one (those waits do not spend the budget): with ``on_wait`` it lets a progress
     display say what a call is waiting for whenever it waits.
+
+    ``on_refuse(retry_in)`` is told when a wait is refused because it would take more than is
+    left, with the seconds the breaker still needs (e.g. for a run to say why it stopped).
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class BreakerWait:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_wait: Callable[[str, float], None] | None = None,
         on_retry: Callable[[str, float, str], None] | None = None,
+        on_refuse: Callable[[float], None] | None = None,
     ) -> None:
         if isinstance(budget, bool) or not isinstance(budget, int | float) or not budget >= 0:
             raise ValueError(f"the breaker wait budget must be a number of seconds >= 0, got {budget!r}")
@@ -48,6 +52,7 @@ class BreakerWait:
         self._sleep = sleep
         self._on_wait = on_wait
         self._on_retry = on_retry
+        self._on_refuse = on_refuse
         self._gate: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
@@ -80,6 +85,8 @@ class BreakerWait:
             if wait <= 0:
                 return 0.0
             if self.spent + wait > self.budget:
+                if self._on_refuse is not None:
+                    self._on_refuse(breaker.retry_in)
                 return None
             self.spent += wait
             if self._on_wait is not None:
