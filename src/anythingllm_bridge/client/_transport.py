@@ -56,7 +56,7 @@ from anythingllm_bridge.resilience.breaker import BreakerEvent, CircuitBreaker
 from anythingllm_bridge.resilience.retry import describe, retry_delay, should_retry
 from anythingllm_bridge.resilience.transient import is_transient
 from anythingllm_bridge.tracing import _current as _current_trace
-from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id
+from anythingllm_bridge.tracing import current_trace_id, get_logger, new_trace_id, trace_id
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -312,20 +312,12 @@ class Transport:
         self._require_open(method, path)
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
-        tid = _current_trace.get()
-        if tid is not None:
+        # the caller's id, or a generated one that is the context's while the stream starts
+        # (breaker logs carry it); request() inlines the same for one frame less per call
+        with trace_id(current_trace_id()) as tid:
             result = await self._call(
                 method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
             )
-        else:  # the generated id is the context's while the stream starts (breaker logs carry it)
-            tid = new_trace_id()
-            token = _current_trace.set(tid)
-            try:
-                result = await self._call(
-                    method, path, tid, json, None, None, "json", idempotent, subject, breaker_wait, True
-                )
-            finally:
-                _current_trace.reset(token)
         where: dict[str, Any] = {"method": method, "path": path, "trace_id": tid}
         if isinstance(result, ApiResponse):  # a 200 that was not an event stream, read whole
             events = result.data if isinstance(result.data, list) else [result.data]
