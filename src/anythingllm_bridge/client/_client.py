@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from anythingllm_bridge.client._options import AnythingLLMConfig, client_options
 from anythingllm_bridge.client._transport import Transport
 from anythingllm_bridge.client.models import BreakerInfo, HealthStatus
-from anythingllm_bridge.client.resources._base import KnownIds
+from anythingllm_bridge.client.resources._base import KnownIds, json_object
 from anythingllm_bridge.client.resources.chat import ChatMixin
 from anythingllm_bridge.client.resources.openai import OpenAIMixin
 from anythingllm_bridge.client.resources.system import SystemMixin
@@ -38,7 +38,6 @@ from anythingllm_bridge.errors import (
 )
 
 if TYPE_CHECKING:
-    from anythingllm_bridge.client._attempt import ApiResponse
     from anythingllm_bridge.config import Settings
     from anythingllm_bridge.resilience import BreakerWait, CircuitBreaker
 
@@ -205,7 +204,8 @@ class AnythingLLMClient(UploadsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, 
                 await self._transport.open()
             started = time.perf_counter()
             try:
-                online = bool(_json_object(await self._transport.probe("GET", "/ping")).get("online"))
+                ping = await self._transport.probe("GET", "/ping")
+                online = bool(json_object(ping.data, "GET", "/ping").get("online"))
             except (AnythingLLMAPIError, AnythingLLMProtocolError) as exc:  # an answer, not AnythingLLM's
                 not_anythingllm, reason = _ping_refused(self.base_url, exc)
             else:
@@ -252,24 +252,14 @@ class AnythingLLMClient(UploadsMixin, WorkspacesMixin, ChatMixin, ThreadsMixin, 
     async def _auth_verdict(self) -> tuple[bool | None, str | None]:
         """``(authenticated, reason)`` from ``GET /api/v1/auth``; ``None`` when it could not tell."""
         try:
-            answer = _json_object(await self._transport.probe("GET", "/v1/auth"))
-            if answer.get("authenticated"):
+            answer = await self._transport.probe("GET", "/v1/auth")
+            if json_object(answer.data, "GET", "/v1/auth").get("authenticated"):
                 return True, None
             return False, "the server did not confirm the API key"
         except AnythingLLMAuthenticationError as exc:
             return False, f"the API key was not accepted: {exc.server_message or exc.message}"
         except AnythingLLMError as exc:
             return None, f"the API key could not be checked: {exc.message}"
-
-
-def _json_object(answer: ApiResponse) -> dict[str, Any]:
-    """A probe's answer as a JSON object, or ``AnythingLLMProtocolError``."""
-    if not isinstance(answer.data, dict):
-        raise AnythingLLMProtocolError(
-            f"expected a JSON object, got {type(answer.data).__name__}: {str(answer.data)[:200]!r}",
-            method="GET",
-        )
-    return answer.data
 
 
 # OpenSSL's words when the other side of a TLS handshake answers in plain text (an http:// server)

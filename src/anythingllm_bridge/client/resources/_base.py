@@ -26,6 +26,7 @@ __all__ = [
     "WorkspaceRef",
     "folder_segment",
     "join_slugs",
+    "json_object",
     "parse",
     "parse_list",
     "segment",
@@ -208,14 +209,7 @@ class Resource:
     async def _object(self, method: str, path: str, key: str | None = None, **options: Any) -> Any:
         """A JSON object answer, optionally one key of it; anything else is a protocol error
         (error answers are raised by the transport). ``options`` go to ``Transport.request``."""
-        data = (await self._request(method, path, **options)).data
-        if not isinstance(data, dict) or (key is not None and key not in data):
-            expected = f"a JSON object with {key!r}" if key else "a JSON object"
-            raise AnythingLLMProtocolError(
-                f"expected {expected}, got {type(data).__name__}: {str(data)[:200]!r}",
-                method=method,
-                path=path,
-            )
+        data = json_object((await self._request(method, path, **options)).data, method, path, key)
         return data[key] if key is not None else data
 
     async def _fetch_workspace(self, slug: str) -> Workspace:
@@ -237,6 +231,19 @@ class Resource:
                 path=path,
             )
         return parse(Workspace, raw)
+
+
+def json_object(data: Any, method: str, path: str, key: str | None = None) -> dict[str, Any]:
+    """``data`` (an answer's body) when it is a JSON object (holding ``key``, when given); anything
+    else is ``AnythingLLMProtocolError`` naming the call."""
+    if not isinstance(data, dict) or (key is not None and key not in data):
+        expected = f"a JSON object with {key!r}" if key else "a JSON object"
+        raise AnythingLLMProtocolError(
+            f"expected {expected}, got {type(data).__name__}: {str(data)[:200]!r}",
+            method=method,
+            path=path,
+        )
+    return data
 
 
 def folder_segment(folder: str) -> str:
