@@ -582,29 +582,33 @@ class ChunkMetadata(ApiModel):
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def upload_of(cls, value: Any) -> str | None:
-        """The ``upload`` id ``to_doc_source`` wrote into a ``docSource``, or ``None``."""
+    def _doc_source_object(cls, value: Any) -> dict[str, Any] | None:
+        """A ``docSource`` that names the marker, as the JSON object it holds; else ``None``."""
         if not isinstance(value, str) or cls.MARKER not in value:
             return None
         try:
             data = json.loads(value)
         except ValueError:
             return None
-        upload = data.get(cls._UPLOAD) if isinstance(data, dict) else None
+        return data if isinstance(data, dict) else None
+
+    @classmethod
+    def upload_of(cls, value: Any) -> str | None:
+        """The ``upload`` id ``to_doc_source`` wrote into a ``docSource``, or ``None``."""
+        data = cls._doc_source_object(value)
+        upload = data.get(cls._UPLOAD) if data is not None else None
         return upload if isinstance(upload, str) else None
 
     @classmethod
     def from_doc_source(cls, value: Any) -> ChunkMetadata | None:
         """The fields ``to_doc_source`` wrote, or ``None`` for any other ``docSource`` (never raises)."""
-        if not isinstance(value, str) or cls.MARKER not in value:
+        data = cls._doc_source_object(value)
+        if data is None or data.pop(cls.MARKER, None) != 1:
             return None
+        data.pop(cls._UPLOAD, None)
         try:
-            data = json.loads(value)
-            if not isinstance(data, dict) or data.pop(cls.MARKER, None) != 1:
-                return None
-            data.pop(cls._UPLOAD, None)
             return cls.model_validate(data)
-        except ValueError:  # not JSON, or pydantic's ValidationError
+        except ValueError:  # pydantic's ValidationError
             return None
 
 
