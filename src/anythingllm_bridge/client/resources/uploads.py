@@ -47,6 +47,8 @@ class UploadsMixin(EmbeddingsMixin):
 
     if TYPE_CHECKING:  # WorkspacesMixin's, next to it in AnythingLLMClient
 
+        async def get_workspace(self, slug: WorkspaceRef) -> Workspace: ...
+
         async def get_or_create_workspace(self, slug: WorkspaceRef, name: str | None = None) -> Workspace: ...
 
     @_deprecated.renamed_keywords(workspace_slug="slug")
@@ -94,9 +96,9 @@ class UploadsMixin(EmbeddingsMixin):
             )
         self._warn_if_throttled("upload_documents", concurrency)
         paths = [Path(item) for item in files]
-        slug = await self._slug(slug)
-        fresh = not (await self._fetch_workspace(slug)).documents
-        slug = slug.strip().lower()
+        workspace = await self.get_workspace(slug)  # one read, whether slug or id
+        fresh = not workspace.documents
+        slug = workspace.slug.strip().lower()
         limit = asyncio.Semaphore(concurrency)
 
         async def upload_one(path: Path) -> FileUploadResult:
