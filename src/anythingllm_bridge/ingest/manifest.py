@@ -301,7 +301,7 @@ class FileManifestStore:
         try:
             await self._in_worker(self._write_record, base, line + b"\n", compacted)
         except OSError as exc:
-            self._cannot_write(manifest, exc)
+            manifest.note(self._cannot_write(exc))
 
     async def flush(self, manifest: Manifest) -> None:
         """Fold the journal into the cache file (nothing when read-only or nothing changed)."""
@@ -312,7 +312,7 @@ class FileManifestStore:
         try:
             await self._in_worker(self._replace, data)
         except OSError as exc:
-            self._cannot_write(manifest, exc)
+            manifest.note(self._cannot_write(exc))
 
     async def close(self) -> None:
         """Release the lock and stop the worker thread."""
@@ -323,10 +323,11 @@ class FileManifestStore:
         finally:
             self._stop_worker()
 
-    def _cannot_write(self, manifest: Manifest, exc: OSError) -> None:
-        """A write failed (a full disk, a folder made read-only): go on without the cache."""
+    def _cannot_write(self, exc: OSError) -> str:
+        """The cache cannot be written (a full disk, a folder made read-only, no permission): go
+        on without it; the note that says so."""
         self.read_only = True
-        manifest.note(
+        return (
             f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on without "
             f"saving it; {CHOOSE_ANOTHER}"
         )
@@ -492,11 +493,7 @@ class FileManifestStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = _open_private(self.lock_path, os.O_RDWR, "r+b")
         except OSError as exc:
-            self.read_only = True
-            notes.append(
-                f"cannot write the sync cache {self.path} ({os_reason(exc)}): this sync goes on "
-                f"without saving it; {CHOOSE_ANOTHER}"
-            )
+            notes.append(self._cannot_write(exc))
             return
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
