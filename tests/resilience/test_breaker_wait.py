@@ -89,6 +89,22 @@ async def test_without_enough_budget_the_call_fails_at_once(emulator: RunningEmu
     assert "allowed for waiting" not in str(plain.value)
 
 
+async def test_a_refused_wait_is_told_to_on_refuse_with_the_time_the_breaker_still_needs(
+    emulator: RunningEmulator,
+) -> None:
+    clock = FakeClock()
+    waiting = Waiting(clock)
+    refused: list[float] = []
+    async with breaking(emulator, clock) as transport:
+        await open_breaker(transport, emulator)
+        budget = BreakerWait(20, sleep=waiting.sleep, on_refuse=refused.append)
+        with pytest.raises(AnythingLLMCircuitOpenError):
+            await transport.request("GET", "/v1/workspaces", breaker_wait=budget)
+        fitting = BreakerWait(40, sleep=waiting.sleep, on_refuse=refused.append)
+        assert (await transport.request("GET", "/v1/workspaces", breaker_wait=fitting)).status == 200
+    assert refused == [30.0]  # told once, by the budget too small; the one that waited was not
+
+
 async def test_calls_sharing_a_budget_wait_for_one_recovery_together(emulator: RunningEmulator) -> None:
     # the breaker on the real clock, open for 50 ms: one call waits that out and probes, the others
     # look again every PROBE_POLL until the probe has closed the breaker
