@@ -3,6 +3,7 @@ through tests/conftest.py). Nothing heavy is imported here: conftest imports thi
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
 import os
@@ -83,6 +84,17 @@ def python_where_file_modes_apply(
         env={**os.environ, **(env or {})},
         preexec_fn=without_dac_override() if os.geteuid() == 0 else None,
     )
+
+
+async def until(condition: Callable[[], bool], what: str = "the condition never came true") -> None:
+    """Return once ``condition()`` is true: a condition, not a duration (the 60 s bound only turns
+    one that never comes true into a failure, saying ``what``, instead of a hang)."""
+    try:
+        async with asyncio.timeout(60):
+            while not condition():  # noqa: ASYNC110 (what it reads tells no one; it is polled)
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(what) from None
 
 
 async def no_sleep(_seconds: float) -> None:

@@ -34,7 +34,7 @@ from anythingllm_bridge.errors import (
     ConfigurationError,
 )
 from anythingllm_bridge.testing import RunningEmulator
-from support import FakeClock, SleepRecorder, closed_port, collect
+from support import FakeClock, SleepRecorder, closed_port, collect, until
 
 
 @asynccontextmanager
@@ -583,10 +583,7 @@ async def test_a_call_queued_while_the_client_disconnects_is_a_session_error(
     transport = Transport(emulator.url, emulator.api_key, ClientConfig(max_concurrency=1, max_retries=0))
     await transport.open()
     first = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
-    for _ in range(1000):  # a condition, not a duration: the first call has reached the server
-        if requests_to(emulator, "/api/v1/workspaces"):
-            break
-        await asyncio.sleep(0.005)
+    await until(lambda: bool(requests_to(emulator, "/api/v1/workspaces")), "the first call never arrived")
     second = asyncio.create_task(transport.request("GET", "/v1/workspaces"))
     await asyncio.sleep(0)  # it runs up to the slot the first one holds, and queues there
     await transport.close()
