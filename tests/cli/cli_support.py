@@ -83,14 +83,18 @@ class Allm:
         return json.loads(self(*args, "--json", env=env).stdout)
 
 
-def one_line_error(result: subprocess.CompletedProcess[str], *words: str, code: int = 1) -> str:
+def one_line_error(
+    result: subprocess.CompletedProcess[str], *words: str, code: int = 1, after: int = 0
+) -> str:
     """The single ``error: ...`` line on stderr, after checking the exit code and that there is no
-    traceback and no API key; ``words`` must all be in it."""
+    traceback and no API key; ``words`` must all be in it. ``after``: how many lines of progress
+    (none of them an error) come before it."""
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    line = lines[0]
+    assert len(lines) == after + 1, result.stderr
+    assert not any(line.startswith("error: ") for line in lines[:after]), result.stderr
+    line = lines[-1]
     assert line.startswith("error: ")
     for word in words:
         assert word in line, line
