@@ -52,10 +52,13 @@ needs_transcripts = pytest.mark.skipif(
 _bucket_names = itertools.count()
 
 
-def without_dac_override() -> Callable[[], None]:
+def without_dac_override() -> Callable[[], None] | None:
     """A ``preexec_fn`` for root: the child loses the capabilities that let root read any file (from
     its bounding set; an exec'ed root process gets no more), so file modes apply to it as to anyone.
-    ctypes is loaded here, in the parent: the child of a threaded process must not import."""
+    ``None`` for anyone else, to whom they apply already. ctypes is loaded here, in the parent: the
+    child of a threaded process must not import."""
+    if os.geteuid() != 0:
+        return None
     import ctypes
 
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -82,7 +85,7 @@ def python_where_file_modes_apply(
         timeout=120,
         check=False,
         env={**os.environ, **(env or {})},
-        preexec_fn=without_dac_override() if os.geteuid() == 0 else None,
+        preexec_fn=without_dac_override(),
     )
 
 
