@@ -90,8 +90,7 @@ async def test_upload_file_repairs_a_dropped_embedding(
     assert result.success is True  # the server said 200, left it out, and the client embedded it again
     assert result.missing_from == []
     assert result.location in (await emu_client.get_workspace(emu_workspace.slug)).docpaths
-    repairs = [r for r in emulator.emulator.faults.requests if r.path.endswith("/update-embeddings")]
-    assert len(repairs) == 1
+    assert len(embed_posts(emulator)) == 1
 
 
 async def test_upload_file_notices_an_embedding_the_repair_could_not_make(
