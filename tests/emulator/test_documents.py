@@ -154,26 +154,29 @@ async def test_file_names_arrive_raw(api: Api) -> None:
     assert unsafe.json["documents"][0]["title"] == "weirdname.txt"
 
 
-async def test_a_file_name_in_filename_star_loses_its_non_ascii_characters_as_on_the_server(api: Api) -> None:
-    # measured on AnythingLLM 1.16.0: filename*=UTF-8''caf%C3%A9%20cv.txt is titled "caf\ufffd cv.txt"
-    for disposition in (
-        "form-data; name=\"file\"; filename*=UTF-8''caf%C3%A9%20cv.txt",
-        'form-data; name="file"; filename="ignored.txt"; filename*=UTF-8\'\'caf%C3%A9%20cv.txt',
-    ):
-        writer = aiohttp.MultipartWriter("form-data")
-        part = writer.append(b"cv", {"Content-Type": "text/plain"})
-        part.headers["Content-Disposition"] = disposition
-        reply = await api.post("/v1/document/upload", data=writer)
-        document = reply.json["documents"][0]
-        assert (document["title"], document["location"][:28]) == (
+@pytest.mark.parametrize(
+    ("disposition", "title"),
+    [
+        ("form-data; name=\"file\"; filename*=UTF-8''caf%C3%A9%20cv.txt", "caf\ufffd cv.txt"),
+        (
+            'form-data; name="file"; filename="ignored.txt"; filename*=UTF-8\'\'caf%C3%A9%20cv.txt',
             "caf\ufffd cv.txt",
-            "custom-documents/caf-cv.txt-",
-        )
-    ascii_only = aiohttp.MultipartWriter("form-data")
-    part = ascii_only.append(b"cv", {"Content-Type": "text/plain"})
-    part.headers["Content-Disposition"] = "form-data; name=\"file\"; filename*=UTF-8''plain%20cv.txt"
-    reply = await api.post("/v1/document/upload", data=ascii_only)
-    assert reply.json["documents"][0]["title"] == "plain cv.txt"
+        ),
+        ("form-data; name=\"file\"; filename*=UTF-8''plain%20cv.txt", "plain cv.txt"),
+    ],
+)
+async def test_a_file_name_in_filename_star_loses_its_non_ascii_characters_as_on_the_server(
+    api: Api, disposition: str, title: str
+) -> None:
+    # measured on AnythingLLM 1.16.0: filename*=UTF-8''caf%C3%A9%20cv.txt is titled "caf\ufffd cv.txt"
+    writer = aiohttp.MultipartWriter("form-data")
+    part = writer.append(b"cv", {"Content-Type": "text/plain"})
+    part.headers["Content-Disposition"] = disposition
+    reply = await api.post("/v1/document/upload", data=writer)
+    document = reply.json["documents"][0]
+    assert document["title"] == title
+    if "caf" in title:
+        assert document["location"][:28] == "custom-documents/caf-cv.txt-"
 
 
 async def test_add_to_workspaces_embeds_into_each_named_workspace(api: Api) -> None:
